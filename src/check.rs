@@ -1,0 +1,133 @@
+//! The per-file pipeline: parse, run the enabled rules, apply suppressions
+//! and per-file ignores. Knows nothing of walking or reporting.
+
+use std::path::Path;
+
+use crate::config::Settings;
+use crate::diagnostic::{Finding, Span};
+use crate::python::{self, PyModule};
+use crate::rules::{self, IO_ERROR, SYNTAX_ERROR};
+use crate::rust::{self, RustParse};
+use crate::source::{Language, SourceFile};
+use crate::suppress;
+
+/// Files larger than this are reported (LK002) instead of analysed: they
+/// are generated or data, and would dominate the run's time and memory.
+pub const MAX_FILE_BYTES: u64 = 16 * 1024 * 1024;
+
+/// Why a file's text could not be had, worded for an LK002 message.
+pub fn read_problem(path: &Path) -> Result<String, String> {
+    let meta = std::fs::metadata(path).map_err(|e| format!("could not read file: {e}"))?;
+    if meta.is_dir() {
+        return Err("could not read file: it is a directory".to_string());
+    }
+    if meta.len() > MAX_FILE_BYTES {
+        return Err(format!(
+            "file not analysed: {} bytes is over the {} MiB limit",
+            meta.len(),
+            MAX_FILE_BYTES / (1024 * 1024)
+        ));
+    }
+    let bytes = std::fs::read(path).map_err(|e| format!("could not read file: {e}"))?;
+    decode(bytes)
+}
+
+/// UTF-8 text, or a message that says where it stops being UTF-8.
+pub fn decode(bytes: Vec<u8>) -> Result<String, String> {
+    String::from_utf8(bytes).map_err(|e| {
+        let valid = e.utf8_error().valid_up_to();
+        let bytes = e.as_bytes();
+        let line = bytes[..valid].iter().filter(|&&b| b == b'\n').count() + 1;
+        format!("could not read file: not valid UTF-8 (line {line}, byte offset {valid}); leaklint reads UTF-8 sources only")
+    })
+}
+
+/// An LK002 finding for a file whose text could not be had.
+pub fn io_finding(message: String) -> Finding {
+    IO_ERROR.finding(
+        Span::empty_at(0),
+        message,
+        "Make the file readable as UTF-8 text, or exclude it with `extend-exclude`.",
+    )
+}
+
+/// The syntax tree a file parsed into, kept so a fix can be checked by
+/// parsing its result.
+pub fn has_syntax_error(text: &str, language: Language) -> bool {
+    match language {
+        Language::Python => PyModule::parse(text).first_syntax_error().is_some(),
+        Language::Rust => {
+            let parsed = rust::parse(&SourceFile::new("", text.to_string()));
+            rust::release_spans();
+            !matches!(parsed, RustParse::Parsed(_))
+        }
+    }
+}
+
+/// Every finding for one file's text, suppressions and settings applied,
+/// sorted by position.
+pub fn lint(source: &SourceFile, language: Language, settings: &Settings) -> Vec<Finding> {
+    if std::env::var_os("LEAKLINT_DEBUG_PANIC_ON").is_some_and(|p| {
+        !p.is_empty() && source.path.to_string_lossy().contains(&*p.to_string_lossy())
+    }) {
+        // A hidden hook so tests can prove a panic in one file loses no
+        // other file's findings.
+        panic!("LEAKLINT_DEBUG_PANIC_ON matched {}", source.path.display());
+    }
+    if suppress::skips_file(source, language) {
+        return Vec::new();
+    }
+    let (mut findings, comments) = match language {
+        Language::Python => lint_python(source, settings),
+        Language::Rust => (lint_rust(source), Vec::new()),
+    };
+    suppress::apply(source, language, &comments, &mut findings);
+    let ignored = settings.ignored_for(&source.path);
+    findings.retain(|f| settings.rules.contains(f.code) && !ignored.contains(&f.code));
+    findings.sort_by(|a, b| (a.span.start, a.code, a.span.end).cmp(&(b.span.start, b.code, b.span.end)));
+    findings.dedup();
+    findings
+}
+
+fn lint_python(source: &SourceFile, settings: &Settings) -> (Vec<Finding>, Vec<Span>) {
+    let module = PyModule::parse(&source.text);
+    let mut findings = Vec::new();
+    let depth = module.max_depth();
+    if depth > python::MAX_TREE_DEPTH {
+        findings.push(io_finding(format!(
+            "file not analysed: its syntax tree is {depth} levels deep, over the limit of {}",
+            python::MAX_TREE_DEPTH
+        )));
+        return (findings, Vec::new());
+    }
+    if let Some((span, message)) = module.first_syntax_error() {
+        findings.push(SYNTAX_ERROR.finding(
+            span,
+            message,
+            "Fix the syntax error; leaklint analysed only the parts it could parse.",
+        ));
+    }
+    if settings.rules.contains(rules::WITH_DOES_NOT_CLOSE.code) {
+        findings.extend(rules::with_does_not_close::check(&module, &settings.python, source.uses_crlf()));
+    }
+    let comments = module.comments();
+    (findings, comments)
+}
+
+fn lint_rust(source: &SourceFile) -> Vec<Finding> {
+    let parsed = rust::parse(source);
+    let findings = match parsed {
+        RustParse::Parsed(_file) => Vec::new(),
+        RustParse::SyntaxError(span, message) => vec![SYNTAX_ERROR.finding(
+            span,
+            message,
+            "Fix the syntax error; leaklint does not analyse Rust files it cannot parse.",
+        )],
+        RustParse::TooDeep(depth) => vec![io_finding(format!(
+            "file not analysed: brackets nest {depth} levels deep, over the limit of {}",
+            rust::MAX_GROUP_DEPTH
+        ))],
+    };
+    rust::release_spans();
+    findings
+}

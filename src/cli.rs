@@ -1,0 +1,472 @@
+//! The command line: `check`, `rules`, `rule`. Parses arguments, runs the
+//! pipeline over the files in parallel, reports, and picks the exit code
+//! (0 no findings, 1 findings, 2 usage, configuration or internal error).
+
+use std::io::{IsTerminal, Read, Write};
+use std::panic::{self, AssertUnwindSafe};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use rayon::prelude::*;
+
+use crate::check;
+use crate::config::{self, Options, Resolver};
+use crate::diagnostic::FileFindings;
+use crate::discover::{self, Target};
+use crate::fix;
+use crate::report::{self, Format, ReportOptions};
+use crate::rules;
+use crate::source::{Language, SourceFile};
+
+#[derive(Parser)]
+#[command(name = "leaklint", version, about = "Finds leaky database and HTTP sessions, connections, pools, clients and transactions in Python and Rust code.")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Check files and directories (default: the current directory).
+    Check(CheckArgs),
+    /// List every rule.
+    Rules {
+        /// `text` (a table) or `json`.
+        #[arg(long, value_enum, default_value_t = ListFormat::Text)]
+        format: ListFormat,
+    },
+    /// Print a rule's page: what it finds, why, examples and the fix.
+    Rule {
+        /// The rule's code, e.g. LK104.
+        code: String,
+    },
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum ListFormat {
+    Text,
+    Json,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Args)]
+struct CheckArgs {
+    /// Files or directories to check.
+    paths: Vec<PathBuf>,
+    /// Output format (overrides `format` in the configuration).
+    #[arg(long, value_enum, alias = "output-format")]
+    format: Option<Format>,
+    /// When to colour the text format.
+    #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
+    color: ColorChoice,
+    /// Apply safe fixes.
+    #[arg(long)]
+    fix: bool,
+    /// Also offer and, with --fix, apply unsafe fixes.
+    #[arg(long)]
+    unsafe_fixes: bool,
+    /// Print the fixes as a unified diff; write nothing.
+    #[arg(long)]
+    diff: bool,
+    /// Rules to enable (codes or prefixes, comma-separated); replaces `select`.
+    #[arg(long, value_delimiter = ',')]
+    select: Option<Vec<String>>,
+    /// Rules to enable on top of the selection.
+    #[arg(long, value_delimiter = ',')]
+    extend_select: Option<Vec<String>>,
+    /// Rules to disable.
+    #[arg(long, value_delimiter = ',')]
+    ignore: Option<Vec<String>>,
+    /// Globs of paths to exclude; replaces the default list and `exclude`.
+    #[arg(long, value_delimiter = ',')]
+    exclude: Option<Vec<String>>,
+    /// Globs of paths to exclude in addition.
+    #[arg(long, value_delimiter = ',')]
+    extend_exclude: Option<Vec<String>>,
+    /// Exclude matching files even when they are named on the command line.
+    #[arg(long)]
+    force_exclude: bool,
+    /// Use this configuration file for every path.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Read the source from standard input and report it under this path.
+    #[arg(long)]
+    stdin_filename: Option<PathBuf>,
+    /// Write the report to this file instead of standard output.
+    #[arg(short = 'o', long)]
+    output_file: Option<PathBuf>,
+    /// Print the number of findings per rule instead of the findings.
+    #[arg(long)]
+    statistics: bool,
+    /// Exit 0 even when there are findings.
+    #[arg(long)]
+    exit_zero: bool,
+}
+
+/// Runs the command line and returns the process's exit code.
+pub fn run() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Check(args) => match run_check(args) {
+            Ok(code) => code,
+            Err(message) => {
+                eprintln!("leaklint: error: {message}");
+                ExitCode::from(2)
+            }
+        },
+        Command::Rules { format } => {
+            print_rules(format);
+            ExitCode::SUCCESS
+        }
+        Command::Rule { code } => match rules::by_code(&code) {
+            Some(rule) => {
+                print!("{}", rules::page(rule));
+                ExitCode::SUCCESS
+            }
+            None => {
+                let codes: Vec<_> = rules::all().iter().map(|r| r.code).collect();
+                eprintln!("leaklint: error: unknown rule `{code}`; known rules: {}", codes.join(", "));
+                ExitCode::from(2)
+            }
+        },
+    }
+}
+
+fn print_rules(format: ListFormat) {
+    match format {
+        ListFormat::Json => {
+            let list: Vec<_> = rules::all()
+                .iter()
+                .map(|r| {
+                    serde_json::json!({
+                        "code": r.code, "name": r.name, "language": r.language.as_str(),
+                        "severity": r.severity.as_str(), "fix": r.fix.as_str(), "summary": r.summary,
+                    })
+                })
+                .collect();
+            println!("{}", serde_json::to_string_pretty(&list).expect("plain JSON values"));
+        }
+        ListFormat::Text => {
+            println!("{:<7} {:<22} {:<9} {:<10} summary", "code", "name", "language", "fix");
+            for r in rules::all() {
+                println!(
+                    "{:<7} {:<22} {:<9} {:<10} {}",
+                    r.code,
+                    r.name,
+                    r.language.as_str(),
+                    r.fix.as_str(),
+                    r.summary
+                );
+            }
+        }
+    }
+}
+
+/// What to do with fixes.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum FixMode {
+    Report,
+    Apply,
+    Diff,
+}
+
+/// The result of checking one file.
+struct Checked {
+    findings: FileFindings,
+    /// The fixed text, when fixing changed it.
+    fixed: Option<String>,
+    fixes_applied: usize,
+}
+
+fn cli_options(args: &CheckArgs) -> Options {
+    Options {
+        select: args.select.clone(),
+        ignore: args.ignore.clone(),
+        extend_select: args.extend_select.clone(),
+        exclude: args.exclude.clone(),
+        extend_exclude: args.extend_exclude.clone(),
+        force_exclude: args.force_exclude.then_some(true),
+        per_file_ignores: None,
+        format: args.format,
+        resource: None,
+    }
+}
+
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".to_string())
+}
+
+fn check_text(path: &Path, text: String, target: &Target, mode: FixMode, allow_unsafe: bool) -> Checked {
+    let source = SourceFile::new(path, text);
+    if mode == FixMode::Report {
+        let findings = check::lint(&source, target.language, &target.settings);
+        return Checked {
+            findings: FileFindings { source, findings },
+            fixed: None,
+            fixes_applied: 0,
+        };
+    }
+    let fixed = fix::fix_file(&source, target.language, &target.settings, allow_unsafe);
+    let changed = fixed.text != source.text;
+    let final_source = SourceFile::new(path, fixed.text.clone());
+    Checked {
+        findings: FileFindings {
+            source: if changed { final_source } else { source },
+            findings: fixed.remaining,
+        },
+        fixed: changed.then_some(fixed.text),
+        fixes_applied: fixed.fixes_applied,
+    }
+}
+
+fn check_target(target: &Target, stdin_text: Option<&str>, mode: FixMode, allow_unsafe: bool) -> Checked {
+    let text = match stdin_text {
+        Some(t) => Ok(t.to_string()),
+        None => check::read_problem(&target.path),
+    };
+    match text {
+        Ok(text) => check_text(&target.path, text, target, mode, allow_unsafe),
+        Err(message) => {
+            let finding = check::io_finding(message);
+            let findings = if target.settings.rules.contains(finding.code) {
+                vec![finding]
+            } else {
+                Vec::new()
+            };
+            Checked {
+                findings: FileFindings {
+                    source: SourceFile::new(&target.path, String::new()),
+                    findings,
+                },
+                fixed: None,
+                fixes_applied: 0,
+            }
+        }
+    }
+}
+
+fn run_check(args: CheckArgs) -> Result<ExitCode, String> {
+    let mode = if args.diff {
+        FixMode::Diff
+    } else if args.fix {
+        FixMode::Apply
+    } else {
+        FixMode::Report
+    };
+    let resolver = Arc::new(Resolver::new(args.config.as_deref(), cli_options(&args)).map_err(|e| e.to_string())?);
+
+    let mut failed = false;
+    let (targets, stdin_text) = match &args.stdin_filename {
+        Some(name) => {
+            let settings = resolver
+                .settings_for_dir(&config::absolute(name).parent().map(Path::to_path_buf).unwrap_or_default())
+                .map_err(|e| e.to_string())?;
+            let mut text = Vec::new();
+            std::io::stdin()
+                .read_to_end(&mut text)
+                .map_err(|e| format!("cannot read standard input: {e}"))?;
+            let excluded = (settings.force_exclude || args.force_exclude) && settings.is_excluded_with_ancestors(name);
+            let language = Language::from_path(name).unwrap_or(Language::Python);
+            if excluded {
+                if mode == FixMode::Apply {
+                    std::io::stdout().write_all(&text).map_err(|e| e.to_string())?;
+                }
+                return Ok(ExitCode::SUCCESS);
+            }
+            let text = check::decode(text);
+            let target = Target {
+                path: name.clone(),
+                language,
+                settings,
+            };
+            (vec![target], Some(text))
+        }
+        None => {
+            let paths = if args.paths.is_empty() {
+                vec![PathBuf::from(".")]
+            } else {
+                args.paths.clone()
+            };
+            let found = discover::discover(&paths, &resolver, args.force_exclude);
+            for w in &found.warnings {
+                eprintln!("leaklint: warning: {w}");
+            }
+            for e in &found.errors {
+                eprintln!("leaklint: error: {e}");
+                failed = true;
+            }
+            (found.targets, None)
+        }
+    };
+
+    let pool = rayon::ThreadPoolBuilder::new()
+        // Parsers and analyses recurse over syntax trees; deep (but legal)
+        // nesting must not overflow a small default stack.
+        .stack_size(64 * 1024 * 1024)
+        .build()
+        .map_err(|e| format!("cannot start worker threads: {e}"))?;
+    // Panics are reported per file below; the default hook would also
+    // print a backtrace hint in the middle of the report.
+    let previous_hook = panic::take_hook();
+    panic::set_hook(Box::new(|_| {}));
+    let results: Vec<Result<Checked, String>> = pool.install(|| {
+        targets
+            .par_iter()
+            .map(|target| {
+                let stdin = stdin_text.as_ref();
+                panic::catch_unwind(AssertUnwindSafe(|| match stdin {
+                    Some(Ok(text)) => check_target(target, Some(text), mode, args.unsafe_fixes),
+                    Some(Err(message)) => {
+                        // Not UTF-8 on standard input.
+                        let mut c = check_target(target, Some(""), FixMode::Report, false);
+                        c.findings.findings = vec![check::io_finding(message.clone())];
+                        c
+                    }
+                    None => check_target(target, None, mode, args.unsafe_fixes),
+                }))
+                .map_err(|payload| {
+                    format!(
+                        "internal error while checking {}: {}; the other files were checked. Please report this.",
+                        target.path.display(),
+                        panic_message(&*payload)
+                    )
+                })
+            })
+            .collect()
+    });
+    panic::set_hook(previous_hook);
+
+    let mut checked = Vec::new();
+    for r in results {
+        match r {
+            Ok(c) => checked.push(c),
+            Err(message) => {
+                eprintln!("leaklint: error: {message}");
+                failed = true;
+            }
+        }
+    }
+    checked.sort_by(|a, b| a.findings.source.display_path().cmp(&b.findings.source.display_path()));
+
+    let fixed_total: usize = checked.iter().map(|c| c.fixes_applied).sum();
+    let mut stdout = std::io::stdout().lock();
+    match mode {
+        FixMode::Diff => {
+            for c in &checked {
+                if let Some(new) = &c.fixed {
+                    let old = check::read_problem(&c.findings.source.path)
+                        .ok()
+                        .or_else(|| stdin_text.as_ref().and_then(|t| t.clone().ok()))
+                        .unwrap_or_default();
+                    write!(stdout, "{}", fix::unified_diff(&c.findings.source.display_path(), &old, new))
+                        .map_err(|e| e.to_string())?;
+                }
+            }
+            eprintln!("Would fix {fixed_total} finding{}.", plural(fixed_total));
+            let any_findings = fixed_total > 0 || checked.iter().any(|c| !c.findings.findings.is_empty());
+            return Ok(exit_code(failed, any_findings && !args.exit_zero));
+        }
+        FixMode::Apply => {
+            for c in &checked {
+                if let (Some(new), None) = (&c.fixed, &stdin_text) {
+                    if let Err(e) = fix::write_atomically(&c.findings.source.path, new) {
+                        eprintln!("leaklint: error: cannot write {}: {e}", c.findings.source.path.display());
+                        failed = true;
+                    }
+                }
+            }
+            if let Some(Ok(original)) = &stdin_text {
+                // Editors replace the buffer with what comes back.
+                let text = checked.first().and_then(|c| c.fixed.clone()).unwrap_or_else(|| original.clone());
+                stdout.write_all(text.as_bytes()).map_err(|e| e.to_string())?;
+            }
+            if fixed_total > 0 {
+                eprintln!("Fixed {fixed_total} finding{}.", plural(fixed_total));
+            }
+        }
+        FixMode::Report => {}
+    }
+
+    let files: Vec<FileFindings> = checked.into_iter().map(|c| c.findings).collect();
+    let any_findings = files.iter().any(|f| !f.findings.is_empty());
+    let format = args
+        .format
+        .or_else(|| targets_format(&resolver, &args))
+        .unwrap_or_default();
+    let color = match args.color {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => {
+            args.output_file.is_none() && std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none()
+        }
+    };
+    let options = ReportOptions {
+        color,
+        unsafe_fixes: args.unsafe_fixes,
+    };
+    let mut buffer = Vec::new();
+    let written = if args.statistics {
+        report::write_statistics(format, &files, &mut buffer)
+    } else {
+        report::write_report(format, &files, options, &mut buffer)
+    };
+    written.map_err(|e| e.to_string())?;
+    let stdin_fix = mode == FixMode::Apply && stdin_text.is_some();
+    match &args.output_file {
+        Some(path) => std::fs::write(path, &buffer).map_err(|e| format!("cannot write {}: {e}", path.display()))?,
+        // With `--fix` on standard input, stdout carries the fixed source.
+        None if stdin_fix => std::io::stderr().write_all(&buffer).map_err(|e| e.to_string())?,
+        None => stdout.write_all(&buffer).map_err(|e| e.to_string())?,
+    }
+    let _ = stdout.flush();
+    Ok(exit_code(failed, any_findings && !args.exit_zero))
+}
+
+/// The configured `format` of the configuration that governs the first
+/// path (or the standard-input file name, or the working directory).
+fn targets_format(resolver: &Resolver, args: &CheckArgs) -> Option<Format> {
+    let first = args
+        .stdin_filename
+        .as_ref()
+        .or(args.paths.first())
+        .cloned()
+        .unwrap_or_else(|| PathBuf::from("."));
+    let abs = config::absolute(&first);
+    let dir = if abs.is_dir() {
+        abs
+    } else {
+        abs.parent().map(Path::to_path_buf).unwrap_or(abs)
+    };
+    resolver.settings_for_dir(&dir).ok().and_then(|s| s.format)
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 {
+        ""
+    } else {
+        "s"
+    }
+}
+
+fn exit_code(failed: bool, findings: bool) -> ExitCode {
+    if failed {
+        ExitCode::from(2)
+    } else if findings {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+

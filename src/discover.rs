@@ -1,0 +1,155 @@
+//! Finding the files to check: gitignore-aware walks of directories,
+//! excludes from the governing configuration, explicit files always read
+//! unless `--force-exclude` says otherwise.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use ignore::WalkBuilder;
+
+use crate::config::{ConfigError, Resolver, Settings};
+use crate::source::Language;
+
+/// One file to check and the settings that govern it.
+pub struct Target {
+    pub path: PathBuf,
+    pub language: Language,
+    pub settings: Arc<Settings>,
+}
+
+/// What the walk found, plus what it could not do.
+#[derive(Default)]
+pub struct Discovery {
+    pub targets: Vec<Target>,
+    /// Problems worth telling the user that are not findings: symlink
+    /// loops, unreadable directories, files of unknown languages.
+    pub warnings: Vec<String>,
+    /// Problems that make the run fail (exit 2): missing paths, bad
+    /// configuration.
+    pub errors: Vec<String>,
+}
+
+fn parent_dir(path: &Path) -> PathBuf {
+    let abs = crate::config::absolute(path);
+    abs.parent().map(Path::to_path_buf).unwrap_or(abs)
+}
+
+pub fn discover(paths: &[PathBuf], resolver: &Arc<Resolver>, force_exclude_cli: bool) -> Discovery {
+    let mut out = Discovery::default();
+    let mut seen = HashSet::new();
+    for root in paths {
+        let meta = match std::fs::metadata(root) {
+            Ok(m) => m,
+            Err(e) => {
+                // A dangling symlink named on the command line is a file
+                // that cannot be read: an LK002, like one met in a walk.
+                if std::fs::symlink_metadata(root).is_ok() {
+                    push_file(&mut out, &mut seen, root.clone(), resolver, force_exclude_cli, true);
+                } else {
+                    out.errors.push(format!("{}: {e}", root.display()));
+                }
+                continue;
+            }
+        };
+        if !meta.is_dir() {
+            push_file(&mut out, &mut seen, root.clone(), resolver, force_exclude_cli, true);
+            continue;
+        }
+        match resolver.settings_for_dir(&crate::config::absolute(root)) {
+            Ok(s) if (s.force_exclude || force_exclude_cli) && s.is_excluded_with_ancestors(root) => continue,
+            Ok(_) => {}
+            Err(e) => {
+                out.errors.push(e.to_string());
+                continue;
+            }
+        }
+        walk_dir(root, resolver, &mut out, &mut seen);
+    }
+    out.targets.sort_by(|a, b| a.path.cmp(&b.path));
+    out
+}
+
+fn walk_dir(root: &Path, resolver: &Arc<Resolver>, out: &mut Discovery, seen: &mut HashSet<PathBuf>) {
+    let config_errors: Arc<Mutex<Vec<ConfigError>>> = Arc::default();
+    let mut builder = WalkBuilder::new(root);
+    builder
+        .hidden(false)
+        .parents(true)
+        .ignore(true)
+        .git_ignore(true)
+        .git_global(true)
+        .git_exclude(true)
+        .require_git(false)
+        .follow_links(true);
+    {
+        let resolver = resolver.clone();
+        let config_errors = config_errors.clone();
+        builder.filter_entry(move |entry| {
+            if entry.depth() == 0 {
+                return true;
+            }
+            match resolver.settings_for_dir(&parent_dir(entry.path())) {
+                Ok(settings) => !settings.is_excluded(entry.path()),
+                Err(e) => {
+                    config_errors.lock().unwrap().push(e);
+                    false
+                }
+            }
+        });
+    }
+    for entry in builder.build() {
+        let entry = match entry {
+            Ok(e) => e,
+            Err(e) => {
+                out.warnings.push(format!("skipped: {e}"));
+                continue;
+            }
+        };
+        let is_dir = entry.file_type().is_some_and(|t| t.is_dir());
+        if is_dir || Language::from_path(entry.path()).is_none() {
+            continue;
+        }
+        push_file(out, seen, entry.into_path(), resolver, false, false);
+    }
+    for e in config_errors.lock().unwrap().drain(..) {
+        out.errors.push(e.to_string());
+    }
+}
+
+fn push_file(
+    out: &mut Discovery,
+    seen: &mut HashSet<PathBuf>,
+    path: PathBuf,
+    resolver: &Resolver,
+    force_exclude_cli: bool,
+    explicit: bool,
+) {
+    let settings = match resolver.settings_for_dir(&parent_dir(&path)) {
+        Ok(s) => s,
+        Err(e) => {
+            out.errors.push(e.to_string());
+            return;
+        }
+    };
+    if explicit && (settings.force_exclude || force_exclude_cli) && settings.is_excluded_with_ancestors(&path) {
+        return;
+    }
+    let Some(language) = Language::from_path(&path) else {
+        out.warnings.push(format!(
+            "skipped {}: not a Python (.py, .pyi) or Rust (.rs) file",
+            path.display()
+        ));
+        return;
+    };
+    // The same file reached twice (overlapping arguments, symlinks) is
+    // checked once.
+    let key = std::fs::canonicalize(&path).unwrap_or_else(|_| path.clone());
+    if seen.insert(key) {
+        out.targets.push(Target {
+            path,
+            language,
+            settings,
+        });
+    }
+}

@@ -1,0 +1,195 @@
+//! Applying fixes: non-overlapping edits only, each fix checked by parsing
+//! its result, repeated until nothing changes, and written atomically.
+
+use std::io::{self, Write};
+use std::path::Path;
+
+use crate::check;
+use crate::config::Settings;
+use crate::diagnostic::{Applicability, Edit, Finding};
+use crate::source::{Language, SourceFile};
+
+/// The most rounds of fix-then-recheck per file; real fixes settle in one
+/// or two, so hitting this means two fixes undo each other.
+const MAX_ROUNDS: usize = 10;
+
+fn allowed(applicability: Applicability, allow_unsafe: bool) -> bool {
+    match applicability {
+        Applicability::Safe => true,
+        Applicability::Unsafe => allow_unsafe,
+        Applicability::DisplayOnly => false,
+    }
+}
+
+fn apply_edits(text: &str, edits: &[Edit]) -> String {
+    let mut sorted: Vec<&Edit> = edits.iter().collect();
+    sorted.sort();
+    let mut out = String::with_capacity(text.len() + 64);
+    let mut pos = 0;
+    for edit in sorted {
+        out.push_str(&text[pos..edit.span.start]);
+        out.push_str(&edit.content);
+        pos = edit.span.end;
+    }
+    out.push_str(&text[pos..]);
+    out
+}
+
+/// One round: takes the fixes in order of position, skips any that
+/// overlaps an edit already taken (identical edits, such as the same
+/// import added by two fixes, are shared instead), and keeps a fix only
+/// if the text still parses with it. Returns the new text and how many
+/// fixes went in, or `None` when none did.
+pub fn apply_round(text: &str, language: Language, findings: &[Finding], allow_unsafe: bool) -> Option<(String, usize)> {
+    let mut fixes: Vec<_> = findings
+        .iter()
+        .filter_map(|f| f.fix.as_ref())
+        .filter(|fix| allowed(fix.applicability, allow_unsafe) && !fix.edits.is_empty())
+        .collect();
+    fixes.sort_by_key(|fix| fix.edits.first().map(|e| e.span));
+    let mut taken: Vec<Edit> = Vec::new();
+    let mut count = 0;
+    for fix in fixes {
+        let new_edits: Vec<&Edit> = fix.edits.iter().filter(|e| !taken.contains(e)).collect();
+        let in_bounds = new_edits
+            .iter()
+            .all(|e| e.span.end <= text.len() && text.is_char_boundary(e.span.start) && text.is_char_boundary(e.span.end));
+        let overlaps = new_edits.iter().any(|e| taken.iter().any(|t| t.span.overlaps(e.span)));
+        if !in_bounds || overlaps {
+            continue;
+        }
+        let mut candidate = taken.clone();
+        candidate.extend(new_edits.into_iter().cloned());
+        if check::has_syntax_error(&apply_edits(text, &candidate), language) {
+            continue;
+        }
+        taken = candidate;
+        count += 1;
+    }
+    (count > 0).then(|| (apply_edits(text, &taken), count))
+}
+
+/// The outcome of fixing one file.
+pub struct Fixed {
+    pub text: String,
+    pub fixes_applied: usize,
+    /// Findings of the final text.
+    pub remaining: Vec<Finding>,
+}
+
+/// Fixes, re-checks and fixes again until the text settles. Files with a
+/// syntax error are left alone: an edit cannot be checked against a tree
+/// that was already broken.
+pub fn fix_file(source: &SourceFile, language: Language, settings: &Settings, allow_unsafe: bool) -> Fixed {
+    let mut text = source.text.clone();
+    let mut findings = check::lint(source, language, settings);
+    let mut applied = 0;
+    if !check::has_syntax_error(&text, language) {
+        for _ in 0..MAX_ROUNDS {
+            let Some((next, n)) = apply_round(&text, language, &findings, allow_unsafe) else {
+                break;
+            };
+            text = next;
+            applied += n;
+            findings = check::lint(&SourceFile::new(source.path.clone(), text.clone()), language, settings);
+        }
+    }
+    Fixed {
+        text,
+        fixes_applied: applied,
+        remaining: findings,
+    }
+}
+
+/// Replaces `path`'s contents with `text` through a temporary file in the
+/// same directory and a rename, so a crash leaves the old file or the new
+/// one, never half of each. Permissions are carried over.
+pub fn write_atomically(path: &Path, text: &str) -> io::Result<()> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let permissions = std::fs::metadata(path)?.permissions();
+    let mut tmp = tempfile::Builder::new().prefix(".leaklint-").tempfile_in(dir)?;
+    tmp.write_all(text.as_bytes())?;
+    tmp.as_file().sync_all()?;
+    tmp.as_file().set_permissions(permissions)?;
+    tmp.persist(path).map_err(|e| e.error)?;
+    Ok(())
+}
+
+/// A unified diff of one file's fix, `a/` and `b/` prefixed like git's.
+pub fn unified_diff(display_path: &str, old: &str, new: &str) -> String {
+    similar::TextDiff::from_lines(old, new)
+        .unified_diff()
+        .context_radius(3)
+        .header(&format!("a/{display_path}"), &format!("b/{display_path}"))
+        .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::diagnostic::{Fix, Span};
+    use crate::rules::WITH_DOES_NOT_CLOSE;
+
+    fn finding_with(edits: Vec<Edit>, applicability: Applicability) -> Finding {
+        WITH_DOES_NOT_CLOSE
+            .finding(Span::empty_at(0), "m", "h")
+            .with_fix(Fix::new(applicability, "fix", edits))
+    }
+
+    #[test]
+    fn overlapping_fixes_are_not_applied_together_and_shared_edits_once() {
+        let text = "x = f(1)\ny = g(2)\n";
+        let import = Edit::insertion(0, "import a\n");
+        let wrap = |at: usize, end: usize, name: &str| vec![import.clone(), Edit::insertion(at, format!("{name}(")), Edit::insertion(end, ")")];
+        let a = finding_with(wrap(4, 8, "w"), Applicability::Safe);
+        let b = finding_with(wrap(4, 8, "v"), Applicability::Safe);
+        let c = finding_with(wrap(13, 17, "u"), Applicability::Safe);
+        let (out, n) = apply_round(text, Language::Python, &[a, b, c], false).unwrap();
+        // `b` collides with `a` at offset 4 and waits for another round.
+        assert_eq!(out, "import a\nx = w(f(1))\ny = u(g(2))\n");
+        assert_eq!(n, 2);
+    }
+
+    #[test]
+    fn a_fix_that_breaks_the_syntax_is_dropped() {
+        let text = "x = f(1)\n";
+        let breaking = finding_with(vec![Edit::insertion(4, "(")], Applicability::Safe);
+        assert!(apply_round(text, Language::Python, &[breaking], false).is_none());
+        let fine = finding_with(vec![Edit::insertion(4, "("), Edit::insertion(8, ")")], Applicability::Safe);
+        assert_eq!(apply_round(text, Language::Python, &[fine], false).unwrap().0, "x = (f(1))\n");
+    }
+
+    #[test]
+    fn unsafe_and_display_only_fixes_need_permission() {
+        let text = "x = f(1)\n";
+        let edits = vec![Edit::insertion(4, "("), Edit::insertion(8, ")")];
+        let unsafe_fix = finding_with(edits.clone(), Applicability::Unsafe);
+        assert!(apply_round(text, Language::Python, std::slice::from_ref(&unsafe_fix), false).is_none());
+        assert!(apply_round(text, Language::Python, &[unsafe_fix], true).is_some());
+        let display = finding_with(edits, Applicability::DisplayOnly);
+        assert!(apply_round(text, Language::Python, &[display], true).is_none());
+    }
+
+    #[test]
+    fn atomic_write_keeps_permissions() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.py");
+        std::fs::write(&path, "old\n").unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o751)).unwrap();
+        write_atomically(&path, "new\n").unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "new\n");
+        assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o751);
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1, "no temporary file left behind");
+    }
+
+    #[test]
+    fn diff_has_git_style_headers() {
+        let d = unified_diff("p/a.py", "a\nb\n", "a\nc\n");
+        assert!(d.starts_with("--- a/p/a.py\n+++ b/p/a.py\n"), "{d}");
+        assert!(d.contains("-b\n+c\n"), "{d}");
+    }
+}

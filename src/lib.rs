@@ -1,0 +1,20 @@
+//! leaklint: finds leaky database and HTTP sessions, connections, pools,
+//! clients and transactions in Python and Rust code.
+//!
+//! Data flows one way: discover -> parse -> analyse -> suppress -> report
+//! or fix. Front ends (`python`, `rust`) know nothing of reporting; rules
+//! sit on the front ends and the resource knowledge.
+
+pub mod check;
+pub mod cli;
+pub mod config;
+pub mod diagnostic;
+pub mod discover;
+pub mod fix;
+pub mod python;
+pub mod report;
+pub mod resources;
+pub mod rules;
+pub mod rust;
+pub mod source;
+pub mod suppress;

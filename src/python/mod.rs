@@ -1,0 +1,165 @@
+//! The Python front end: tree-sitter-python parsing, syntax errors, and
+//! name resolution through imports. Rules see a [`PyModule`].
+
+pub mod names;
+
+use tree_sitter::{Node, Parser, Tree};
+
+use crate::diagnostic::Span;
+
+pub use names::ImportMap;
+
+/// A parsed Python file with what rules need to ask about names.
+pub struct PyModule<'a> {
+    pub text: &'a str,
+    pub tree: Tree,
+    pub imports: ImportMap,
+}
+
+/// How deep a syntax tree may be before we refuse to analyse it: deeper
+/// trees are generated or hostile, and recursive analyses would risk the
+/// stack.
+pub const MAX_TREE_DEPTH: usize = 500;
+
+impl<'a> PyModule<'a> {
+    pub fn parse(text: &'a str) -> PyModule<'a> {
+        let mut parser = Parser::new();
+        parser
+            .set_language(&tree_sitter_python::LANGUAGE.into())
+            .expect("tree-sitter-python matches the tree-sitter ABI");
+        // `parse` only returns None on cancellation or timeout, neither of
+        // which we set.
+        let tree = parser.parse(text, None).expect("parse without timeout");
+        let imports = ImportMap::collect(tree.root_node(), text);
+        PyModule { text, tree, imports }
+    }
+
+    pub fn node_text(&self, node: Node) -> &'a str {
+        &self.text[node.byte_range()]
+    }
+
+    /// The first syntax error in document order, with a message.
+    pub fn first_syntax_error(&self) -> Option<(Span, String)> {
+        let root = self.tree.root_node();
+        if !root.has_error() {
+            return None;
+        }
+        let mut found = None;
+        preorder(root, |node| {
+            if found.is_some() {
+                return false;
+            }
+            if node.is_missing() {
+                found = Some((
+                    Span::empty_at(node.start_byte()),
+                    format!("syntax error: expected `{}`", node.kind()),
+                ));
+                return false;
+            }
+            if node.is_error() {
+                let snippet: String = self.node_text(node).chars().take(30).collect();
+                let snippet = snippet.lines().next().unwrap_or("").trim();
+                let msg = if snippet.is_empty() {
+                    "syntax error: unexpected input".to_string()
+                } else {
+                    format!("syntax error: unexpected `{snippet}`")
+                };
+                found = Some((Span::new(node.start_byte(), node.end_byte()), msg));
+                return false;
+            }
+            node.has_error()
+        });
+        found
+    }
+
+    /// The depth of the deepest node, counted without recursion.
+    pub fn max_depth(&self) -> usize {
+        let mut cursor = self.tree.walk();
+        let (mut depth, mut max) = (0usize, 0usize);
+        loop {
+            max = max.max(depth);
+            if cursor.goto_first_child() {
+                depth += 1;
+                continue;
+            }
+            loop {
+                if cursor.goto_next_sibling() {
+                    break;
+                }
+                if !cursor.goto_parent() {
+                    return max;
+                }
+                depth -= 1;
+            }
+        }
+    }
+
+    /// Byte ranges of every comment, for `# noqa`.
+    pub fn comments(&self) -> Vec<Span> {
+        let mut out = Vec::new();
+        preorder(self.tree.root_node(), |node| {
+            if node.kind() == "comment" {
+                out.push(Span::new(node.start_byte(), node.end_byte()));
+            }
+            true
+        });
+        out
+    }
+}
+
+/// Visits `root` and its descendants in document order without recursion;
+/// `visit` returns whether to descend into the node's children.
+pub fn preorder<'t>(root: Node<'t>, mut visit: impl FnMut(Node<'t>) -> bool) {
+    let mut cursor = root.walk();
+    let mut descend = visit(cursor.node());
+    loop {
+        if descend && cursor.goto_first_child() {
+            descend = visit(cursor.node());
+            continue;
+        }
+        loop {
+            if cursor.goto_next_sibling() {
+                descend = visit(cursor.node());
+                break;
+            }
+            if !cursor.goto_parent() || cursor.node() == root {
+                return;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reports_the_first_error() {
+        let m = PyModule::parse("x = 1\ndef broken(:\n    pass\n");
+        let (span, msg) = m.first_syntax_error().unwrap();
+        assert_eq!(&m.text[..span.start].matches('\n').count(), &1, "{msg}");
+        assert!(msg.starts_with("syntax error"), "{msg}");
+        assert!(PyModule::parse("match x:\n    case 1:\n        pass\n").first_syntax_error().is_none());
+    }
+
+    #[test]
+    fn depth_and_comments() {
+        let m = PyModule::parse("a = ((((1))))  # noqa\n");
+        assert!(m.max_depth() >= 6);
+        assert_eq!(m.comments().len(), 1);
+    }
+
+    #[test]
+    fn preorder_stays_inside_the_root() {
+        let m = PyModule::parse("def f():\n    a = 1\nb = 2\n");
+        let func = m.tree.root_node().child(0).unwrap();
+        let mut names = Vec::new();
+        preorder(func, |n| {
+            if n.kind() == "identifier" {
+                names.push(m.node_text(n).to_string());
+            }
+            true
+        });
+        assert_eq!(names, ["f", "a"]);
+    }
+}

@@ -1,0 +1,165 @@
+//! Import-based name resolution: turns `s.connect` (after `import sqlite3
+//! as s`) or `pg_connect` (after `from psycopg2 import connect as
+//! pg_connect`) into the qualified names that `rules/*.toml` speak.
+
+use std::collections::HashMap;
+
+use tree_sitter::Node;
+
+use super::preorder;
+
+/// Local name -> qualified name, from every absolute import in the file.
+#[derive(Debug, Default, Clone)]
+pub struct ImportMap {
+    bindings: HashMap<String, String>,
+}
+
+impl ImportMap {
+    pub fn collect(root: Node, text: &str) -> ImportMap {
+        let mut map = ImportMap::default();
+        let src = |n: Node| text[n.byte_range()].split_whitespace().collect::<String>();
+        preorder(root, |node| {
+            match node.kind() {
+                "import_statement" => {
+                    let mut cursor = node.walk();
+                    for name in node.children_by_field_name("name", &mut cursor) {
+                        match name.kind() {
+                            // `import a.b` binds `a`, which means module `a`.
+                            "dotted_name" => {
+                                let full = src(name);
+                                let first = full.split('.').next().unwrap_or_default().to_string();
+                                map.bindings.insert(first.clone(), first);
+                            }
+                            // `import a.b as c` binds `c` to module `a.b`.
+                            "aliased_import" => {
+                                if let (Some(n), Some(a)) =
+                                    (name.child_by_field_name("name"), name.child_by_field_name("alias"))
+                                {
+                                    map.bindings.insert(src(a), src(n));
+                                }
+                            }
+                            _ => {}
+                        }
+                    }
+                    false
+                }
+                "import_from_statement" => {
+                    let Some(module) = node.child_by_field_name("module_name") else {
+                        return false;
+                    };
+                    // Relative imports name project modules, not libraries.
+                    if module.kind() != "dotted_name" {
+                        return false;
+                    }
+                    let module = src(module);
+                    let mut cursor = node.walk();
+                    for name in node.children_by_field_name("name", &mut cursor) {
+                        let (imported, local) = match name.kind() {
+                            "dotted_name" => (src(name), src(name)),
+                            "aliased_import" => match (name.child_by_field_name("name"), name.child_by_field_name("alias")) {
+                                (Some(n), Some(a)) => (src(n), src(a)),
+                                _ => continue,
+                            },
+                            _ => continue,
+                        };
+                        map.bindings.insert(local, format!("{module}.{imported}"));
+                    }
+                    false
+                }
+                _ => true,
+            }
+        });
+        map
+    }
+
+    /// The qualified name of a dotted expression (`identifier` or an
+    /// `attribute` chain), when its root is imported.
+    pub fn resolve(&self, node: Node, text: &str) -> Option<String> {
+        match node.kind() {
+            "identifier" => self.bindings.get(&text[node.byte_range()]).cloned(),
+            "attribute" => {
+                let object = node.child_by_field_name("object")?;
+                let attr = node.child_by_field_name("attribute")?;
+                let base = self.resolve(object, text)?;
+                Some(format!("{base}.{}", &text[attr.byte_range()]))
+            }
+            _ => None,
+        }
+    }
+
+    /// How this file can spell `qualified` (e.g. `contextlib.closing`)
+    /// with the imports it already has, if it can.
+    pub fn spelling_of(&self, qualified: &str) -> Option<String> {
+        let mut best: Option<String> = None;
+        for (local, target) in &self.bindings {
+            let candidate = if target == qualified {
+                local.clone()
+            } else if let Some(rest) = qualified.strip_prefix(target.as_str()).and_then(|r| r.strip_prefix('.')) {
+                format!("{local}.{rest}")
+            } else {
+                continue;
+            };
+            // Prefer the shortest spelling, then the alphabetically first,
+            // so the choice does not depend on hash order.
+            if best
+                .as_ref()
+                .is_none_or(|b| (candidate.len(), &candidate) < (b.len(), b))
+            {
+                best = Some(candidate);
+            }
+        }
+        best
+    }
+
+    /// Whether any import binds the top-level module `module`.
+    pub fn imports_module(&self, module: &str) -> bool {
+        self.bindings
+            .values()
+            .any(|t| t == module || t.strip_prefix(module).is_some_and(|r| r.starts_with('.')))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::PyModule;
+
+    fn resolve_call(src: &str) -> Option<String> {
+        let m = PyModule::parse(src);
+        let mut out = None;
+        super::preorder(m.tree.root_node(), |n| {
+            if n.kind() == "call" && out.is_none() {
+                out = m.imports.resolve(n.child_by_field_name("function").unwrap(), m.text);
+            }
+            true
+        });
+        out
+    }
+
+    #[test]
+    fn resolves_aliases_and_from_imports() {
+        assert_eq!(resolve_call("import sqlite3\nsqlite3.connect(x)").as_deref(), Some("sqlite3.connect"));
+        assert_eq!(resolve_call("import sqlite3 as s\ns.connect(x)").as_deref(), Some("sqlite3.connect"));
+        assert_eq!(
+            resolve_call("from psycopg2 import connect as pg_connect\npg_connect(x)").as_deref(),
+            Some("psycopg2.connect")
+        );
+        assert_eq!(
+            resolve_call("import psycopg2.pool as pp\npp.SimpleConnectionPool(1)").as_deref(),
+            Some("psycopg2.pool.SimpleConnectionPool")
+        );
+        assert_eq!(resolve_call("import psycopg2.pool\npsycopg2.pool.X()").as_deref(), Some("psycopg2.pool.X"));
+        assert_eq!(resolve_call("from . import db\ndb.connect()"), None);
+        assert_eq!(resolve_call("connect()"), None);
+    }
+
+    #[test]
+    fn spells_names_with_existing_imports() {
+        let m = PyModule::parse("import contextlib as cl\n");
+        assert_eq!(m.imports.spelling_of("contextlib.closing").as_deref(), Some("cl.closing"));
+        let m = PyModule::parse("from contextlib import closing\nimport contextlib\n");
+        assert_eq!(m.imports.spelling_of("contextlib.closing").as_deref(), Some("closing"));
+        let m = PyModule::parse("import os\n");
+        assert_eq!(m.imports.spelling_of("contextlib.closing"), None);
+        assert!(m.imports.imports_module("os") && !m.imports.imports_module("o"));
+    }
+}

@@ -1,0 +1,62 @@
+//! Reporters: each turns the run's findings into one output format. The
+//! formats other tools parse (concise, json, sarif, github) are a contract:
+//! see DESIGN.md before changing a byte of them.
+
+mod concise;
+mod github;
+mod json;
+mod sarif;
+mod statistics;
+mod text;
+
+use std::io::{self, Write};
+
+use serde::Deserialize;
+
+use crate::diagnostic::FileFindings;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum Format {
+    /// Rendered source excerpts with labels (ariadne).
+    #[default]
+    Text,
+    /// `path:row:col: CODE message`, one per line, for problem matchers.
+    Concise,
+    /// One JSON array, one object per finding.
+    Json,
+    /// SARIF 2.1.0, for code scanning.
+    Sarif,
+    /// GitHub Actions workflow commands (annotations).
+    Github,
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ReportOptions {
+    /// Use ANSI colours (text format only).
+    pub color: bool,
+    /// Whether `--unsafe-fixes` is on, so the text report can say which
+    /// findings `--fix` would now repair.
+    pub unsafe_fixes: bool,
+}
+
+/// Writes every finding of `files` (already sorted and filtered) to `out`.
+pub fn write_report(
+    format: Format,
+    files: &[FileFindings],
+    options: ReportOptions,
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    match format {
+        Format::Text => text::write(files, options, out),
+        Format::Concise => concise::write(files, out),
+        Format::Json => json::write(files, out),
+        Format::Sarif => sarif::write(files, out),
+        Format::Github => github::write(files, out),
+    }
+}
+
+/// Writes counts per rule instead of the findings (`--statistics`).
+pub fn write_statistics(format: Format, files: &[FileFindings], out: &mut dyn Write) -> io::Result<()> {
+    statistics::write(format, files, out)
+}

@@ -1,0 +1,289 @@
+//! Resource knowledge: which calls acquire a database/HTTP resource, how it
+//! is released, what `with` does to it. Loaded from the `rules/*.toml`
+//! files embedded at build time and from `[[resource]]` tables in the
+//! user's configuration; both use the schema below, so a project can teach
+//! leaklint its own `DatabaseService.get_instance()` exactly as the
+//! built-in files teach it `sqlite3.connect`.
+
+use std::fmt;
+
+use serde::Deserialize;
+
+include!(concat!(env!("OUT_DIR"), "/embedded_rules.rs"));
+
+/// What sort of thing a resource is; decides which rules apply (pools and
+/// clients may be long-lived, sessions and connections may not).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ResourceKind {
+    Connection,
+    Session,
+    Pool,
+    Client,
+    Engine,
+    Transaction,
+    Cursor,
+    /// A raw handle (file descriptor, FFI pointer).
+    Handle,
+}
+
+/// What entering the resource as a context manager does on exit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum WithSemantics {
+    /// `__exit__` releases the resource.
+    Closes,
+    /// `__exit__` commits or rolls back but leaves the resource open
+    /// (sqlite3, psycopg2 connections).
+    Transaction,
+}
+
+/// One way to obtain the resource: a call by qualified name
+/// (`sqlite3.connect`, `rusqlite::Connection::open`) or a method on a value
+/// of a known resource type (`cursor` on `sqlite3.Connection`).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Acquire {
+    pub call: Option<String>,
+    pub method: Option<String>,
+    /// The resource type the method is called on (required with `method`).
+    pub on: Option<String>,
+    /// The call returns an awaitable that yields the resource.
+    #[serde(default)]
+    pub awaited: bool,
+}
+
+/// One way to release the resource: a method on it (`conn.close()`), a
+/// method on its owner taking it as argument `arg` (`pool.putconn(conn)`),
+/// or a free call (`DatabaseService.reset_instance()`).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Release {
+    pub method: Option<String>,
+    pub call: Option<String>,
+    /// With `method`: the type owning the method, when it is not the
+    /// resource itself.
+    pub on: Option<String>,
+    /// Which argument receives the resource, for owner methods and calls.
+    pub arg: Option<usize>,
+    /// The release returns a coroutine that must be awaited.
+    #[serde(default, rename = "async")]
+    pub is_async: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResourceSpec {
+    /// Qualified type name; `on` fields refer to it.
+    #[serde(rename = "type")]
+    pub type_name: String,
+    /// Other names of the same type (re-exports, aliases).
+    #[serde(default)]
+    pub aliases: Vec<String>,
+    pub kind: ResourceKind,
+    pub acquire: Vec<Acquire>,
+    #[serde(default)]
+    pub release: Vec<Release>,
+    /// What `with x:` does; absent when it is not a context manager.
+    #[serde(default, rename = "with")]
+    pub with_semantics: Option<WithSemantics>,
+    /// What `async with x:` does; absent when it is not an async one.
+    #[serde(default)]
+    pub async_with: Option<WithSemantics>,
+    /// Dropping the value releases it (Rust RAII).
+    #[serde(default)]
+    pub drop_releases: bool,
+    /// Meant to live for the whole process (engines, pools, clients).
+    #[serde(default)]
+    pub long_lived: bool,
+    /// Only in user configuration, where there is no per-file `language`;
+    /// defaults to Python there. In `rules/` files it must match the file's.
+    #[serde(default)]
+    pub language: Option<SpecLanguage>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SpecLanguage {
+    Python,
+    Rust,
+}
+
+/// A `rules/<language>/<library>.toml` file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LibraryFile {
+    pub library: String,
+    pub language: SpecLanguage,
+    #[serde(default)]
+    pub resource: Vec<ResourceSpec>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SpecError(pub String);
+
+impl fmt::Display for SpecError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for SpecError {}
+
+impl ResourceSpec {
+    /// Checks what serde cannot: each acquire/release names exactly one
+    /// form, methods say what they are called on.
+    pub fn validate(&self) -> Result<(), SpecError> {
+        let ctx = |msg: String| SpecError(format!("resource `{}`: {msg}", self.type_name));
+        if self.type_name.trim().is_empty() {
+            return Err(SpecError("resource with an empty `type`".into()));
+        }
+        if self.acquire.is_empty() {
+            return Err(ctx("needs at least one `acquire`".into()));
+        }
+        for a in &self.acquire {
+            match (&a.call, &a.method, &a.on) {
+                (Some(_), None, None) | (None, Some(_), Some(_)) => {}
+                _ => {
+                    return Err(ctx(format!(
+                        "an `acquire` entry needs either `call` or both `method` and `on`: {a:?}"
+                    )))
+                }
+            }
+        }
+        for r in &self.release {
+            match (&r.call, &r.method) {
+                (Some(_), None) | (None, Some(_)) => {}
+                _ => return Err(ctx(format!("a `release` entry needs exactly one of `call` and `method`: {r:?}"))),
+            }
+            if r.on.is_some() && r.arg.is_none() {
+                return Err(ctx(format!("a `release` on an owner type needs `arg`: {r:?}")));
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether `name` is this type or one of its aliases.
+    pub fn is_type(&self, name: &str) -> bool {
+        self.type_name == name || self.aliases.iter().any(|a| a == name)
+    }
+}
+
+/// All resource specs for one language.
+#[derive(Debug, Clone, Default)]
+pub struct ResourceTable {
+    pub specs: Vec<ResourceSpec>,
+}
+
+impl ResourceTable {
+    /// The specs that acquire through a call to the qualified name `name`.
+    pub fn acquired_by_call<'a>(&'a self, name: &'a str) -> impl Iterator<Item = (&'a ResourceSpec, &'a Acquire)> + 'a {
+        self.specs.iter().flat_map(move |s| {
+            s.acquire
+                .iter()
+                .filter(move |a| a.call.as_deref() == Some(name))
+                .map(move |a| (s, a))
+        })
+    }
+
+    /// Whether any spec mentions the root module `module` (`sqlite3` for
+    /// `sqlite3.connect`), so front ends can skip files that import none.
+    pub fn mentions_module(&self, module: &str) -> bool {
+        self.specs.iter().flat_map(|s| &s.acquire).any(|a| {
+            a.call
+                .as_deref()
+                .and_then(|c| c.split(['.', ':']).next())
+                .is_some_and(|root| root == module)
+        })
+    }
+}
+
+/// Parses and validates one library file.
+pub fn parse_library(origin: &str, text: &str) -> Result<LibraryFile, SpecError> {
+    let file: LibraryFile = toml::from_str(text).map_err(|e| SpecError(format!("{origin}: {e}")))?;
+    for spec in &file.resource {
+        spec.validate().map_err(|e| SpecError(format!("{origin}: {e}")))?;
+        if spec.language.is_some_and(|l| l != file.language) {
+            return Err(SpecError(format!(
+                "{origin}: resource `{}` names a language other than the file's",
+                spec.type_name
+            )));
+        }
+    }
+    Ok(file)
+}
+
+/// The built-in knowledge for one language plus the user's own specs.
+pub fn table_for(language: SpecLanguage, extra: &[ResourceSpec]) -> ResourceTable {
+    let mut specs = Vec::new();
+    for (origin, text) in EMBEDDED {
+        // Validated by a test; a broken embedded file is a build defect.
+        let file = parse_library(origin, text).expect("embedded rules file is valid");
+        if file.language == language {
+            specs.extend(file.resource);
+        }
+    }
+    specs.extend(
+        extra
+            .iter()
+            .filter(|s| s.language.unwrap_or(SpecLanguage::Python) == language)
+            .cloned(),
+    );
+    ResourceTable { specs }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_embedded_file_parses_and_validates() {
+        assert!(EMBEDDED.len() >= 4, "rules/ files are embedded");
+        for (origin, text) in EMBEDDED {
+            let file = parse_library(origin, text).unwrap_or_else(|e| panic!("{e}"));
+            let dir = origin.split('/').next().unwrap();
+            let expected = match file.language {
+                SpecLanguage::Python => "python",
+                SpecLanguage::Rust => "rust",
+            };
+            assert_eq!(dir, expected, "{origin} is filed under the wrong language");
+            assert!(!file.resource.is_empty(), "{origin} declares no resource");
+            // Every `on` names a type declared somewhere for that language.
+            let table = table_for(file.language, &[]);
+            for spec in &file.resource {
+                for on in spec.acquire.iter().filter_map(|a| a.on.as_deref()) {
+                    assert!(table.specs.iter().any(|s| s.is_type(on)), "{origin}: unknown type {on}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn sqlite3_connect_is_a_transaction_only_with() {
+        let table = table_for(SpecLanguage::Python, &[]);
+        let (spec, _) = table.acquired_by_call("sqlite3.connect").next().unwrap();
+        assert_eq!(spec.with_semantics, Some(WithSemantics::Transaction));
+        let (spec, _) = table.acquired_by_call("psycopg.connect").next().unwrap();
+        assert_eq!(spec.with_semantics, Some(WithSemantics::Closes));
+        assert!(table.mentions_module("psycopg2"));
+        assert!(!table.mentions_module("os"));
+    }
+
+    #[test]
+    fn invalid_specs_are_rejected_with_the_reason() {
+        let bad = r#"
+library = "x"
+language = "python"
+[[resource]]
+type = "x.C"
+kind = "connection"
+acquire = [{ method = "open" }]
+"#;
+        let err = parse_library("x.toml", bad).unwrap_err();
+        assert!(err.0.contains("both `method` and `on`"), "{err}");
+        let unknown = "library = \"x\"\nlanguage = \"python\"\ncolour = 1\n";
+        assert!(parse_library("x.toml", unknown).unwrap_err().0.contains("colour"));
+        let kind = "library = \"x\"\nlanguage = \"python\"\n[[resource]]\ntype = \"a\"\nkind = \"socket\"\nacquire = [{ call = \"a\" }]\n";
+        assert!(parse_library("x.toml", kind).unwrap_err().0.contains("socket"));
+    }
+}

@@ -1,0 +1,171 @@
+//! The rule catalogue. Each rule lives in its own file and is declared with
+//! [`declare_rule!`]; the doc comment written there *is* the page that
+//! `leaklint rule CODE` prints, so documentation cannot drift from code.
+
+mod io_error;
+mod syntax_error;
+pub mod with_does_not_close;
+
+use crate::diagnostic::{Finding, Severity, Span};
+
+/// Whether a rule can offer a fix, for `leaklint rules` and SARIF.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FixAvailability {
+    None,
+    Sometimes,
+    Always,
+}
+
+impl FixAvailability {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FixAvailability::None => "none",
+            FixAvailability::Sometimes => "sometimes",
+            FixAvailability::Always => "always",
+        }
+    }
+}
+
+/// Which files a rule applies to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RuleLanguage {
+    Any,
+    Python,
+    Rust,
+}
+
+impl RuleLanguage {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RuleLanguage::Any => "any",
+            RuleLanguage::Python => "python",
+            RuleLanguage::Rust => "rust",
+        }
+    }
+}
+
+/// Everything the CLI and the reporters know about a rule.
+#[derive(Debug)]
+pub struct RuleMeta {
+    pub code: &'static str,
+    pub name: &'static str,
+    pub language: RuleLanguage,
+    pub severity: Severity,
+    pub fix: FixAvailability,
+    /// One sentence: what the rule finds.
+    pub summary: &'static str,
+    /// The whole page, Markdown, from the rule's doc comment.
+    pub doc: &'static str,
+}
+
+impl RuleMeta {
+    /// A finding of this rule with its code, name and severity filled in.
+    pub fn finding(&'static self, span: Span, message: impl Into<String>, help: impl Into<String>) -> Finding {
+        Finding {
+            code: self.code,
+            name: self.name,
+            severity: self.severity,
+            message: message.into(),
+            span,
+            labels: Vec::new(),
+            help: help.into(),
+            fix: None,
+        }
+    }
+}
+
+/// Declares a rule's metadata from its doc comment and a few fields.
+///
+/// ```ignore
+/// declare_rule! {
+///     /// ## What it does
+///     /// ...
+///     pub static WITH_DOES_NOT_CLOSE = {
+///         code: "LK104", name: "with-does-not-close", language: Python,
+///         severity: Error, fix: Sometimes,
+///         summary: "...",
+///     }
+/// }
+/// ```
+#[macro_export]
+macro_rules! declare_rule {
+    (
+        $(#[doc = $doc:literal])*
+        pub static $ident:ident = {
+            code: $code:literal,
+            name: $name:literal,
+            language: $lang:ident,
+            severity: $sev:ident,
+            fix: $fix:ident,
+            summary: $summary:literal $(,)?
+        }
+    ) => {
+        $(#[doc = $doc])*
+        pub static $ident: $crate::rules::RuleMeta = $crate::rules::RuleMeta {
+            code: $code,
+            name: $name,
+            language: $crate::rules::RuleLanguage::$lang,
+            severity: $crate::diagnostic::Severity::$sev,
+            fix: $crate::rules::FixAvailability::$fix,
+            summary: $summary,
+            doc: concat!($($doc, "\n"),*),
+        };
+    };
+}
+
+pub use io_error::IO_ERROR;
+pub use syntax_error::SYNTAX_ERROR;
+pub use with_does_not_close::WITH_DOES_NOT_CLOSE;
+
+/// Every implemented rule, in code order. Rules not implemented yet are not
+/// listed (and cannot be selected).
+pub fn all() -> &'static [&'static RuleMeta] {
+    static ALL: [&RuleMeta; 3] = [&SYNTAX_ERROR, &IO_ERROR, &WITH_DOES_NOT_CLOSE];
+    &ALL
+}
+
+pub fn by_code(code: &str) -> Option<&'static RuleMeta> {
+    all().iter().copied().find(|r| r.code.eq_ignore_ascii_case(code))
+}
+
+/// The page as printed by `leaklint rule CODE`: the doc comment with the
+/// one leading space of each `///` line removed.
+pub fn page(rule: &RuleMeta) -> String {
+    let mut out = format!("# {} ({})\n\n", rule.name, rule.code);
+    out.push_str(&format!(
+        "Language: {}. Fix: {}.\n\n",
+        rule.language.as_str(),
+        rule.fix.as_str()
+    ));
+    for line in rule.doc.lines() {
+        out.push_str(line.strip_prefix(' ').unwrap_or(line));
+        out.push('\n');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn catalogue_is_sorted_unique_and_documented() {
+        let codes: Vec<_> = all().iter().map(|r| r.code).collect();
+        let mut sorted = codes.clone();
+        sorted.sort();
+        sorted.dedup();
+        assert_eq!(codes, sorted);
+        for rule in all() {
+            for section in ["## What it does", "## Why is this bad?", "## Example"] {
+                assert!(rule.doc.contains(section), "{} lacks {section}", rule.code);
+            }
+            assert!(!rule.summary.is_empty());
+        }
+    }
+
+    #[test]
+    fn lookup_is_case_insensitive() {
+        assert_eq!(by_code("lk104").unwrap().name, "with-does-not-close");
+        assert!(by_code("LK999").is_none());
+    }
+}
