@@ -1,0 +1,105 @@
+//! Runs every file under `fixtures/` and compares its findings with the
+//! expectations written in it (see `fixtures/README.md`): code, row and
+//! column, exactly, in both directions.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use leaklint::check;
+use leaklint::config::{Options, Settings};
+use leaklint::source::{Language, SourceFile};
+
+type Expected = BTreeSet<(usize, usize, String)>;
+
+fn fixture_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            fixture_files(&path, out);
+        } else if Language::from_path(&path).is_some() {
+            out.push(path);
+        }
+    }
+}
+
+/// The comment body of an annotation line, if the line is only a comment.
+fn comment_body(line: &str) -> Option<&str> {
+    let t = line.trim_start();
+    t.strip_prefix('#').or_else(|| t.strip_prefix("//"))
+}
+
+fn is_code(s: &str) -> bool {
+    s.len() == 5 && s.starts_with("LK") && s[2..].chars().all(|c| c.is_ascii_digit())
+}
+
+/// Reads the expectations: caret lines (`# ^ LK104`) and explicit ones
+/// (`# expect: LK001 at 3:1`).
+fn expectations(text: &str) -> Expected {
+    let mut expected = Expected::new();
+    let mut target_row = 0;
+    for (i, line) in text.lines().enumerate() {
+        let row = i + 1;
+        if let Some(body) = comment_body(line) {
+            if let Some(rest) = body.trim().strip_prefix('^') {
+                let code = rest.trim();
+                assert!(is_code(code), "bad caret annotation on line {row}: {line:?}");
+                let column = line.chars().position(|c| c == '^').unwrap() + 1;
+                assert!(target_row > 0, "caret annotation on line {row} has no line above");
+                expected.insert((target_row, column, code.to_string()));
+                continue;
+            }
+        }
+        if let Some(spec) = comment_body(line).and_then(|b| b.trim().strip_prefix("expect: ")) {
+            let mut parts = spec.split_whitespace();
+            let (Some(code), Some("at"), Some(pos)) = (parts.next(), parts.next(), parts.next()) else {
+                panic!("bad expect annotation on line {row}: {line:?}");
+            };
+            assert!(is_code(code), "bad expect annotation on line {row}: {line:?}");
+            let (r, c) = pos.split_once(':').expect("expect: CODE at ROW:COL");
+            expected.insert((r.parse().unwrap(), c.parse().unwrap(), code.to_string()));
+            continue;
+        }
+        target_row = row;
+    }
+    expected
+}
+
+#[test]
+fn every_fixture_produces_exactly_its_expected_findings() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
+    let mut files = Vec::new();
+    fixture_files(&root, &mut files);
+    files.sort();
+    assert!(files.len() >= 6, "fixtures were found");
+    let settings = Settings::from_options(root.clone(), None, &Options::default()).unwrap();
+    let mut failures = Vec::new();
+    for path in &files {
+        let text = std::fs::read_to_string(path).unwrap();
+        let expected = expectations(&text);
+        let source = SourceFile::new(path.clone(), text);
+        let language = Language::from_path(path).unwrap();
+        let actual: Expected = check::lint(&source, language, &settings)
+            .iter()
+            .map(|f| {
+                let loc = source.location(f.span.start);
+                (loc.row, loc.column, f.code.to_string())
+            })
+            .collect();
+        let rel = path.strip_prefix(&root).unwrap().display();
+        for missing in expected.difference(&actual) {
+            failures.push(format!("{rel}: expected {} at {}:{} but it was not reported", missing.2, missing.0, missing.1));
+        }
+        for extra in actual.difference(&expected) {
+            failures.push(format!("{rel}: unexpected {} at {}:{}", extra.2, extra.0, extra.1));
+        }
+    }
+    assert!(failures.is_empty(), "fixture mismatches:\n{}", failures.join("\n"));
+}
+
+#[test]
+fn the_annotation_reader_understands_both_forms() {
+    let text = "x\n    with a:\n#   ^ LK104\n#   ^ LK101\n# expect: LK001 at 1:1\n";
+    let got = expectations(text);
+    let want: Expected = [(2, 5, "LK104".into()), (2, 5, "LK101".into()), (1, 1, "LK001".into())].into();
+    assert_eq!(got, want);
+}
