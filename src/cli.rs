@@ -339,7 +339,7 @@ fn run_check(args: CheckArgs) -> Result<ExitCode, String> {
                 .map_err(|payload| {
                     format!(
                         "internal error while checking {}: {}; the other files were checked. Please report this.",
-                        target.path.display(),
+                        crate::source::display_path(&target.path),
                         panic_message(&*payload)
                     )
                 })

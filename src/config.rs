@@ -56,6 +56,12 @@ pub struct Options {
 impl Options {
     /// `over` wins where it says something; list extensions accumulate.
     pub fn overlay(mut self, over: &Options) -> Options {
+        // A new `select` starts the selection afresh: what the lower layer
+        // ignored or added was relative to a selection that is gone.
+        if over.select.is_some() {
+            self.ignore = None;
+            self.extend_select = None;
+        }
         macro_rules! take {
             ($($f:ident),*) => {$( if over.$f.is_some() { self.$f = over.$f.clone(); } )*};
         }

@@ -102,7 +102,14 @@ fn walk_dir(root: &Path, resolver: &Arc<Resolver>, out: &mut Discovery, seen: &m
         let entry = match entry {
             Ok(e) => e,
             Err(e) => {
-                out.warnings.push(format!("skipped: {e}"));
+                // A source file the walk cannot stat (a dangling symlink)
+                // is still a source file: reading it yields an LK002.
+                match error_path(&e) {
+                    Some(path) if Language::from_path(path).is_some() => {
+                        push_file(out, seen, path.to_path_buf(), resolver, false, false);
+                    }
+                    _ => out.warnings.push(format!("skipped: {e}")),
+                }
                 continue;
             }
         };
@@ -114,6 +121,27 @@ fn walk_dir(root: &Path, resolver: &Arc<Resolver>, out: &mut Discovery, seen: &m
     }
     for e in config_errors.lock().unwrap().drain(..) {
         out.errors.push(e.to_string());
+    }
+}
+
+/// The path an I/O error of the walk is about, if it names one.
+fn error_path(error: &ignore::Error) -> Option<&Path> {
+    match error {
+        ignore::Error::WithPath { path, err } => match error_path(err) {
+            Some(inner) => Some(inner),
+            None if is_io(err) => Some(path),
+            None => None,
+        },
+        ignore::Error::WithDepth { err, .. } | ignore::Error::WithLineNumber { err, .. } => error_path(err),
+        _ => None,
+    }
+}
+
+fn is_io(error: &ignore::Error) -> bool {
+    match error {
+        ignore::Error::Io(_) => true,
+        ignore::Error::WithDepth { err, .. } | ignore::Error::WithPath { err, .. } => is_io(err),
+        _ => false,
     }
 }
 

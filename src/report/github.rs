@@ -15,7 +15,9 @@ use crate::diagnostic::{FileFindings, Severity};
 /// Escaping for a command's message (the part after the second `::`).
 /// `%` first, so the escapes introduced below are not themselves escaped.
 fn escape_data(s: &str) -> String {
-    s.replace('%', "%25").replace('\r', "%0D").replace('\n', "%0A")
+    s.replace('%', "%25")
+        .replace('\r', "%0D")
+        .replace('\n', "%0A")
 }
 
 /// Escaping for a property value (`file=...,title=...`): additionally `:`
@@ -123,7 +125,11 @@ mod tests {
             },
             FileFindings {
                 source: SourceFile::new("dir\n::error file=forged.py::owned\r.py", "a\n".into()),
-                findings: vec![finding(Severity::Warning, Span::new(0, 1), "line one\r\nline two")],
+                findings: vec![finding(
+                    Severity::Warning,
+                    Span::new(0, 1),
+                    "line one\r\nline two",
+                )],
             },
         ];
         let out = render(&files);

@@ -11,6 +11,7 @@ use std::io::{self, Write};
 use serde_sarif::sarif;
 use sha2::{Digest, Sha256};
 
+use super::text::clamp_span;
 use crate::diagnostic::{FileFindings, Finding, Fix, Severity, Span};
 use crate::rules::{self, RuleMeta};
 use crate::source::SourceFile;
@@ -100,7 +101,9 @@ fn text_and_markdown(text: &str, markdown: Option<&str>) -> sarif::MultiformatMe
             .text(text)
             .markdown(md)
             .build(),
-        None => sarif::MultiformatMessageString::builder().text(text).build(),
+        None => sarif::MultiformatMessageString::builder()
+            .text(text)
+            .build(),
     }
 }
 
@@ -182,12 +185,17 @@ fn sarif_fix(source: &SourceFile, uri: &str, fix: &Fix) -> sarif::Fix {
         .map(|edit| {
             // An insertion is an empty deleted region; a deletion has no
             // inserted content.
-            let replacement = sarif::Replacement::builder().deleted_region(region(source, edit.span));
+            let replacement =
+                sarif::Replacement::builder().deleted_region(region(source, edit.span));
             if edit.content.is_empty() {
                 replacement.build()
             } else {
                 replacement
-                    .inserted_content(sarif::ArtifactContent::builder().text(edit.content.as_str()).build())
+                    .inserted_content(
+                        sarif::ArtifactContent::builder()
+                            .text(edit.content.as_str())
+                            .build(),
+                    )
                     .build()
             }
         })
@@ -226,27 +234,6 @@ fn encode_uri(path: &str) -> String {
     out
 }
 
-/// `offset` moved into the text and back onto a character boundary, so a
-/// stale or sloppy span cannot make slicing panic.
-fn clamp_offset(text: &str, offset: usize) -> usize {
-    let mut offset = offset.min(text.len());
-    while !text.is_char_boundary(offset) {
-        offset -= 1;
-    }
-    offset
-}
-
-/// The text a span covers, clamped like [`clamp_offset`]; the end rounds
-/// up so a span ending inside a character still includes it.
-fn span_text(text: &str, span: Span) -> &str {
-    let start = clamp_offset(text, span.start);
-    let mut end = span.end.clamp(start, text.len());
-    while !text.is_char_boundary(end) {
-        end += 1;
-    }
-    &text[start..end]
-}
-
 /// One `partialFingerprints` value per finding, in order.
 ///
 /// Code-scanning services match alerts across commits by these. The hash
@@ -261,8 +248,8 @@ fn fingerprints(source: &SourceFile, findings: &[Finding]) -> Vec<String> {
     findings
         .iter()
         .map(|f| {
-            let start = clamp_offset(&source.text, f.span.start);
-            let line = source.line_text(source.line_index(start));
+            let span = clamp_span(&source.text, f.span);
+            let line = source.line_text(source.line_index(span.start));
             let line = line.trim();
             let occurrence = seen.entry((f.code, line)).or_insert(0);
             let index = *occurrence;
@@ -270,7 +257,11 @@ fn fingerprints(source: &SourceFile, findings: &[Finding]) -> Vec<String> {
             let mut hasher = Sha256::new();
             // Length-prefix every part so that no two different tuples can
             // produce the same byte stream.
-            for part in [f.code.as_bytes(), line.as_bytes(), span_text(&source.text, f.span).trim().as_bytes()] {
+            for part in [
+                f.code.as_bytes(),
+                line.as_bytes(),
+                source.text[span].trim().as_bytes(),
+            ] {
                 hasher.update((part.len() as u64).to_le_bytes());
                 hasher.update(part);
             }
@@ -292,8 +283,44 @@ mod tests {
 
     const SARIF_SCHEMA: &str = include_str!("../../tests/data/sarif-schema-2.1.0.json");
 
+    /// The official schema's BCP-47 `language` pattern has a stray `]`.
+    /// ECMA-262 (Annex B) reads it as a literal `]`, but the draft-07
+    /// meta-schema's strict `regex` format check rejects it, so the schema
+    /// would not compile. The file stays verbatim; the in-memory copy gets
+    /// the same pattern with that `]` escaped, which means the same thing.
+    const BROKEN_LANGUAGE_PATTERN: &str = "^[a-zA-Z]{2}|^[a-zA-Z]{2}-[a-zA-Z]{2}]?$";
+    const FIXED_LANGUAGE_PATTERN: &str = r"^[a-zA-Z]{2}|^[a-zA-Z]{2}-[a-zA-Z]{2}\]?$";
+
+    fn repair_patterns(value: &mut Value) -> usize {
+        match value {
+            Value::Object(map) => {
+                let mut repaired = 0;
+                for (key, v) in map.iter_mut() {
+                    if key == "pattern" && v == BROKEN_LANGUAGE_PATTERN {
+                        *v = Value::from(FIXED_LANGUAGE_PATTERN);
+                        repaired += 1;
+                    } else {
+                        repaired += repair_patterns(v);
+                    }
+                }
+                repaired
+            }
+            Value::Array(items) => items.iter_mut().map(repair_patterns).sum(),
+            _ => 0,
+        }
+    }
+
     fn validator() -> jsonschema::Validator {
-        let schema: Value = serde_json::from_str(SARIF_SCHEMA).unwrap();
+        let mut schema: Value = serde_json::from_str(SARIF_SCHEMA).unwrap();
+        assert_eq!(
+            schema["$id"],
+            "https://raw.githubusercontent.com/oasis-tcs/sarif-spec/master/Schemata/sarif-schema-2.1.0.json"
+        );
+        // If a re-vendored schema has fixed the pattern, drop the repair.
+        assert!(
+            repair_patterns(&mut schema) > 0,
+            "the language pattern workaround is stale"
+        );
         // Formats are asserted explicitly so that, e.g., a badly encoded
         // `uri` fails the test instead of passing silently.
         jsonschema::draft7::options()
@@ -304,8 +331,14 @@ mod tests {
 
     fn assert_valid(doc: &Value) {
         let v = validator();
-        let errors: Vec<String> = v.iter_errors(doc).map(|e| format!("{} at {}", e, e.instance_path())).collect();
-        assert!(errors.is_empty(), "SARIF schema violations: {errors:#?}\n{doc:#}");
+        let errors: Vec<String> = v
+            .iter_errors(doc)
+            .map(|e| format!("{} at {}", e, e.instance_path()))
+            .collect();
+        assert!(
+            errors.is_empty(),
+            "SARIF schema violations: {errors:#?}\n{doc:#}"
+        );
     }
 
     fn render(files: &[FileFindings]) -> Value {
@@ -317,7 +350,11 @@ mod tests {
     }
 
     fn finding(span: Span) -> Finding {
-        rules::WITH_DOES_NOT_CLOSE.finding(span, "`with` does not close the connection", "use `closing(...)`")
+        rules::WITH_DOES_NOT_CLOSE.finding(
+            span,
+            "`with` does not close the connection",
+            "use `closing(...)`",
+        )
     }
 
     fn sample() -> FileFindings {
@@ -330,7 +367,10 @@ mod tests {
             .with_fix(Fix::new(
                 Applicability::Unsafe,
                 "wrap in `contextlib.closing`",
-                vec![Edit::insertion(start, "closing("), Edit::insertion(end, ")")],
+                vec![
+                    Edit::insertion(start, "closing("),
+                    Edit::insertion(end, ")"),
+                ],
             ));
         FileFindings {
             source: SourceFile::new("./my dir/app#1.py", text.into()),
@@ -350,7 +390,12 @@ mod tests {
         let driver = &run["tool"]["driver"];
         assert_eq!(driver["name"], "leaklint");
         assert_eq!(driver["version"], env!("CARGO_PKG_VERSION"));
-        let ids: Vec<_> = driver["rules"].as_array().unwrap().iter().map(|r| r["id"].clone()).collect();
+        let ids: Vec<_> = driver["rules"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["id"].clone())
+            .collect();
         let codes: Vec<Value> = rules::all().iter().map(|r| Value::from(r.code)).collect();
         assert_eq!(ids, codes);
 
@@ -359,13 +404,19 @@ mod tests {
         let index = result["ruleIndex"].as_u64().unwrap() as usize;
         assert_eq!(driver["rules"][index]["id"], "LK104");
         assert_eq!(driver["rules"][index]["name"], "with-does-not-close");
-        assert_eq!(driver["rules"][index]["defaultConfiguration"]["level"], "error");
+        assert_eq!(
+            driver["rules"][index]["defaultConfiguration"]["level"],
+            "error"
+        );
         assert!(driver["rules"][index]["help"]["markdown"]
             .as_str()
             .unwrap()
             .starts_with("## What it does"));
         assert_eq!(result["level"], "error");
-        assert_eq!(result["message"]["text"], "`with` does not close the connection");
+        assert_eq!(
+            result["message"]["text"],
+            "`with` does not close the connection"
+        );
 
         let loc = &result["locations"][0]["physicalLocation"];
         assert_eq!(loc["artifactLocation"]["uri"], "my%20dir/app%231.py");
@@ -390,7 +441,9 @@ mod tests {
                 "insertedContent": {"text": ")"}
             })
         );
-        let fp = result["partialFingerprints"][FINGERPRINT_KEY].as_str().unwrap();
+        let fp = result["partialFingerprints"][FINGERPRINT_KEY]
+            .as_str()
+            .unwrap();
         assert_eq!(fp.len(), 64);
         assert!(fp.bytes().all(|b| b.is_ascii_hexdigit()));
     }
@@ -401,7 +454,10 @@ mod tests {
         assert_valid(&doc);
         assert_eq!(doc["runs"][0]["results"], serde_json::json!([]));
         assert_eq!(
-            doc["runs"][0]["tool"]["driver"]["rules"].as_array().unwrap().len(),
+            doc["runs"][0]["tool"]["driver"]["rules"]
+                .as_array()
+                .unwrap()
+                .len(),
             rules::all().len()
         );
     }
@@ -414,24 +470,30 @@ mod tests {
 
         // `message` is required on a result.
         let mut no_message = good.clone();
-        no_message["runs"][0]["results"][0].as_object_mut().unwrap().remove("message");
+        no_message["runs"][0]["results"][0]
+            .as_object_mut()
+            .unwrap()
+            .remove("message");
         assert!(!v.is_valid(&no_message));
 
         // `tool.driver.name` is required.
         let mut no_name = good.clone();
-        no_name["runs"][0]["tool"]["driver"].as_object_mut().unwrap().remove("name");
+        no_name["runs"][0]["tool"]["driver"]
+            .as_object_mut()
+            .unwrap()
+            .remove("name");
         assert!(!v.is_valid(&no_name));
 
         // Lines are 1-based.
         let mut line_zero = good.clone();
-        line_zero["runs"][0]["results"][0]["locations"][0]["physicalLocation"]["region"]["startLine"] =
-            Value::from(0);
+        line_zero["runs"][0]["results"][0]["locations"][0]["physicalLocation"]["region"]
+            ["startLine"] = Value::from(0);
         assert!(!v.is_valid(&line_zero));
 
         // An unencoded space is not a URI reference.
         let mut bad_uri = good;
-        bad_uri["runs"][0]["results"][0]["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] =
-            Value::from("my dir/app.py");
+        bad_uri["runs"][0]["results"][0]["locations"][0]["physicalLocation"]["artifactLocation"]
+            ["uri"] = Value::from("my dir/app.py");
         assert!(!v.is_valid(&bad_uri));
     }
 
@@ -466,13 +528,19 @@ mod tests {
 
         // Re-indenting the line is not a change of substance either.
         let indented = base.replace("with sqlite3", "    with sqlite3");
-        assert_eq!(fingerprints_of(&indented, &["sqlite3.connect(p)"]), original);
+        assert_eq!(
+            fingerprints_of(&indented, &["sqlite3.connect(p)"]),
+            original
+        );
 
         let edited = base.replace("as conn:", "as c:");
         assert_ne!(fingerprints_of(&edited, &["sqlite3.connect(p)"]), original);
 
         let other_span = base.replace("connect(p)", "connect(q)");
-        assert_ne!(fingerprints_of(&other_span, &["sqlite3.connect(q)"]), original);
+        assert_ne!(
+            fingerprints_of(&other_span, &["sqlite3.connect(q)"]),
+            original
+        );
     }
 
     #[test]

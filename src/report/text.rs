@@ -10,7 +10,11 @@ use ariadne::{Color, Config, IndexType, Label, Report, ReportKind, Source};
 use super::ReportOptions;
 use crate::diagnostic::{Applicability, FileFindings, Finding, Severity, Span};
 
-pub fn write(files: &[FileFindings], options: ReportOptions, out: &mut dyn Write) -> io::Result<()> {
+pub fn write(
+    files: &[FileFindings],
+    options: ReportOptions,
+    out: &mut dyn Write,
+) -> io::Result<()> {
     let config = Config::default()
         .with_color(options.color)
         .with_index_type(IndexType::Byte);
@@ -22,7 +26,9 @@ pub fn write(files: &[FileFindings], options: ReportOptions, out: &mut dyn Write
         let text = renderable_text(&file.source.text);
         let source = Source::from(text.as_str());
         for finding in &file.findings {
-            let report = build_report(&path, &text, finding, options, config);
+            // Clamp against the file's own text, not the padded copy, so a
+            // span past the end points where `SourceFile::location` says.
+            let report = build_report(&path, &file.source.text, finding, options, config);
             report.write_for_stdout((path.clone(), &source), &mut *out)?;
             writeln!(out)?;
         }
@@ -32,11 +38,12 @@ pub fn write(files: &[FileFindings], options: ReportOptions, out: &mut dyn Write
 
 /// The text handed to ariadne. ariadne breaks lines at `\r`, vertical tab,
 /// form feed, U+0085, U+2028 and U+2029 as well as `\n`, while our rows
-/// (and every other format) count `\n` only; replacing those characters by
-/// ones of the same UTF-8 length keeps byte offsets valid and makes the
-/// row numbers ariadne prints agree with ours. A final newline gets a space
-/// after it so that a span at the very end of the file lands on the row
-/// after it, as [`crate::source::SourceFile::location`] says.
+/// (and every other format) count `\n` only. Replacing those characters by
+/// ones of the same UTF-8 length keeps byte offsets and character
+/// boundaries valid and makes the row numbers ariadne prints agree with
+/// ours. A final newline gets a space after it so that a span at the very
+/// end of the file lands on the row after it, as
+/// [`crate::source::SourceFile::location`] says.
 fn renderable_text(text: &str) -> String {
     let mut out = String::with_capacity(text.len() + 1);
     let mut chars = text.chars().peekable();
@@ -55,9 +62,11 @@ fn renderable_text(text: &str) -> String {
     out
 }
 
-/// A span ariadne can index without panicking: inside the text, start on a
-/// character boundary, end rounded up to one.
-fn clamp(text: &str, span: Span) -> Range<usize> {
+/// A span that can index `text` without panicking: inside the text, start
+/// rounded down to a character boundary, end rounded up to one (so a span
+/// ending inside a character still covers it). Spans come from front ends
+/// and could be stale or sloppy; a reporter must not crash on them.
+pub(super) fn clamp_span(text: &str, span: Span) -> Range<usize> {
     let mut start = span.start.min(text.len());
     while !text.is_char_boundary(start) {
         start -= 1;
@@ -80,7 +89,7 @@ fn build_report<'a>(
         Severity::Error => (ReportKind::Error, Color::Red),
         Severity::Warning => (ReportKind::Warning, Color::Yellow),
     };
-    let span = (path.to_string(), clamp(text, f.span));
+    let span = (path.to_string(), clamp_span(text, f.span));
     let mut report = Report::build(kind, span.clone())
         .with_config(config)
         .with_code(f.code)
@@ -93,7 +102,7 @@ fn build_report<'a>(
         );
     for (i, label) in f.labels.iter().enumerate() {
         report.add_label(
-            Label::new((path.to_string(), clamp(text, label.span)))
+            Label::new((path.to_string(), clamp_span(text, label.span)))
                 .with_message(&label.message)
                 .with_color(Color::Cyan)
                 .with_order(i as i32 + 1),
@@ -121,13 +130,21 @@ fn plural(n: usize, one: &str, many: &str) -> String {
 /// The closing lines, in the spirit of ruff's: how many findings, and how
 /// many of them `--fix` would repair (counting unsafe fixes only when
 /// `--unsafe-fixes` is on, and otherwise saying they exist).
-fn write_summary(files: &[FileFindings], options: ReportOptions, out: &mut dyn Write) -> io::Result<()> {
+fn write_summary(
+    files: &[FileFindings],
+    options: ReportOptions,
+    out: &mut dyn Write,
+) -> io::Result<()> {
     let findings = || files.iter().flat_map(|f| &f.findings);
     let total = findings().count();
     if total == 0 {
         return writeln!(out, "All checks passed!");
     }
-    let applicability = |a| findings().filter(|f| f.fix.as_ref().is_some_and(|x| x.applicability == a)).count();
+    let applicability = |a| {
+        findings()
+            .filter(|f| f.fix.as_ref().is_some_and(|x| x.applicability == a))
+            .count()
+    };
     let safe = applicability(Applicability::Safe);
     let unsafe_ = applicability(Applicability::Unsafe);
     let (fixable, hidden) = if options.unsafe_fixes {
@@ -169,22 +186,38 @@ mod tests {
     }
 
     fn fix(applicability: Applicability) -> Fix {
-        Fix::new(applicability, "use `with`", vec![Edit::insertion(0, "with ")])
+        Fix::new(
+            applicability,
+            "use `with`",
+            vec![Edit::insertion(0, "with ")],
+        )
     }
 
     fn render(files: &[FileFindings], color: bool, unsafe_fixes: bool) -> String {
         let mut out = Vec::new();
-        write(files, ReportOptions { color, unsafe_fixes }, &mut out).unwrap();
+        write(
+            files,
+            ReportOptions {
+                color,
+                unsafe_fixes,
+            },
+            &mut out,
+        )
+        .unwrap();
         String::from_utf8(out).unwrap()
     }
 
     fn sample() -> FileFindings {
-        let text = "import db\n\ndef f():\n    conn = db.connect()\n    conn.run()\n    conn.close()\n";
+        let text =
+            "import db\n\ndef f():\n    conn = db.connect()\n    conn.run()\n    conn.close()\n";
         let start = text.find("db.connect()").unwrap();
         let run = text.find("conn.run()").unwrap();
-        let f = finding(Span::new(start, start + 12), "connection leaks if `run` raises")
-            .with_label(Span::new(run, run + 10), "may raise here")
-            .with_fix(fix(Applicability::Safe));
+        let f = finding(
+            Span::new(start, start + 12),
+            "connection leaks if `run` raises",
+        )
+        .with_label(Span::new(run, run + 10), "may raise here")
+        .with_fix(fix(Applicability::Safe));
         FileFindings {
             source: SourceFile::new("./pkg/app.py", text.into()),
             findings: vec![f],
@@ -194,7 +227,10 @@ mod tests {
     #[test]
     fn plain_output_has_location_labels_help_note_and_summary() {
         let out = render(&[sample()], false, false);
-        assert!(!out.contains('\x1b'), "colour codes without colour: {out:?}");
+        assert!(
+            !out.contains('\x1b'),
+            "colour codes without colour: {out:?}"
+        );
         let lines: Vec<&str> = out.lines().collect();
         assert_eq!(lines[0], "[LK102] Error: connection leaks if `run` raises");
         assert!(lines[1].ends_with("[ pkg/app.py:4:12 ]"), "{:?}", lines[1]);
@@ -202,7 +238,10 @@ mod tests {
         assert!(out.contains("may raise here"), "{out}");
         assert!(out.contains("Help: close it in a `finally` block"), "{out}");
         assert!(out.contains("Note: fix available: use `with`\n"), "{out}");
-        assert!(out.ends_with("\nFound 1 error.\n[*] 1 fixable with `leaklint check --fix`\n"), "{out}");
+        assert!(
+            out.ends_with("\nFound 1 error.\n[*] 1 fixable with `leaklint check --fix`\n"),
+            "{out}"
+        );
     }
 
     #[test]
@@ -243,11 +282,20 @@ mod tests {
             "{out}"
         );
         assert!(out.contains("[LK102] Warning: one"), "{out}");
-        assert!(out.contains("Note: fix available: use `with` (unsafe: enable with --unsafe-fixes)"), "{out}");
-        assert!(out.contains("Note: fix available: use `with` (display only)"), "{out}");
+        assert!(
+            out.contains("Note: fix available: use `with` (unsafe: enable with --unsafe-fixes)"),
+            "{out}"
+        );
+        assert!(
+            out.contains("Note: fix available: use `with` (display only)"),
+            "{out}"
+        );
 
         let out = render(std::slice::from_ref(&file), false, true);
-        assert!(out.ends_with("\nFound 4 errors.\n[*] 2 fixable with `leaklint check --fix`\n"), "{out}");
+        assert!(
+            out.ends_with("\nFound 4 errors.\n[*] 2 fixable with `leaklint check --fix`\n"),
+            "{out}"
+        );
         assert!(!out.contains("(unsafe: enable"), "{out}");
 
         let mut one_hidden = file.clone();
@@ -270,7 +318,10 @@ mod tests {
             )],
         };
         let out = render(&[file], false, false);
-        assert!(out.starts_with("[LK002] Error: could not read file: permission denied\n"), "{out}");
+        assert!(
+            out.starts_with("[LK002] Error: could not read file: permission denied\n"),
+            "{out}"
+        );
         assert!(out.contains("locked.py:1:1"), "{out}");
         assert!(!out.contains("Help:"), "empty help must not print: {out}");
         assert!(out.ends_with("Found 1 error.\n"), "{out}");
@@ -292,6 +343,18 @@ mod tests {
         assert!(out.contains("u.py:1:6"), "{out}");
         assert!(out.contains("u.py:2:6"), "{out}");
         assert!(out.ends_with("Found 2 errors.\n"), "{out}");
+
+        // Past the end of a file that ends in a newline: the row after it,
+        // as in every other format.
+        let text = "x = 1\n";
+        let file = FileFindings {
+            source: SourceFile::new("n.py", text.into()),
+            findings: vec![finding(Span::new(50, 60), "far away")],
+        };
+        let loc = file.source.location(50);
+        assert_eq!((loc.row, loc.column), (2, 1));
+        let out = render(&[file], false, false);
+        assert!(out.contains("n.py:2:1 ]"), "{out}");
     }
 
     #[test]
