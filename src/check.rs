@@ -68,7 +68,11 @@ pub fn has_syntax_error(text: &str, language: Language) -> bool {
 /// sorted by position.
 pub fn lint(source: &SourceFile, language: Language, settings: &Settings) -> Vec<Finding> {
     if std::env::var_os("LEAKLINT_DEBUG_PANIC_ON").is_some_and(|p| {
-        !p.is_empty() && source.path.to_string_lossy().contains(&*p.to_string_lossy())
+        !p.is_empty()
+            && source
+                .path
+                .to_string_lossy()
+                .contains(&*p.to_string_lossy())
     }) {
         // A hidden hook so tests can prove a panic in one file loses no
         // other file's findings.
@@ -84,7 +88,9 @@ pub fn lint(source: &SourceFile, language: Language, settings: &Settings) -> Vec
     suppress::apply(source, language, &comments, &mut findings);
     let ignored = settings.ignored_for(&source.path);
     findings.retain(|f| settings.rules.contains(f.code) && !ignored.contains(&f.code));
-    findings.sort_by(|a, b| (a.span.start, a.code, a.span.end).cmp(&(b.span.start, b.code, b.span.end)));
+    findings.sort_by(|a, b| {
+        (a.span.start, a.code, a.span.end).cmp(&(b.span.start, b.code, b.span.end))
+    });
     findings.dedup();
     findings
 }
@@ -108,7 +114,11 @@ fn lint_python(source: &SourceFile, settings: &Settings) -> (Vec<Finding>, Vec<S
         ));
     }
     if settings.rules.contains(rules::WITH_DOES_NOT_CLOSE.code) {
-        findings.extend(rules::with_does_not_close::check(&module, &settings.python, source.uses_crlf()));
+        findings.extend(rules::with_does_not_close::check(
+            &module,
+            &settings.python,
+            source.uses_crlf(),
+        ));
     }
     let comments = module.comments();
     (findings, comments)

@@ -21,7 +21,11 @@ use crate::rules;
 use crate::source::{Language, SourceFile};
 
 #[derive(Parser)]
-#[command(name = "leaklint", version, about = "Finds leaky database and HTTP sessions, connections, pools, clients and transactions in Python and Rust code.")]
+#[command(
+    name = "leaklint",
+    version,
+    about = "Finds leaky database and HTTP sessions, connections, pools, clients and transactions in Python and Rust code."
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -133,7 +137,10 @@ pub fn run() -> ExitCode {
             }
             None => {
                 let codes: Vec<_> = rules::all().iter().map(|r| r.code).collect();
-                eprintln!("leaklint: error: unknown rule `{code}`; known rules: {}", codes.join(", "));
+                eprintln!(
+                    "leaklint: error: unknown rule `{code}`; known rules: {}",
+                    codes.join(", ")
+                );
                 ExitCode::from(2)
             }
         },
@@ -152,10 +159,16 @@ fn print_rules(format: ListFormat) {
                     })
                 })
                 .collect();
-            println!("{}", serde_json::to_string_pretty(&list).expect("plain JSON values"));
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&list).expect("plain JSON values")
+            );
         }
         ListFormat::Text => {
-            println!("{:<7} {:<22} {:<9} {:<10} summary", "code", "name", "language", "fix");
+            println!(
+                "{:<7} {:<22} {:<9} {:<10} summary",
+                "code", "name", "language", "fix"
+            );
             for r in rules::all() {
                 println!(
                     "{:<7} {:<22} {:<9} {:<10} {}",
@@ -208,7 +221,13 @@ fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
         .unwrap_or_else(|| "unknown panic".to_string())
 }
 
-fn check_text(path: &Path, text: String, target: &Target, mode: FixMode, allow_unsafe: bool) -> Checked {
+fn check_text(
+    path: &Path,
+    text: String,
+    target: &Target,
+    mode: FixMode,
+    allow_unsafe: bool,
+) -> Checked {
     let source = SourceFile::new(path, text);
     if mode == FixMode::Report {
         let findings = check::lint(&source, target.language, &target.settings);
@@ -231,7 +250,12 @@ fn check_text(path: &Path, text: String, target: &Target, mode: FixMode, allow_u
     }
 }
 
-fn check_target(target: &Target, stdin_text: Option<&str>, mode: FixMode, allow_unsafe: bool) -> Checked {
+fn check_target(
+    target: &Target,
+    stdin_text: Option<&str>,
+    mode: FixMode,
+    allow_unsafe: bool,
+) -> Checked {
     let text = match stdin_text {
         Some(t) => Ok(t.to_string()),
         None => check::read_problem(&target.path),
@@ -265,23 +289,33 @@ fn run_check(args: CheckArgs) -> Result<ExitCode, String> {
     } else {
         FixMode::Report
     };
-    let resolver = Arc::new(Resolver::new(args.config.as_deref(), cli_options(&args)).map_err(|e| e.to_string())?);
+    let resolver = Arc::new(
+        Resolver::new(args.config.as_deref(), cli_options(&args)).map_err(|e| e.to_string())?,
+    );
 
     let mut failed = false;
     let (targets, stdin_text) = match &args.stdin_filename {
         Some(name) => {
             let settings = resolver
-                .settings_for_dir(&config::absolute(name).parent().map(Path::to_path_buf).unwrap_or_default())
+                .settings_for_dir(
+                    &config::absolute(name)
+                        .parent()
+                        .map(Path::to_path_buf)
+                        .unwrap_or_default(),
+                )
                 .map_err(|e| e.to_string())?;
             let mut text = Vec::new();
             std::io::stdin()
                 .read_to_end(&mut text)
                 .map_err(|e| format!("cannot read standard input: {e}"))?;
-            let excluded = (settings.force_exclude || args.force_exclude) && settings.is_excluded_with_ancestors(name);
+            let excluded = (settings.force_exclude || args.force_exclude)
+                && settings.is_excluded_with_ancestors(name);
             let language = Language::from_path(name).unwrap_or(Language::Python);
             if excluded {
                 if mode == FixMode::Apply {
-                    std::io::stdout().write_all(&text).map_err(|e| e.to_string())?;
+                    std::io::stdout()
+                        .write_all(&text)
+                        .map_err(|e| e.to_string())?;
                 }
                 return Ok(ExitCode::SUCCESS);
             }
@@ -358,7 +392,12 @@ fn run_check(args: CheckArgs) -> Result<ExitCode, String> {
             }
         }
     }
-    checked.sort_by(|a, b| a.findings.source.display_path().cmp(&b.findings.source.display_path()));
+    checked.sort_by(|a, b| {
+        a.findings
+            .source
+            .display_path()
+            .cmp(&b.findings.source.display_path())
+    });
 
     let fixed_total: usize = checked.iter().map(|c| c.fixes_applied).sum();
     let mut stdout = std::io::stdout().lock();
@@ -370,27 +409,40 @@ fn run_check(args: CheckArgs) -> Result<ExitCode, String> {
                         .ok()
                         .or_else(|| stdin_text.as_ref().and_then(|t| t.clone().ok()))
                         .unwrap_or_default();
-                    write!(stdout, "{}", fix::unified_diff(&c.findings.source.display_path(), &old, new))
-                        .map_err(|e| e.to_string())?;
+                    write!(
+                        stdout,
+                        "{}",
+                        fix::unified_diff(&c.findings.source.display_path(), &old, new)
+                    )
+                    .map_err(|e| e.to_string())?;
                 }
             }
             eprintln!("Would fix {fixed_total} finding{}.", plural(fixed_total));
-            let any_findings = fixed_total > 0 || checked.iter().any(|c| !c.findings.findings.is_empty());
+            let any_findings =
+                fixed_total > 0 || checked.iter().any(|c| !c.findings.findings.is_empty());
             return Ok(exit_code(failed, any_findings && !args.exit_zero));
         }
         FixMode::Apply => {
             for c in &checked {
                 if let (Some(new), None) = (&c.fixed, &stdin_text) {
                     if let Err(e) = fix::write_atomically(&c.findings.source.path, new) {
-                        eprintln!("leaklint: error: cannot write {}: {e}", c.findings.source.path.display());
+                        eprintln!(
+                            "leaklint: error: cannot write {}: {e}",
+                            c.findings.source.path.display()
+                        );
                         failed = true;
                     }
                 }
             }
             if let Some(Ok(original)) = &stdin_text {
                 // Editors replace the buffer with what comes back.
-                let text = checked.first().and_then(|c| c.fixed.clone()).unwrap_or_else(|| original.clone());
-                stdout.write_all(text.as_bytes()).map_err(|e| e.to_string())?;
+                let text = checked
+                    .first()
+                    .and_then(|c| c.fixed.clone())
+                    .unwrap_or_else(|| original.clone());
+                stdout
+                    .write_all(text.as_bytes())
+                    .map_err(|e| e.to_string())?;
             }
             if fixed_total > 0 {
                 eprintln!("Fixed {fixed_total} finding{}.", plural(fixed_total));
@@ -409,7 +461,9 @@ fn run_check(args: CheckArgs) -> Result<ExitCode, String> {
         ColorChoice::Always => true,
         ColorChoice::Never => false,
         ColorChoice::Auto => {
-            args.output_file.is_none() && std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none()
+            args.output_file.is_none()
+                && std::io::stdout().is_terminal()
+                && std::env::var_os("NO_COLOR").is_none()
         }
     };
     let options = ReportOptions {
@@ -425,9 +479,12 @@ fn run_check(args: CheckArgs) -> Result<ExitCode, String> {
     written.map_err(|e| e.to_string())?;
     let stdin_fix = mode == FixMode::Apply && stdin_text.is_some();
     match &args.output_file {
-        Some(path) => std::fs::write(path, &buffer).map_err(|e| format!("cannot write {}: {e}", path.display()))?,
+        Some(path) => std::fs::write(path, &buffer)
+            .map_err(|e| format!("cannot write {}: {e}", path.display()))?,
         // With `--fix` on standard input, stdout carries the fixed source.
-        None if stdin_fix => std::io::stderr().write_all(&buffer).map_err(|e| e.to_string())?,
+        None if stdin_fix => std::io::stderr()
+            .write_all(&buffer)
+            .map_err(|e| e.to_string())?,
         None => stdout.write_all(&buffer).map_err(|e| e.to_string())?,
     }
     let _ = stdout.flush();
@@ -469,4 +526,3 @@ fn exit_code(failed: bool, findings: bool) -> ExitCode {
         ExitCode::SUCCESS
     }
 }
-

@@ -65,13 +65,22 @@ impl Options {
         macro_rules! take {
             ($($f:ident),*) => {$( if over.$f.is_some() { self.$f = over.$f.clone(); } )*};
         }
-        take!(select, ignore, exclude, force_exclude, per_file_ignores, format, resource);
+        take!(
+            select,
+            ignore,
+            exclude,
+            force_exclude,
+            per_file_ignores,
+            format,
+            resource
+        );
         for (mine, theirs) in [
             (&mut self.extend_select, &over.extend_select),
             (&mut self.extend_exclude, &over.extend_exclude),
         ] {
             if let Some(theirs) = theirs {
-                mine.get_or_insert_with(Vec::new).extend(theirs.iter().cloned());
+                mine.get_or_insert_with(Vec::new)
+                    .extend(theirs.iter().cloned());
             }
         }
         self
@@ -104,14 +113,24 @@ struct PyprojectTool {
 pub fn read_options(path: &Path) -> Result<Option<Options>, ConfigError> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| ConfigError(format!("cannot read {}: {e}", path.display())))?;
-    let bad = |e: toml::de::Error| ConfigError(format!("invalid configuration in {}: {}", path.display(), e.message()));
+    let bad = |e: toml::de::Error| {
+        ConfigError(format!(
+            "invalid configuration in {}: {}",
+            path.display(),
+            e.message()
+        ))
+    };
     if path.file_name().is_some_and(|n| n == "pyproject.toml") {
         let py: Pyproject = toml::from_str(&text).map_err(bad)?;
         match py.tool.and_then(|t| t.leaklint) {
             None => Ok(None),
-            Some(value) => Options::deserialize(value)
-                .map(Some)
-                .map_err(|e| ConfigError(format!("invalid [tool.leaklint] in {}: {}", path.display(), e.message()))),
+            Some(value) => Options::deserialize(value).map(Some).map_err(|e| {
+                ConfigError(format!(
+                    "invalid [tool.leaklint] in {}: {}",
+                    path.display(),
+                    e.message()
+                ))
+            }),
         }
     } else {
         toml::from_str(&text).map(Some).map_err(bad)
@@ -193,7 +212,11 @@ pub struct Settings {
 }
 
 impl Settings {
-    pub fn from_options(root: PathBuf, source: Option<PathBuf>, options: &Options) -> Result<Settings, ConfigError> {
+    pub fn from_options(
+        root: PathBuf,
+        source: Option<PathBuf>,
+        options: &Options,
+    ) -> Result<Settings, ConfigError> {
         let mut enabled = match &options.select {
             Some(sel) => expand_all(sel, "select")?,
             None => rules::all().iter().map(|r| r.code).collect(),
@@ -222,7 +245,8 @@ impl Settings {
 
         let extra: &[ResourceSpec] = options.resource.as_deref().unwrap_or(&[]);
         for spec in extra {
-            spec.validate().map_err(|e| ConfigError(format!("invalid [[resource]]: {e}")))?;
+            spec.validate()
+                .map_err(|e| ConfigError(format!("invalid [[resource]]: {e}")))?;
         }
         Ok(Settings {
             root,
@@ -252,7 +276,9 @@ impl Settings {
     }
 
     fn excluded_relative(&self, rel: &Path) -> bool {
-        let name_hit = rel.file_name().is_some_and(|n| self.exclude.is_match(Path::new(n)));
+        let name_hit = rel
+            .file_name()
+            .is_some_and(|n| self.exclude.is_match(Path::new(n)));
         name_hit || self.exclude.is_match(rel)
     }
 
@@ -292,13 +318,17 @@ pub struct Resolver {
 impl Resolver {
     /// `config`: the `--config` file, which then governs every path.
     pub fn new(config: Option<&Path>, cli: Options) -> Result<Resolver, ConfigError> {
-        let cwd = std::env::current_dir().map_err(|e| ConfigError(format!("cannot read the working directory: {e}")))?;
+        let cwd = std::env::current_dir()
+            .map_err(|e| ConfigError(format!("cannot read the working directory: {e}")))?;
         let explicit = match config {
             Some(path) => {
                 let options = read_options(path)?.ok_or_else(|| {
                     ConfigError(format!("{} has no [tool.leaklint] table", path.display()))
                 })?;
-                let root = absolute(path).parent().map(Path::to_path_buf).unwrap_or(cwd.clone());
+                let root = absolute(path)
+                    .parent()
+                    .map(Path::to_path_buf)
+                    .unwrap_or(cwd.clone());
                 Some(Arc::new(Settings::from_options(
                     root,
                     Some(path.to_path_buf()),
@@ -307,7 +337,11 @@ impl Resolver {
             }
             None => None,
         };
-        let default = Arc::new(Settings::from_options(cwd, None, &Options::default().overlay(&cli))?);
+        let default = Arc::new(Settings::from_options(
+            cwd,
+            None,
+            &Options::default().overlay(&cli),
+        )?);
         Ok(Resolver {
             cli,
             explicit,
@@ -345,7 +379,10 @@ impl Resolver {
                 None => self.default.clone(),
             },
         };
-        self.cache.lock().unwrap().insert(dir.to_path_buf(), settings.clone());
+        self.cache
+            .lock()
+            .unwrap()
+            .insert(dir.to_path_buf(), settings.clone());
         Ok(settings)
     }
 }
@@ -357,7 +394,8 @@ pub fn absolute(path: &Path) -> PathBuf {
     let joined = if path.is_absolute() {
         path.to_path_buf()
     } else {
-        CWD.get_or_init(|| std::env::current_dir().unwrap_or_default()).join(path)
+        CWD.get_or_init(|| std::env::current_dir().unwrap_or_default())
+            .join(path)
     };
     let mut out = PathBuf::new();
     for comp in joined.components() {
@@ -377,7 +415,8 @@ mod tests {
     use super::*;
 
     fn settings(toml_text: &str) -> Result<Settings, ConfigError> {
-        let options: Options = toml::from_str(toml_text).map_err(|e| ConfigError(e.message().to_string()))?;
+        let options: Options =
+            toml::from_str(toml_text).map_err(|e| ConfigError(e.message().to_string()))?;
         Settings::from_options(PathBuf::from("/proj"), None, &options)
     }
 
@@ -392,7 +431,10 @@ mod tests {
     fn unknown_codes_are_named_with_the_valid_ones() {
         let err = settings("select = [\"LK999\"]").unwrap_err().0;
         assert!(err.contains("LK999") && err.contains("LK104"), "{err}");
-        assert!(settings("ignore = [\"XYZ\"]").unwrap_err().0.contains("`ignore`"));
+        assert!(settings("ignore = [\"XYZ\"]")
+            .unwrap_err()
+            .0
+            .contains("`ignore`"));
     }
 
     #[test]
@@ -402,7 +444,9 @@ mod tests {
         let s = settings("ignore = [\"LK104\"]").unwrap();
         assert!(!s.rules.contains("LK104") && s.rules.contains("LK001"));
         let s = settings("select = [\"LK001\"]\nextend-select = [\"lk104\"]").unwrap();
-        assert!(s.rules.contains("LK104") && s.rules.contains("LK001") && !s.rules.contains("LK002"));
+        assert!(
+            s.rules.contains("LK104") && s.rules.contains("LK001") && !s.rules.contains("LK002")
+        );
     }
 
     #[test]
@@ -420,7 +464,10 @@ mod tests {
     #[test]
     fn per_file_ignores_by_glob() {
         let s = settings("[per-file-ignores]\n\"tests/*\" = [\"LK104\"]").unwrap();
-        assert_eq!(s.ignored_for(Path::new("/proj/tests/test_a.py")), vec!["LK104"]);
+        assert_eq!(
+            s.ignored_for(Path::new("/proj/tests/test_a.py")),
+            vec!["LK104"]
+        );
         assert!(s.ignored_for(Path::new("/proj/app/a.py")).is_empty());
     }
 
@@ -430,13 +477,22 @@ mod tests {
             "[[resource]]\ntype = \"app.DatabaseService\"\nkind = \"connection\"\nacquire = [{ call = \"app.DatabaseService.get_instance\" }]\nrelease = [{ call = \"app.DatabaseService.reset_instance\" }]\n",
         )
         .unwrap();
-        assert!(s.python.acquired_by_call("app.DatabaseService.get_instance").next().is_some());
-        assert!(s.rust.acquired_by_call("app.DatabaseService.get_instance").next().is_none());
+        assert!(s
+            .python
+            .acquired_by_call("app.DatabaseService.get_instance")
+            .next()
+            .is_some());
+        assert!(s
+            .rust
+            .acquired_by_call("app.DatabaseService.get_instance")
+            .next()
+            .is_none());
     }
 
     #[test]
     fn overlay_prefers_the_command_line() {
-        let file: Options = toml::from_str("select = [\"LK104\"]\nextend-exclude = [\"a\"]").unwrap();
+        let file: Options =
+            toml::from_str("select = [\"LK104\"]\nextend-exclude = [\"a\"]").unwrap();
         let cli = Options {
             select: Some(vec!["LK001".into()]),
             extend_exclude: Some(vec!["b".into()]),

@@ -45,7 +45,14 @@ pub fn discover(paths: &[PathBuf], resolver: &Arc<Resolver>, force_exclude_cli: 
                 // A dangling symlink named on the command line is a file
                 // that cannot be read: an LK002, like one met in a walk.
                 if std::fs::symlink_metadata(root).is_ok() {
-                    push_file(&mut out, &mut seen, root.clone(), resolver, force_exclude_cli, true);
+                    push_file(
+                        &mut out,
+                        &mut seen,
+                        root.clone(),
+                        resolver,
+                        force_exclude_cli,
+                        true,
+                    );
                 } else {
                     out.errors.push(format!("{}: {e}", root.display()));
                 }
@@ -53,11 +60,22 @@ pub fn discover(paths: &[PathBuf], resolver: &Arc<Resolver>, force_exclude_cli: 
             }
         };
         if !meta.is_dir() {
-            push_file(&mut out, &mut seen, root.clone(), resolver, force_exclude_cli, true);
+            push_file(
+                &mut out,
+                &mut seen,
+                root.clone(),
+                resolver,
+                force_exclude_cli,
+                true,
+            );
             continue;
         }
         match resolver.settings_for_dir(&crate::config::absolute(root)) {
-            Ok(s) if (s.force_exclude || force_exclude_cli) && s.is_excluded_with_ancestors(root) => continue,
+            Ok(s)
+                if (s.force_exclude || force_exclude_cli) && s.is_excluded_with_ancestors(root) =>
+            {
+                continue
+            }
             Ok(_) => {}
             Err(e) => {
                 out.errors.push(e.to_string());
@@ -70,7 +88,12 @@ pub fn discover(paths: &[PathBuf], resolver: &Arc<Resolver>, force_exclude_cli: 
     out
 }
 
-fn walk_dir(root: &Path, resolver: &Arc<Resolver>, out: &mut Discovery, seen: &mut HashSet<PathBuf>) {
+fn walk_dir(
+    root: &Path,
+    resolver: &Arc<Resolver>,
+    out: &mut Discovery,
+    seen: &mut HashSet<PathBuf>,
+) {
     let config_errors: Arc<Mutex<Vec<ConfigError>>> = Arc::default();
     let mut builder = WalkBuilder::new(root);
     builder
@@ -132,7 +155,9 @@ fn error_path(error: &ignore::Error) -> Option<&Path> {
             None if is_io(err) => Some(path),
             None => None,
         },
-        ignore::Error::WithDepth { err, .. } | ignore::Error::WithLineNumber { err, .. } => error_path(err),
+        ignore::Error::WithDepth { err, .. } | ignore::Error::WithLineNumber { err, .. } => {
+            error_path(err)
+        }
         _ => None,
     }
 }
@@ -160,7 +185,10 @@ fn push_file(
             return;
         }
     };
-    if explicit && (settings.force_exclude || force_exclude_cli) && settings.is_excluded_with_ancestors(&path) {
+    if explicit
+        && (settings.force_exclude || force_exclude_cli)
+        && settings.is_excluded_with_ancestors(&path)
+    {
         return;
     }
     let Some(language) = Language::from_path(&path) else {

@@ -40,7 +40,12 @@ fn apply_edits(text: &str, edits: &[Edit]) -> String {
 /// import added by two fixes, are shared instead), and keeps a fix only
 /// if the text still parses with it. Returns the new text and how many
 /// fixes went in, or `None` when none did.
-pub fn apply_round(text: &str, language: Language, findings: &[Finding], allow_unsafe: bool) -> Option<(String, usize)> {
+pub fn apply_round(
+    text: &str,
+    language: Language,
+    findings: &[Finding],
+    allow_unsafe: bool,
+) -> Option<(String, usize)> {
     let mut fixes: Vec<_> = findings
         .iter()
         .filter_map(|f| f.fix.as_ref())
@@ -51,10 +56,14 @@ pub fn apply_round(text: &str, language: Language, findings: &[Finding], allow_u
     let mut count = 0;
     for fix in fixes {
         let new_edits: Vec<&Edit> = fix.edits.iter().filter(|e| !taken.contains(e)).collect();
-        let in_bounds = new_edits
+        let in_bounds = new_edits.iter().all(|e| {
+            e.span.end <= text.len()
+                && text.is_char_boundary(e.span.start)
+                && text.is_char_boundary(e.span.end)
+        });
+        let overlaps = new_edits
             .iter()
-            .all(|e| e.span.end <= text.len() && text.is_char_boundary(e.span.start) && text.is_char_boundary(e.span.end));
-        let overlaps = new_edits.iter().any(|e| taken.iter().any(|t| t.span.overlaps(e.span)));
+            .any(|e| taken.iter().any(|t| t.span.overlaps(e.span)));
         if !in_bounds || overlaps {
             continue;
         }
@@ -80,7 +89,12 @@ pub struct Fixed {
 /// Fixes, re-checks and fixes again until the text settles. Files with a
 /// syntax error are left alone: an edit cannot be checked against a tree
 /// that was already broken.
-pub fn fix_file(source: &SourceFile, language: Language, settings: &Settings, allow_unsafe: bool) -> Fixed {
+pub fn fix_file(
+    source: &SourceFile,
+    language: Language,
+    settings: &Settings,
+    allow_unsafe: bool,
+) -> Fixed {
     let mut text = source.text.clone();
     let mut findings = check::lint(source, language, settings);
     let mut applied = 0;
@@ -91,7 +105,11 @@ pub fn fix_file(source: &SourceFile, language: Language, settings: &Settings, al
             };
             text = next;
             applied += n;
-            findings = check::lint(&SourceFile::new(source.path.clone(), text.clone()), language, settings);
+            findings = check::lint(
+                &SourceFile::new(source.path.clone(), text.clone()),
+                language,
+                settings,
+            );
         }
     }
     Fixed {
@@ -110,7 +128,9 @@ pub fn write_atomically(path: &Path, text: &str) -> io::Result<()> {
         _ => Path::new("."),
     };
     let permissions = std::fs::metadata(path)?.permissions();
-    let mut tmp = tempfile::Builder::new().prefix(".leaklint-").tempfile_in(dir)?;
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".leaklint-")
+        .tempfile_in(dir)?;
     tmp.write_all(text.as_bytes())?;
     tmp.as_file().sync_all()?;
     tmp.as_file().set_permissions(permissions)?;
@@ -143,7 +163,13 @@ mod tests {
     fn overlapping_fixes_are_not_applied_together_and_shared_edits_once() {
         let text = "x = f(1)\ny = g(2)\n";
         let import = Edit::insertion(0, "import a\n");
-        let wrap = |at: usize, end: usize, name: &str| vec![import.clone(), Edit::insertion(at, format!("{name}(")), Edit::insertion(end, ")")];
+        let wrap = |at: usize, end: usize, name: &str| {
+            vec![
+                import.clone(),
+                Edit::insertion(at, format!("{name}(")),
+                Edit::insertion(end, ")"),
+            ]
+        };
         let a = finding_with(wrap(4, 8, "w"), Applicability::Safe);
         let b = finding_with(wrap(4, 8, "v"), Applicability::Safe);
         let c = finding_with(wrap(13, 17, "u"), Applicability::Safe);
@@ -158,8 +184,16 @@ mod tests {
         let text = "x = f(1)\n";
         let breaking = finding_with(vec![Edit::insertion(4, "(")], Applicability::Safe);
         assert!(apply_round(text, Language::Python, &[breaking], false).is_none());
-        let fine = finding_with(vec![Edit::insertion(4, "("), Edit::insertion(8, ")")], Applicability::Safe);
-        assert_eq!(apply_round(text, Language::Python, &[fine], false).unwrap().0, "x = (f(1))\n");
+        let fine = finding_with(
+            vec![Edit::insertion(4, "("), Edit::insertion(8, ")")],
+            Applicability::Safe,
+        );
+        assert_eq!(
+            apply_round(text, Language::Python, &[fine], false)
+                .unwrap()
+                .0,
+            "x = (f(1))\n"
+        );
     }
 
     #[test]
@@ -167,7 +201,13 @@ mod tests {
         let text = "x = f(1)\n";
         let edits = vec![Edit::insertion(4, "("), Edit::insertion(8, ")")];
         let unsafe_fix = finding_with(edits.clone(), Applicability::Unsafe);
-        assert!(apply_round(text, Language::Python, std::slice::from_ref(&unsafe_fix), false).is_none());
+        assert!(apply_round(
+            text,
+            Language::Python,
+            std::slice::from_ref(&unsafe_fix),
+            false
+        )
+        .is_none());
         assert!(apply_round(text, Language::Python, &[unsafe_fix], true).is_some());
         let display = finding_with(edits, Applicability::DisplayOnly);
         assert!(apply_round(text, Language::Python, &[display], true).is_none());
@@ -182,8 +222,15 @@ mod tests {
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o751)).unwrap();
         write_atomically(&path, "new\n").unwrap();
         assert_eq!(std::fs::read_to_string(&path).unwrap(), "new\n");
-        assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o751);
-        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1, "no temporary file left behind");
+        assert_eq!(
+            std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+            0o751
+        );
+        assert_eq!(
+            std::fs::read_dir(dir.path()).unwrap().count(),
+            1,
+            "no temporary file left behind"
+        );
     }
 
     #[test]

@@ -154,10 +154,16 @@ impl ResourceSpec {
         for r in &self.release {
             match (&r.call, &r.method) {
                 (Some(_), None) | (None, Some(_)) => {}
-                _ => return Err(ctx(format!("a `release` entry needs exactly one of `call` and `method`: {r:?}"))),
+                _ => {
+                    return Err(ctx(format!(
+                        "a `release` entry needs exactly one of `call` and `method`: {r:?}"
+                    )))
+                }
             }
             if r.on.is_some() && r.arg.is_none() {
-                return Err(ctx(format!("a `release` on an owner type needs `arg`: {r:?}")));
+                return Err(ctx(format!(
+                    "a `release` on an owner type needs `arg`: {r:?}"
+                )));
             }
         }
         Ok(())
@@ -177,7 +183,10 @@ pub struct ResourceTable {
 
 impl ResourceTable {
     /// The specs that acquire through a call to the qualified name `name`.
-    pub fn acquired_by_call<'a>(&'a self, name: &'a str) -> impl Iterator<Item = (&'a ResourceSpec, &'a Acquire)> + 'a {
+    pub fn acquired_by_call<'a>(
+        &'a self,
+        name: &'a str,
+    ) -> impl Iterator<Item = (&'a ResourceSpec, &'a Acquire)> + 'a {
         self.specs.iter().flat_map(move |s| {
             s.acquire
                 .iter()
@@ -200,9 +209,11 @@ impl ResourceTable {
 
 /// Parses and validates one library file.
 pub fn parse_library(origin: &str, text: &str) -> Result<LibraryFile, SpecError> {
-    let file: LibraryFile = toml::from_str(text).map_err(|e| SpecError(format!("{origin}: {e}")))?;
+    let file: LibraryFile =
+        toml::from_str(text).map_err(|e| SpecError(format!("{origin}: {e}")))?;
     for spec in &file.resource {
-        spec.validate().map_err(|e| SpecError(format!("{origin}: {e}")))?;
+        spec.validate()
+            .map_err(|e| SpecError(format!("{origin}: {e}")))?;
         if spec.language.is_some_and(|l| l != file.language) {
             return Err(SpecError(format!(
                 "{origin}: resource `{}` names a language other than the file's",
@@ -252,7 +263,10 @@ mod tests {
             let table = table_for(file.language, &[]);
             for spec in &file.resource {
                 for on in spec.acquire.iter().filter_map(|a| a.on.as_deref()) {
-                    assert!(table.specs.iter().any(|s| s.is_type(on)), "{origin}: unknown type {on}");
+                    assert!(
+                        table.specs.iter().any(|s| s.is_type(on)),
+                        "{origin}: unknown type {on}"
+                    );
                 }
             }
         }
@@ -282,8 +296,14 @@ acquire = [{ method = "open" }]
         let err = parse_library("x.toml", bad).unwrap_err();
         assert!(err.0.contains("both `method` and `on`"), "{err}");
         let unknown = "library = \"x\"\nlanguage = \"python\"\ncolour = 1\n";
-        assert!(parse_library("x.toml", unknown).unwrap_err().0.contains("colour"));
+        assert!(parse_library("x.toml", unknown)
+            .unwrap_err()
+            .0
+            .contains("colour"));
         let kind = "library = \"x\"\nlanguage = \"python\"\n[[resource]]\ntype = \"a\"\nkind = \"socket\"\nacquire = [{ call = \"a\" }]\n";
-        assert!(parse_library("x.toml", kind).unwrap_err().0.contains("socket"));
+        assert!(parse_library("x.toml", kind)
+            .unwrap_err()
+            .0
+            .contains("socket"));
     }
 }

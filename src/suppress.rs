@@ -55,9 +55,18 @@ fn looks_like_code(s: &str) -> bool {
 fn parse_allow(line: &str) -> Option<Vec<String>> {
     let idx = line.find("//")?;
     let comment = line[idx + 2..].trim_start_matches('/').trim();
-    let inner = comment.strip_prefix("leaklint:")?.trim().strip_prefix("allow(")?;
+    let inner = comment
+        .strip_prefix("leaklint:")?
+        .trim()
+        .strip_prefix("allow(")?;
     let inner = inner.split(')').next()?;
-    Some(inner.split(',').map(|c| c.trim().to_ascii_uppercase()).filter(|c| !c.is_empty()).collect())
+    Some(
+        inner
+            .split(',')
+            .map(|c| c.trim().to_ascii_uppercase())
+            .filter(|c| !c.is_empty())
+            .collect(),
+    )
 }
 
 fn names(codes: &[String], code: &str) -> bool {
@@ -67,16 +76,25 @@ fn names(codes: &[String], code: &str) -> bool {
 /// Drops findings suppressed in the source. `comments` are the byte ranges
 /// of Python comments (from the parser, so `#` inside strings never
 /// counts); Rust suppressions are read per line.
-pub fn apply(source: &SourceFile, language: Language, comments: &[Span], findings: &mut Vec<Finding>) {
+pub fn apply(
+    source: &SourceFile,
+    language: Language,
+    comments: &[Span],
+    findings: &mut Vec<Finding>,
+) {
     findings.retain(|f| {
         let line = source.line_index(f.span.start);
         match language {
             Language::Python => !comments.iter().any(|c| {
                 source.line_index(c.start) == line
-                    && parse_noqa(&source.text[c.range()]).is_some_and(|codes| names(&codes, f.code))
+                    && parse_noqa(&source.text[c.range()])
+                        .is_some_and(|codes| names(&codes, f.code))
             }),
             Language::Rust => {
-                let hit = |l: usize| parse_allow(source.line_text(l)).is_some_and(|codes| !codes.is_empty() && names(&codes, f.code));
+                let hit = |l: usize| {
+                    parse_allow(source.line_text(l))
+                        .is_some_and(|codes| !codes.is_empty() && names(&codes, f.code))
+                };
                 !(hit(line) || (line > 0 && hit(line - 1)))
             }
         }
@@ -91,17 +109,32 @@ mod tests {
     fn noqa_forms() {
         assert_eq!(parse_noqa("# noqa"), Some(vec![]));
         assert_eq!(parse_noqa("# NOQA: LK104"), Some(vec!["LK104".to_string()]));
-        assert_eq!(parse_noqa("# noqa: LK104, lk001"), Some(vec!["LK104".into(), "LK001".into()]));
-        assert_eq!(parse_noqa("# type: ignore  # noqa: LK104"), Some(vec!["LK104".to_string()]));
-        assert_eq!(parse_noqa("# noqa: LK104 because the pool owns it"), Some(vec!["LK104".to_string()]));
+        assert_eq!(
+            parse_noqa("# noqa: LK104, lk001"),
+            Some(vec!["LK104".into(), "LK001".into()])
+        );
+        assert_eq!(
+            parse_noqa("# type: ignore  # noqa: LK104"),
+            Some(vec!["LK104".to_string()])
+        );
+        assert_eq!(
+            parse_noqa("# noqa: LK104 because the pool owns it"),
+            Some(vec!["LK104".to_string()])
+        );
         assert_eq!(parse_noqa("# noqalike"), None);
         assert_eq!(parse_noqa("# a comment"), None);
     }
 
     #[test]
     fn allow_forms() {
-        assert_eq!(parse_allow("let c = x; // leaklint: allow(LK201)"), Some(vec!["LK201".to_string()]));
-        assert_eq!(parse_allow("// leaklint: allow(lk201, LK204)"), Some(vec!["LK201".into(), "LK204".into()]));
+        assert_eq!(
+            parse_allow("let c = x; // leaklint: allow(LK201)"),
+            Some(vec!["LK201".to_string()])
+        );
+        assert_eq!(
+            parse_allow("// leaklint: allow(lk201, LK204)"),
+            Some(vec!["LK201".into(), "LK204".into()])
+        );
         assert_eq!(parse_allow("// nothing here"), None);
     }
 

@@ -14,7 +14,9 @@ const CLEAN: &str = "import psycopg\n\n\ndef f(dsn):\n    with psycopg.connect(d
 
 fn leaklint(dir: &Path) -> Command {
     let mut cmd = Command::cargo_bin("leaklint").unwrap();
-    cmd.current_dir(dir).timeout(Duration::from_secs(60)).env_remove("LEAKLINT_DEBUG_PANIC_ON");
+    cmd.current_dir(dir)
+        .timeout(Duration::from_secs(60))
+        .env_remove("LEAKLINT_DEBUG_PANIC_ON");
     cmd
 }
 
@@ -33,7 +35,12 @@ fn stdout_of(cmd: &mut Command) -> String {
 }
 
 fn concise(dir: &Path, args: &[&str]) -> String {
-    stdout_of(leaklint(dir).arg("check").args(["--format", "concise"]).args(args))
+    stdout_of(
+        leaklint(dir)
+            .arg("check")
+            .args(["--format", "concise"])
+            .args(args),
+    )
 }
 
 // ---- exit codes and walking -------------------------------------------
@@ -46,8 +53,14 @@ fn findings_exit_1_clean_exit_0_and_exit_zero() {
         .assert()
         .code(1)
         .stdout("leak.py:5:10: LK104 `with sqlite3.connect(...)` commits or rolls back on exit but does not close the connection\n");
-    leaklint(dir.path()).args(["check", "clean.py"]).assert().code(0);
-    leaklint(dir.path()).args(["check", "--exit-zero", "leak.py"]).assert().code(0);
+    leaklint(dir.path())
+        .args(["check", "clean.py"])
+        .assert()
+        .code(0);
+    leaklint(dir.path())
+        .args(["check", "--exit-zero", "leak.py"])
+        .assert()
+        .code(0);
 }
 
 #[test]
@@ -76,7 +89,11 @@ fn gitignore_and_default_excludes_are_respected() {
 
 #[test]
 fn exclude_options_and_force_exclude() {
-    let dir = tree(&[("gen/leak.py", LEAK), ("src/leak.py", LEAK), ("build/leak.py", LEAK)]);
+    let dir = tree(&[
+        ("gen/leak.py", LEAK),
+        ("src/leak.py", LEAK),
+        ("build/leak.py", LEAK),
+    ]);
     let out = concise(dir.path(), &["--extend-exclude", "gen"]);
     assert_eq!(out.lines().count(), 1, "{out}");
     // `--exclude` replaces the defaults, so build/ is walked again.
@@ -87,7 +104,16 @@ fn exclude_options_and_force_exclude() {
     assert_eq!(out.lines().count(), 1, "{out}");
     // ...unless --force-exclude (pre-commit passes files one by one).
     leaklint(dir.path())
-        .args(["check", "--format", "concise", "--force-exclude", "build/leak.py", "gen/leak.py", "--extend-exclude", "gen/*.py"])
+        .args([
+            "check",
+            "--format",
+            "concise",
+            "--force-exclude",
+            "build/leak.py",
+            "gen/leak.py",
+            "--extend-exclude",
+            "gen/*.py",
+        ])
         .assert()
         .code(0)
         .stdout("");
@@ -98,7 +124,10 @@ fn symlink_loops_do_not_hang_and_files_are_checked_once() {
     let dir = tree(&[("pkg/leak.py", LEAK)]);
     std::os::unix::fs::symlink("..", dir.path().join("pkg/loop")).unwrap();
     std::os::unix::fs::symlink("leak.py", dir.path().join("pkg/alias.py")).unwrap();
-    let output = leaklint(dir.path()).args(["check", "--format", "concise"]).output().unwrap();
+    let output = leaklint(dir.path())
+        .args(["check", "--format", "concise"])
+        .output()
+        .unwrap();
     assert_eq!(output.status.code(), Some(1));
     let out = String::from_utf8(output.stdout).unwrap();
     assert_eq!(out.lines().count(), 1, "{out}");
@@ -127,13 +156,25 @@ fn unreadable_and_unparsable_files_are_findings_and_the_run_continues() {
     fs::write(dir.path().join("latin1.py"), b"x = '\xe9'\n").unwrap();
     std::os::unix::fs::symlink("missing.py", dir.path().join("dangling.py")).unwrap();
     let out = concise(dir.path(), &[]);
-    let codes: Vec<_> = out.lines().map(|l| (l.split(':').next().unwrap(), l.split(' ').nth(1).unwrap())).collect();
+    let codes: Vec<_> = out
+        .lines()
+        .map(|l| (l.split(':').next().unwrap(), l.split(' ').nth(1).unwrap()))
+        .collect();
     assert_eq!(
         codes,
-        [("bad.py", "LK001"), ("bad.rs", "LK001"), ("dangling.py", "LK002"), ("latin1.py", "LK002"), ("leak.py", "LK104")],
+        [
+            ("bad.py", "LK001"),
+            ("bad.rs", "LK001"),
+            ("dangling.py", "LK002"),
+            ("latin1.py", "LK002"),
+            ("leak.py", "LK104")
+        ],
         "{out}"
     );
-    assert!(out.contains("latin1.py:1:1: LK002 could not read file: not valid UTF-8 (line 1"), "{out}");
+    assert!(
+        out.contains("latin1.py:1:1: LK002 could not read file: not valid UTF-8 (line 1"),
+        "{out}"
+    );
     assert!(out.contains("bad.rs:1:21: LK001 syntax error"), "{out}");
 }
 
@@ -143,8 +184,14 @@ fn deeply_nested_files_get_a_clear_message() {
     let deep_rs = format!("fn f() {{ {}1{} }}\n", "(".repeat(3000), ")".repeat(3000));
     let dir = tree(&[("deep.py", &deep_py), ("deep.rs", &deep_rs)]);
     let out = concise(dir.path(), &[]);
-    assert!(out.contains("deep.py:1:1: LK002 file not analysed: its syntax tree is"), "{out}");
-    assert!(out.contains("deep.rs:1:1: LK002 file not analysed: brackets nest"), "{out}");
+    assert!(
+        out.contains("deep.py:1:1: LK002 file not analysed: its syntax tree is"),
+        "{out}"
+    );
+    assert!(
+        out.contains("deep.rs:1:1: LK002 file not analysed: brackets nest"),
+        "{out}"
+    );
 }
 
 #[test]
@@ -158,8 +205,14 @@ fn a_panic_in_one_file_loses_no_other_file() {
     assert_eq!(output.status.code(), Some(2));
     let out = String::from_utf8(output.stdout).unwrap();
     let err = String::from_utf8(output.stderr).unwrap();
-    assert!(out.contains("a.py:5:10") && out.contains("c.py:5:10") && !out.contains("boom"), "{out}");
-    assert!(err.contains("internal error while checking boom.py"), "{err}");
+    assert!(
+        out.contains("a.py:5:10") && out.contains("c.py:5:10") && !out.contains("boom"),
+        "{out}"
+    );
+    assert!(
+        err.contains("internal error while checking boom.py"),
+        "{err}"
+    );
 }
 
 // ---- formats ----------------------------------------------------------
@@ -175,17 +228,29 @@ fn json_follows_the_output_contract() {
     assert_eq!(f["severity"], "error");
     assert_eq!(f["filename"], "leak.py");
     assert_eq!(f["location"], serde_json::json!({"row": 5, "column": 10}));
-    assert_eq!(f["end_location"], serde_json::json!({"row": 5, "column": 28}));
-    assert_eq!(f["labels"][0]["location"], serde_json::json!({"row": 5, "column": 5}));
+    assert_eq!(
+        f["end_location"],
+        serde_json::json!({"row": 5, "column": 28})
+    );
+    assert_eq!(
+        f["labels"][0]["location"],
+        serde_json::json!({"row": 5, "column": 5})
+    );
     assert!(f["help"].as_str().unwrap().contains("contextlib.closing"));
     assert_eq!(f["fix"]["applicability"], "unsafe");
     let edits = f["fix"]["edits"].as_array().unwrap();
     assert_eq!(edits[0]["content"], "import contextlib\n");
-    assert_eq!(edits[0]["location"], serde_json::json!({"row": 1, "column": 1}));
+    assert_eq!(
+        edits[0]["location"],
+        serde_json::json!({"row": 1, "column": 1})
+    );
     // No findings: an empty array, still valid JSON.
     let dir = tree(&[("clean.py", CLEAN)]);
     let out = stdout_of(leaklint(dir.path()).args(["check", "--format", "json"]));
-    assert_eq!(serde_json::from_str::<serde_json::Value>(&out).unwrap(), serde_json::json!([]));
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&out).unwrap(),
+        serde_json::json!([])
+    );
 }
 
 #[test]
@@ -195,12 +260,24 @@ fn sarif_has_rules_results_and_fingerprints() {
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v["version"], "2.1.0");
     let run = &v["runs"][0];
-    let rules: Vec<_> = run["tool"]["driver"]["rules"].as_array().unwrap().iter().map(|r| r["id"].clone()).collect();
-    assert!(rules.contains(&serde_json::json!("LK104")) && rules.contains(&serde_json::json!("LK001")));
+    let rules: Vec<_> = run["tool"]["driver"]["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].clone())
+        .collect();
+    assert!(
+        rules.contains(&serde_json::json!("LK104")) && rules.contains(&serde_json::json!("LK001"))
+    );
     let result = &run["results"][0];
     assert_eq!(result["ruleId"], "LK104");
-    assert_eq!(result["locations"][0]["physicalLocation"]["region"]["startLine"], 5);
-    assert!(result["partialFingerprints"].as_object().is_some_and(|m| !m.is_empty()));
+    assert_eq!(
+        result["locations"][0]["physicalLocation"]["region"]["startLine"],
+        5
+    );
+    assert!(result["partialFingerprints"]
+        .as_object()
+        .is_some_and(|m| !m.is_empty()));
 }
 
 #[test]
@@ -216,7 +293,10 @@ fn github_annotations_cannot_be_injected() {
 fn text_format_and_colour() {
     let dir = tree(&[("leak.py", LEAK)]);
     let plain = stdout_of(leaklint(dir.path()).args(["check", "--color", "never"]));
-    assert!(plain.contains("LK104") && plain.contains("leak.py:5:10") && !plain.contains('\x1b'), "{plain}");
+    assert!(
+        plain.contains("LK104") && plain.contains("leak.py:5:10") && !plain.contains('\x1b'),
+        "{plain}"
+    );
     assert!(plain.contains("Found 1 error."), "{plain}");
     let coloured = stdout_of(leaklint(dir.path()).args(["check", "--color", "always"]));
     assert!(coloured.contains('\x1b'), "{coloured}");
@@ -245,18 +325,32 @@ fn statistics_and_output_file() {
 fn stdin_is_reported_under_the_given_name() {
     let dir = tree(&[]);
     leaklint(dir.path())
-        .args(["check", "--format", "concise", "--stdin-filename", "app/db.py"])
+        .args([
+            "check",
+            "--format",
+            "concise",
+            "--stdin-filename",
+            "app/db.py",
+        ])
         .write_stdin(LEAK)
         .assert()
         .code(1)
         .stdout(predicate::str::starts_with("app/db.py:5:10: LK104"));
     // With --fix, standard output carries the fixed source.
     leaklint(dir.path())
-        .args(["check", "--fix", "--unsafe-fixes", "--stdin-filename", "db.py"])
+        .args([
+            "check",
+            "--fix",
+            "--unsafe-fixes",
+            "--stdin-filename",
+            "db.py",
+        ])
         .write_stdin(LEAK)
         .assert()
         .code(0)
-        .stdout(predicate::str::contains("with contextlib.closing(sqlite3.connect(p)) as conn, conn:"));
+        .stdout(predicate::str::contains(
+            "with contextlib.closing(sqlite3.connect(p)) as conn, conn:",
+        ));
 }
 
 // ---- configuration ----------------------------------------------------
@@ -270,7 +364,10 @@ fn config_files_nearest_wins() {
         ("b/leak.py", LEAK),
         ("c/pyproject.toml", "[project]\nname = \"c\"\n"),
         ("c/leak.py", LEAK),
-        ("d/.leaklint.toml", "extend-select = [\"LK104\"]\n[per-file-ignores]\n\"skip_*.py\" = [\"LK104\"]\n"),
+        (
+            "d/.leaklint.toml",
+            "extend-select = [\"LK104\"]\n[per-file-ignores]\n\"skip_*.py\" = [\"LK104\"]\n",
+        ),
         ("d/leak.py", LEAK),
         ("d/skip_me.py", LEAK),
     ]);
@@ -303,13 +400,22 @@ fn config_errors_exit_2_and_say_what_is_valid() {
         .code(2)
         .stderr(predicate::str::contains("LK999").and(predicate::str::contains("LK104")));
     let dir = tree(&[("x.py", CLEAN)]);
-    leaklint(dir.path()).args(["check", "--ignore", "NOPE"]).assert().code(2);
-    leaklint(dir.path()).args(["check", "--format", "xml"]).assert().code(2);
+    leaklint(dir.path())
+        .args(["check", "--ignore", "NOPE"])
+        .assert()
+        .code(2);
+    leaklint(dir.path())
+        .args(["check", "--format", "xml"])
+        .assert()
+        .code(2);
 }
 
 #[test]
 fn format_can_come_from_config() {
-    let dir = tree(&[("leaklint.toml", "format = \"concise\"\n"), ("leak.py", LEAK)]);
+    let dir = tree(&[
+        ("leaklint.toml", "format = \"concise\"\n"),
+        ("leak.py", LEAK),
+    ]);
     let out = stdout_of(leaklint(dir.path()).arg("check"));
     assert!(out.starts_with("leak.py:5:10: LK104 "), "{out}");
 }
@@ -327,10 +433,18 @@ with = "transaction"
     let code = "from app.db import open_legacy\n\nwith open_legacy() as c:\n    pass\n";
     let dir = tree(&[("leaklint.toml", config), ("x.py", code)]);
     let out = concise(dir.path(), &[]);
-    assert!(out.starts_with("x.py:3:6: LK104 `with open_legacy(...)`"), "{out}");
-    let bad = "[[resource]]\ntype = \"x\"\nkind = \"connection\"\nacquire = [{ method = \"open\" }]\n";
+    assert!(
+        out.starts_with("x.py:3:6: LK104 `with open_legacy(...)`"),
+        "{out}"
+    );
+    let bad =
+        "[[resource]]\ntype = \"x\"\nkind = \"connection\"\nacquire = [{ method = \"open\" }]\n";
     let dir = tree(&[("leaklint.toml", bad), ("x.py", code)]);
-    leaklint(dir.path()).arg("check").assert().code(2).stderr(predicate::str::contains("`method` and `on`"));
+    leaklint(dir.path())
+        .arg("check")
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("`method` and `on`"));
 }
 
 // ---- suppressions -----------------------------------------------------
@@ -340,12 +454,24 @@ fn skip_file_and_rust_allow_comments() {
     let skipped = format!("# leaklint: skip-file\n{LEAK}");
     let dir = tree(&[
         ("skipped.py", &skipped),
-        ("allowed.rs", "fn main() { let x = ; } // leaklint: allow(LK001)\n"),
-        ("above.rs", "// leaklint: allow(LK001)\nfn main() { let x = ; }\n"),
-        ("other.rs", "// leaklint: allow(LK104)\nfn main() { let x = ; }\n"),
+        (
+            "allowed.rs",
+            "fn main() { let x = ; } // leaklint: allow(LK001)\n",
+        ),
+        (
+            "above.rs",
+            "// leaklint: allow(LK001)\nfn main() { let x = ; }\n",
+        ),
+        (
+            "other.rs",
+            "// leaklint: allow(LK104)\nfn main() { let x = ; }\n",
+        ),
     ]);
     let out = concise(dir.path(), &[]);
-    assert_eq!(out, "other.rs:2:21: LK001 syntax error: expected an expression\n");
+    assert_eq!(
+        out,
+        "other.rs:2:21: LK001 syntax error: expected an expression\n"
+    );
 }
 
 // ---- fixes ------------------------------------------------------------
@@ -355,7 +481,10 @@ fn fix_applies_unsafe_fixes_only_when_asked_and_is_idempotent() {
     let dir = tree(&[("leak.py", LEAK)]);
     let path = dir.path().join("leak.py");
     // LK104's fix is unsafe: --fix alone leaves the file as it was.
-    leaklint(dir.path()).args(["check", "--fix", "leak.py"]).assert().code(1);
+    leaklint(dir.path())
+        .args(["check", "--fix", "leak.py"])
+        .assert()
+        .code(1);
     assert_eq!(fs::read_to_string(&path).unwrap(), LEAK);
     leaklint(dir.path())
         .args(["check", "--fix", "--unsafe-fixes", "leak.py"])
@@ -367,8 +496,15 @@ fn fix_applies_unsafe_fixes_only_when_asked_and_is_idempotent() {
         fixed,
         "import contextlib\nimport sqlite3\n\n\ndef f(p):\n    with contextlib.closing(sqlite3.connect(p)) as conn, conn:\n        conn.execute('x')\n"
     );
-    leaklint(dir.path()).args(["check", "--fix", "--unsafe-fixes", "leak.py"]).assert().code(0);
-    assert_eq!(fs::read_to_string(&path).unwrap(), fixed, "a second --fix changes nothing");
+    leaklint(dir.path())
+        .args(["check", "--fix", "--unsafe-fixes", "leak.py"])
+        .assert()
+        .code(0);
+    assert_eq!(
+        fs::read_to_string(&path).unwrap(),
+        fixed,
+        "a second --fix changes nothing"
+    );
 }
 
 #[test]
@@ -378,19 +514,28 @@ fn fix_keeps_crlf_permissions_and_existing_imports() {
     let dir = tree(&[("w.py", crlf)]);
     let path = dir.path().join("w.py");
     fs::set_permissions(&path, fs::Permissions::from_mode(0o640)).unwrap();
-    leaklint(dir.path()).args(["check", "--fix", "--unsafe-fixes"]).assert().code(0);
+    leaklint(dir.path())
+        .args(["check", "--fix", "--unsafe-fixes"])
+        .assert()
+        .code(0);
     assert_eq!(
         fs::read_to_string(&path).unwrap(),
         "from contextlib import closing\r\nimport sqlite3\r\nwith closing(sqlite3.connect('a')) as c, c:\r\n    pass\r\nwith closing(sqlite3.connect('b')):\r\n    pass\r\n"
     );
-    assert_eq!(fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o640);
+    assert_eq!(
+        fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+        0o640
+    );
 }
 
 #[test]
 fn several_fixes_in_one_file_share_one_import() {
     let two = "import sqlite3\nwith sqlite3.connect('a') as a:\n    pass\nwith sqlite3.connect('b') as b:\n    pass\n";
     let dir = tree(&[("two.py", two)]);
-    leaklint(dir.path()).args(["check", "--fix", "--unsafe-fixes"]).assert().code(0);
+    leaklint(dir.path())
+        .args(["check", "--fix", "--unsafe-fixes"])
+        .assert()
+        .code(0);
     let fixed = fs::read_to_string(dir.path().join("two.py")).unwrap();
     assert_eq!(fixed.matches("import contextlib").count(), 1, "{fixed}");
     assert_eq!(fixed.matches("contextlib.closing(").count(), 2, "{fixed}");
@@ -404,18 +549,30 @@ fn diff_prints_and_writes_nothing() {
         .assert()
         .code(1)
         .stdout(
-            predicate::str::contains("--- a/leak.py\n+++ b/leak.py\n")
-                .and(predicate::str::contains("+    with contextlib.closing(sqlite3.connect(p)) as conn, conn:")),
+            predicate::str::contains("--- a/leak.py\n+++ b/leak.py\n").and(
+                predicate::str::contains(
+                    "+    with contextlib.closing(sqlite3.connect(p)) as conn, conn:",
+                ),
+            ),
         );
-    assert_eq!(fs::read_to_string(dir.path().join("leak.py")).unwrap(), LEAK);
+    assert_eq!(
+        fs::read_to_string(dir.path().join("leak.py")).unwrap(),
+        LEAK
+    );
 }
 
 #[test]
 fn files_with_syntax_errors_are_not_fixed() {
     let broken = format!("{LEAK}def g(:\n    pass\n");
     let dir = tree(&[("broken.py", &broken)]);
-    leaklint(dir.path()).args(["check", "--fix", "--unsafe-fixes"]).assert().code(1);
-    assert_eq!(fs::read_to_string(dir.path().join("broken.py")).unwrap(), broken);
+    leaklint(dir.path())
+        .args(["check", "--fix", "--unsafe-fixes"])
+        .assert()
+        .code(1);
+    assert_eq!(
+        fs::read_to_string(dir.path().join("broken.py")).unwrap(),
+        broken
+    );
 }
 
 // ---- rule pages -------------------------------------------------------
@@ -427,8 +584,14 @@ fn rules_and_rule_pages() {
     for code in ["LK001", "LK002", "LK104"] {
         assert!(list.contains(code), "{list}");
     }
-    assert!(!list.contains("LK101"), "unimplemented rules are not listed");
-    let json: serde_json::Value = serde_json::from_str(&stdout_of(leaklint(dir.path()).args(["rules", "--format", "json"]))).unwrap();
+    assert!(
+        !list.contains("LK101"),
+        "unimplemented rules are not listed"
+    );
+    let json: serde_json::Value = serde_json::from_str(&stdout_of(
+        leaklint(dir.path()).args(["rules", "--format", "json"]),
+    ))
+    .unwrap();
     assert_eq!(json.as_array().unwrap().len(), 3);
     leaklint(dir.path())
         .args(["rule", "lk104"])
@@ -439,5 +602,9 @@ fn rules_and_rule_pages() {
                 .and(predicate::str::contains("## Why is this bad?"))
                 .and(predicate::str::contains("contextlib.closing")),
         );
-    leaklint(dir.path()).args(["rule", "LK999"]).assert().code(2).stderr(predicate::str::contains("LK104"));
+    leaklint(dir.path())
+        .args(["rule", "LK999"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("LK104"));
 }

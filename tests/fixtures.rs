@@ -42,19 +42,29 @@ fn expectations(text: &str) -> Expected {
         if let Some(body) = comment_body(line) {
             if let Some(rest) = body.trim().strip_prefix('^') {
                 let code = rest.trim();
-                assert!(is_code(code), "bad caret annotation on line {row}: {line:?}");
+                assert!(
+                    is_code(code),
+                    "bad caret annotation on line {row}: {line:?}"
+                );
                 let column = line.chars().position(|c| c == '^').unwrap() + 1;
-                assert!(target_row > 0, "caret annotation on line {row} has no line above");
+                assert!(
+                    target_row > 0,
+                    "caret annotation on line {row} has no line above"
+                );
                 expected.insert((target_row, column, code.to_string()));
                 continue;
             }
         }
         if let Some(spec) = comment_body(line).and_then(|b| b.trim().strip_prefix("expect: ")) {
             let mut parts = spec.split_whitespace();
-            let (Some(code), Some("at"), Some(pos)) = (parts.next(), parts.next(), parts.next()) else {
+            let (Some(code), Some("at"), Some(pos)) = (parts.next(), parts.next(), parts.next())
+            else {
                 panic!("bad expect annotation on line {row}: {line:?}");
             };
-            assert!(is_code(code), "bad expect annotation on line {row}: {line:?}");
+            assert!(
+                is_code(code),
+                "bad expect annotation on line {row}: {line:?}"
+            );
             let (r, c) = pos.split_once(':').expect("expect: CODE at ROW:COL");
             expected.insert((r.parse().unwrap(), c.parse().unwrap(), code.to_string()));
             continue;
@@ -87,19 +97,34 @@ fn every_fixture_produces_exactly_its_expected_findings() {
             .collect();
         let rel = path.strip_prefix(&root).unwrap().display();
         for missing in expected.difference(&actual) {
-            failures.push(format!("{rel}: expected {} at {}:{} but it was not reported", missing.2, missing.0, missing.1));
+            failures.push(format!(
+                "{rel}: expected {} at {}:{} but it was not reported",
+                missing.2, missing.0, missing.1
+            ));
         }
         for extra in actual.difference(&expected) {
-            failures.push(format!("{rel}: unexpected {} at {}:{}", extra.2, extra.0, extra.1));
+            failures.push(format!(
+                "{rel}: unexpected {} at {}:{}",
+                extra.2, extra.0, extra.1
+            ));
         }
     }
-    assert!(failures.is_empty(), "fixture mismatches:\n{}", failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "fixture mismatches:\n{}",
+        failures.join("\n")
+    );
 }
 
 #[test]
 fn the_annotation_reader_understands_both_forms() {
     let text = "x\n    with a:\n#   ^ LK104\n#   ^ LK101\n# expect: LK001 at 1:1\n";
     let got = expectations(text);
-    let want: Expected = [(2, 5, "LK104".into()), (2, 5, "LK101".into()), (1, 1, "LK001".into())].into();
+    let want: Expected = [
+        (2, 5, "LK104".into()),
+        (2, 5, "LK101".into()),
+        (1, 1, "LK001".into()),
+    ]
+    .into();
     assert_eq!(got, want);
 }

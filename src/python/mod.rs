@@ -31,7 +31,11 @@ impl<'a> PyModule<'a> {
         // which we set.
         let tree = parser.parse(text, None).expect("parse without timeout");
         let imports = ImportMap::collect(tree.root_node(), text);
-        PyModule { text, tree, imports }
+        PyModule {
+            text,
+            tree,
+            imports,
+        }
     }
 
     pub fn node_text(&self, node: Node) -> &'a str {
@@ -139,7 +143,9 @@ mod tests {
         let (span, msg) = m.first_syntax_error().unwrap();
         assert_eq!(&m.text[..span.start].matches('\n').count(), &1, "{msg}");
         assert!(msg.starts_with("syntax error"), "{msg}");
-        assert!(PyModule::parse("match x:\n    case 1:\n        pass\n").first_syntax_error().is_none());
+        assert!(PyModule::parse("match x:\n    case 1:\n        pass\n")
+            .first_syntax_error()
+            .is_none());
     }
 
     #[test]

@@ -32,9 +32,10 @@ impl ImportMap {
                             }
                             // `import a.b as c` binds `c` to module `a.b`.
                             "aliased_import" => {
-                                if let (Some(n), Some(a)) =
-                                    (name.child_by_field_name("name"), name.child_by_field_name("alias"))
-                                {
+                                if let (Some(n), Some(a)) = (
+                                    name.child_by_field_name("name"),
+                                    name.child_by_field_name("alias"),
+                                ) {
                                     map.bindings.insert(src(a), src(n));
                                 }
                             }
@@ -56,7 +57,10 @@ impl ImportMap {
                     for name in node.children_by_field_name("name", &mut cursor) {
                         let (imported, local) = match name.kind() {
                             "dotted_name" => (src(name), src(name)),
-                            "aliased_import" => match (name.child_by_field_name("name"), name.child_by_field_name("alias")) {
+                            "aliased_import" => match (
+                                name.child_by_field_name("name"),
+                                name.child_by_field_name("alias"),
+                            ) {
                                 (Some(n), Some(a)) => (src(n), src(a)),
                                 _ => continue,
                             },
@@ -94,7 +98,10 @@ impl ImportMap {
         for (local, target) in &self.bindings {
             let candidate = if target == qualified {
                 local.clone()
-            } else if let Some(rest) = qualified.strip_prefix(target.as_str()).and_then(|r| r.strip_prefix('.')) {
+            } else if let Some(rest) = qualified
+                .strip_prefix(target.as_str())
+                .and_then(|r| r.strip_prefix('.'))
+            {
                 format!("{local}.{rest}")
             } else {
                 continue;
@@ -128,7 +135,9 @@ mod tests {
         let mut out = None;
         super::preorder(m.tree.root_node(), |n| {
             if n.kind() == "call" && out.is_none() {
-                out = m.imports.resolve(n.child_by_field_name("function").unwrap(), m.text);
+                out = m
+                    .imports
+                    .resolve(n.child_by_field_name("function").unwrap(), m.text);
             }
             true
         });
@@ -137,8 +146,14 @@ mod tests {
 
     #[test]
     fn resolves_aliases_and_from_imports() {
-        assert_eq!(resolve_call("import sqlite3\nsqlite3.connect(x)").as_deref(), Some("sqlite3.connect"));
-        assert_eq!(resolve_call("import sqlite3 as s\ns.connect(x)").as_deref(), Some("sqlite3.connect"));
+        assert_eq!(
+            resolve_call("import sqlite3\nsqlite3.connect(x)").as_deref(),
+            Some("sqlite3.connect")
+        );
+        assert_eq!(
+            resolve_call("import sqlite3 as s\ns.connect(x)").as_deref(),
+            Some("sqlite3.connect")
+        );
         assert_eq!(
             resolve_call("from psycopg2 import connect as pg_connect\npg_connect(x)").as_deref(),
             Some("psycopg2.connect")
@@ -147,7 +162,10 @@ mod tests {
             resolve_call("import psycopg2.pool as pp\npp.SimpleConnectionPool(1)").as_deref(),
             Some("psycopg2.pool.SimpleConnectionPool")
         );
-        assert_eq!(resolve_call("import psycopg2.pool\npsycopg2.pool.X()").as_deref(), Some("psycopg2.pool.X"));
+        assert_eq!(
+            resolve_call("import psycopg2.pool\npsycopg2.pool.X()").as_deref(),
+            Some("psycopg2.pool.X")
+        );
         assert_eq!(resolve_call("from . import db\ndb.connect()"), None);
         assert_eq!(resolve_call("connect()"), None);
     }
@@ -155,9 +173,15 @@ mod tests {
     #[test]
     fn spells_names_with_existing_imports() {
         let m = PyModule::parse("import contextlib as cl\n");
-        assert_eq!(m.imports.spelling_of("contextlib.closing").as_deref(), Some("cl.closing"));
+        assert_eq!(
+            m.imports.spelling_of("contextlib.closing").as_deref(),
+            Some("cl.closing")
+        );
         let m = PyModule::parse("from contextlib import closing\nimport contextlib\n");
-        assert_eq!(m.imports.spelling_of("contextlib.closing").as_deref(), Some("closing"));
+        assert_eq!(
+            m.imports.spelling_of("contextlib.closing").as_deref(),
+            Some("closing")
+        );
         let m = PyModule::parse("import os\n");
         assert_eq!(m.imports.spelling_of("contextlib.closing"), None);
         assert!(m.imports.imports_module("os") && !m.imports.imports_module("o"));

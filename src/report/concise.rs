@@ -11,7 +11,11 @@ pub fn write(files: &[FileFindings], out: &mut dyn Write) -> io::Result<()> {
             // A message is one line by construction; fold any stray newline
             // so one finding is always one line of output.
             let message = f.message.replace(['\r', '\n'], " ");
-            writeln!(out, "{path}:{}:{}: {} {message}", loc.row, loc.column, f.code)?;
+            writeln!(
+                out,
+                "{path}:{}:{}: {} {message}",
+                loc.row, loc.column, f.code
+            )?;
         }
     }
     Ok(())

@@ -57,6 +57,10 @@ pub fn write_report(
 }
 
 /// Writes counts per rule instead of the findings (`--statistics`).
-pub fn write_statistics(format: Format, files: &[FileFindings], out: &mut dyn Write) -> io::Result<()> {
+pub fn write_statistics(
+    format: Format,
+    files: &[FileFindings],
+    out: &mut dyn Write,
+) -> io::Result<()> {
     statistics::write(format, files, out)
 }

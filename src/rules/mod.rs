@@ -60,7 +60,12 @@ pub struct RuleMeta {
 
 impl RuleMeta {
     /// A finding of this rule with its code, name and severity filled in.
-    pub fn finding(&'static self, span: Span, message: impl Into<String>, help: impl Into<String>) -> Finding {
+    pub fn finding(
+        &'static self,
+        span: Span,
+        message: impl Into<String>,
+        help: impl Into<String>,
+    ) -> Finding {
         Finding {
             code: self.code,
             name: self.name,
@@ -125,7 +130,10 @@ pub fn all() -> &'static [&'static RuleMeta] {
 }
 
 pub fn by_code(code: &str) -> Option<&'static RuleMeta> {
-    all().iter().copied().find(|r| r.code.eq_ignore_ascii_case(code))
+    all()
+        .iter()
+        .copied()
+        .find(|r| r.code.eq_ignore_ascii_case(code))
 }
 
 /// The page as printed by `leaklint rule CODE`: the doc comment with the

@@ -67,16 +67,32 @@ pub fn check(module: &PyModule, resources: &ResourceTable, crlf: bool) -> Vec<Fi
     findings
 }
 
-fn check_with(module: &PyModule, resources: &ResourceTable, with: Node, crlf: bool, out: &mut Vec<Finding>) {
+fn check_with(
+    module: &PyModule,
+    resources: &ResourceTable,
+    with: Node,
+    crlf: bool,
+    out: &mut Vec<Finding>,
+) {
     let is_async = with.child(0).is_some_and(|c| c.kind() == "async");
-    let Some(clause) = with.children(&mut with.walk()).find(|c| c.kind() == "with_clause") else {
+    let Some(clause) = with
+        .children(&mut with.walk())
+        .find(|c| c.kind() == "with_clause")
+    else {
         return;
     };
     let mut cursor = clause.walk();
-    for item in clause.children(&mut cursor).filter(|c| c.kind() == "with_item") {
-        let Some(value) = item.child_by_field_name("value") else { continue };
+    for item in clause
+        .children(&mut cursor)
+        .filter(|c| c.kind() == "with_item")
+    {
+        let Some(value) = item.child_by_field_name("value") else {
+            continue;
+        };
         let (call, alias) = if value.kind() == "as_pattern" {
-            let Some(expr) = value.named_child(0) else { continue };
+            let Some(expr) = value.named_child(0) else {
+                continue;
+            };
             (expr, value.child_by_field_name("alias"))
         } else {
             (value, None)
@@ -84,10 +100,18 @@ fn check_with(module: &PyModule, resources: &ResourceTable, with: Node, crlf: bo
         if call.kind() != "call" {
             continue;
         }
-        let Some(function) = call.child_by_field_name("function") else { continue };
-        let Some(qualified) = module.imports.resolve(function, module.text) else { continue };
+        let Some(function) = call.child_by_field_name("function") else {
+            continue;
+        };
+        let Some(qualified) = module.imports.resolve(function, module.text) else {
+            continue;
+        };
         let transaction_only = resources.acquired_by_call(&qualified).any(|(spec, _)| {
-            let semantics = if is_async { spec.async_with } else { spec.with_semantics };
+            let semantics = if is_async {
+                spec.async_with
+            } else {
+                spec.with_semantics
+            };
             semantics == Some(WithSemantics::Transaction)
         });
         if !transaction_only {

@@ -64,7 +64,10 @@ pub fn parse(source: &SourceFile) -> RustParse {
         Ok(tokens) => tokens,
         Err(e) => {
             let start = to_offset(e.span().start());
-            return RustParse::SyntaxError(Span::new(start, start.max(to_offset(e.span().end()))), format!("syntax error: {e}"));
+            return RustParse::SyntaxError(
+                Span::new(start, start.max(to_offset(e.span().end()))),
+                format!("syntax error: {e}"),
+            );
         }
     };
     let depth = max_depth(tokens.clone());
@@ -97,9 +100,18 @@ mod tests {
 
     #[test]
     fn parses_valid_code_with_shebang_and_bom() {
-        assert!(matches!(parse_text("#!/usr/bin/env run\nfn main() {}\n"), RustParse::Parsed(_)));
-        assert!(matches!(parse_text("\u{feff}fn main() {}\n"), RustParse::Parsed(_)));
-        assert!(matches!(parse_text("#![allow(dead_code)]\nfn main() {}\n"), RustParse::Parsed(_)));
+        assert!(matches!(
+            parse_text("#!/usr/bin/env run\nfn main() {}\n"),
+            RustParse::Parsed(_)
+        ));
+        assert!(matches!(
+            parse_text("\u{feff}fn main() {}\n"),
+            RustParse::Parsed(_)
+        ));
+        assert!(matches!(
+            parse_text("#![allow(dead_code)]\nfn main() {}\n"),
+            RustParse::Parsed(_)
+        ));
     }
 
     #[test]
@@ -111,7 +123,10 @@ mod tests {
             }
             _ => panic!("expected a syntax error"),
         }
-        assert!(matches!(parse_text("fn main() { (\n"), RustParse::SyntaxError(..)));
+        assert!(matches!(
+            parse_text("fn main() { (\n"),
+            RustParse::SyntaxError(..)
+        ));
     }
 
     #[test]
