@@ -94,9 +94,14 @@ fn build_report<'a>(
         .with_config(config)
         .with_code(f.code)
         .with_message(&f.message)
-        // The header already carries the message; the primary span is only
-        // underlined, so the secondary labels' story stands out.
-        .with_label(Label::new(span).with_color(colour).with_order(0));
+        // ariadne draws no underline for a label without a message, so the
+        // primary span repeats the finding's message.
+        .with_label(
+            Label::new(span)
+                .with_message(&f.message)
+                .with_color(colour)
+                .with_order(0),
+        );
     for (i, label) in f.labels.iter().enumerate() {
         report.add_label(
             Label::new((path.to_string(), clamp_span(text, label.span)))
