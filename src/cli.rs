@@ -231,6 +231,14 @@ fn check_text(
     let source = SourceFile::new(path, text);
     if mode == FixMode::Report {
         let findings = check::lint(&source, target.language, &target.settings);
+        // Reporters read a file's text only to show its findings; holding
+        // every clean file's text until the end would cost the whole
+        // tree's size in memory.
+        let source = if findings.is_empty() {
+            SourceFile::new(path, String::new())
+        } else {
+            source
+        };
         return Checked {
             findings: FileFindings { source, findings },
             fixed: None,
