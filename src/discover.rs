@@ -39,27 +39,17 @@ pub fn discover(paths: &[PathBuf], resolver: &Arc<Resolver>, force_exclude_cli: 
     let mut out = Discovery::default();
     let mut seen = HashSet::new();
     for root in paths {
-        let meta = match std::fs::metadata(root) {
-            Ok(m) => m,
+        let is_dir = match std::fs::metadata(root) {
+            Ok(m) => m.is_dir(),
+            // A dangling symlink named on the command line is a file that
+            // cannot be read: an LK002, like one met in a walk.
+            Err(_) if std::fs::symlink_metadata(root).is_ok() => false,
             Err(e) => {
-                // A dangling symlink named on the command line is a file
-                // that cannot be read: an LK002, like one met in a walk.
-                if std::fs::symlink_metadata(root).is_ok() {
-                    push_file(
-                        &mut out,
-                        &mut seen,
-                        root.clone(),
-                        resolver,
-                        force_exclude_cli,
-                        true,
-                    );
-                } else {
-                    out.errors.push(format!("{}: {e}", root.display()));
-                }
+                out.errors.push(format!("{}: {e}", root.display()));
                 continue;
             }
         };
-        if !meta.is_dir() {
+        if !is_dir {
             push_file(
                 &mut out,
                 &mut seen,

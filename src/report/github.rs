@@ -59,16 +59,7 @@ mod tests {
     use crate::source::SourceFile;
 
     fn finding(severity: Severity, span: Span, message: &str) -> Finding {
-        Finding {
-            code: "LK102",
-            name: "leak-on-error-path",
-            severity,
-            message: message.to_string(),
-            span,
-            labels: Vec::new(),
-            help: "this help must not be printed".to_string(),
-            fix: None,
-        }
+        super::super::test_finding(severity, span, message)
     }
 
     fn render(files: &[FileFindings]) -> String {

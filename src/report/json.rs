@@ -136,16 +136,7 @@ mod tests {
     }
 
     fn finding(span: Span, message: &str) -> Finding {
-        Finding {
-            code: "LK102",
-            name: "leak-on-error-path",
-            severity: Severity::Error,
-            message: message.to_string(),
-            span,
-            labels: Vec::new(),
-            help: "close it in a `finally`".to_string(),
-            fix: None,
-        }
+        super::super::test_finding(Severity::Error, span, message)
     }
 
     #[test]
@@ -204,7 +195,7 @@ mod tests {
         }
       }
     ],
-    "help": "close it in a `finally`",
+    "help": "close it in a `finally` block",
     "fix": {
       "applicability": "unsafe",
       "message": "wrap in `with`",

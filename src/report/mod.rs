@@ -64,3 +64,23 @@ pub fn write_statistics(
 ) -> io::Result<()> {
     statistics::write(format, files, out)
 }
+
+/// A finding for reporter tests: an LK102 with a help text, no labels, no
+/// fix, so each test adds only what it is about.
+#[cfg(test)]
+pub(crate) fn test_finding(
+    severity: crate::diagnostic::Severity,
+    span: crate::diagnostic::Span,
+    message: &str,
+) -> crate::diagnostic::Finding {
+    crate::diagnostic::Finding {
+        code: "LK102",
+        name: "leak-on-error-path",
+        severity,
+        message: message.to_string(),
+        span,
+        labels: Vec::new(),
+        help: "close it in a `finally` block".to_string(),
+        fix: None,
+    }
+}

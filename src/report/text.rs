@@ -175,16 +175,7 @@ mod tests {
     use crate::source::SourceFile;
 
     fn finding(span: Span, message: &str) -> Finding {
-        Finding {
-            code: "LK102",
-            name: "leak-on-error-path",
-            severity: Severity::Error,
-            message: message.to_string(),
-            span,
-            labels: Vec::new(),
-            help: "close it in a `finally` block".to_string(),
-            fix: None,
-        }
+        super::super::test_finding(Severity::Error, span, message)
     }
 
     fn fix(applicability: Applicability) -> Fix {
