@@ -74,14 +74,70 @@ pub fn parse(source: &SourceFile) -> RustParse {
     if depth > MAX_GROUP_DEPTH {
         return RustParse::TooDeep(depth);
     }
-    match syn::parse2::<syn::File>(tokens) {
+    match syn::parse2::<syn::File>(tokens.clone()) {
         Ok(file) => RustParse::Parsed(file),
         Err(e) => {
+            // Edition 2015 allows bare `Fn(..)` trait objects in type
+            // position (`Box<Fn(u8) + Send>`), which syn does not parse.
+            // Retry with the `dyn` that `cargo fix --edition` would add; if
+            // that fails too, report whichever error came later in the
+            // file: the retry's, unless the insertion itself went wrong.
+            let (with_dyn, changed) = add_dyn_to_bare_fn_types(tokens);
+            let mut e = e;
+            if changed {
+                match syn::parse2::<syn::File>(with_dyn) {
+                    Ok(file) => return RustParse::Parsed(file),
+                    Err(retry) if retry.span().start() > e.span().start() => e = retry,
+                    Err(_) => {}
+                }
+            }
             let start = to_offset(e.span().start());
             let end = to_offset(e.span().end()).max(start);
             RustParse::SyntaxError(Span::new(start, end), format!("syntax error: {e}"))
         }
     }
+}
+
+/// Whether a bare `Fn`-family trait may start here: after `=`, `<`, `,`,
+/// `&`, `*`, `mut`, `const` or at the start of a group; never after `dyn`,
+/// `impl`, `:`, `+` or `?`, where syn already reads a bound.
+fn starts_type_position(prev: Option<&TokenTree>) -> bool {
+    match prev {
+        None => true,
+        Some(TokenTree::Punct(p)) => matches!(p.as_char(), '=' | '<' | ',' | '&' | '*'),
+        Some(TokenTree::Ident(i)) => i == "mut" || i == "const",
+        _ => false,
+    }
+}
+
+/// Inserts `dyn` before `Fn(..)`, `FnMut(..)` and `FnOnce(..)` in type
+/// positions; returns whether anything was inserted.
+fn add_dyn_to_bare_fn_types(tokens: TokenStream) -> (TokenStream, bool) {
+    let trees: Vec<TokenTree> = tokens.into_iter().collect();
+    let mut out = Vec::with_capacity(trees.len());
+    let mut changed = false;
+    for (i, tree) in trees.iter().enumerate() {
+        match tree {
+            TokenTree::Group(g) => {
+                let (inner, c) = add_dyn_to_bare_fn_types(g.stream());
+                changed |= c;
+                let mut group = proc_macro2::Group::new(g.delimiter(), inner);
+                group.set_span(g.span());
+                out.push(TokenTree::Group(group));
+            }
+            TokenTree::Ident(id)
+                if (id == "Fn" || id == "FnMut" || id == "FnOnce")
+                    && matches!(trees.get(i + 1), Some(TokenTree::Group(g)) if g.delimiter() == proc_macro2::Delimiter::Parenthesis)
+                    && starts_type_position(if i == 0 { None } else { trees.get(i - 1) }) =>
+            {
+                out.push(TokenTree::Ident(proc_macro2::Ident::new("dyn", id.span())));
+                out.push(tree.clone());
+                changed = true;
+            }
+            _ => out.push(tree.clone()),
+        }
+    }
+    (out.into_iter().collect(), changed)
 }
 
 /// Frees proc-macro2's per-thread record of the file's text. Spans of
@@ -127,6 +183,23 @@ mod tests {
             parse_text("fn main() { (\n"),
             RustParse::SyntaxError(..)
         ));
+    }
+
+    #[test]
+    fn accepts_edition_2015_bare_fn_trait_objects() {
+        for src in [
+            "type Action = Fn(&u8) + Send + Sync;\n",
+            "struct S { f: Box<FnMut(u8) -> u8 + Send> }\n",
+            "fn f(x: &(Fn(u8) + Send), y: *const FnOnce()) {}\n",
+            "fn g<F: Fn(u8)>(f: F) where F: FnMut() {}\n",
+        ] {
+            assert!(matches!(parse_text(src), RustParse::Parsed(_)), "{src}");
+        }
+        // A real error is still one, and keeps its own location.
+        match parse_text("type A = Fn(u8);\nfn main() { let x = ; }\n") {
+            RustParse::SyntaxError(span, _) => assert_eq!(span.start, 37),
+            _ => panic!("expected a syntax error"),
+        }
     }
 
     #[test]
