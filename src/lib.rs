@@ -5,12 +5,14 @@
 //! or fix. Front ends (`python`, `rust`) know nothing of reporting; rules
 //! sit on the front ends and the resource knowledge.
 
+pub mod analysis;
 pub mod check;
 pub mod cli;
 pub mod config;
 pub mod diagnostic;
 pub mod discover;
 pub mod fix;
+pub mod ir;
 pub mod python;
 pub mod report;
 pub mod resources;

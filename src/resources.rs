@@ -25,6 +25,9 @@ pub enum ResourceKind {
     Cursor,
     /// A raw handle (file descriptor, FFI pointer).
     Handle,
+    /// Not a resource itself but a callable that makes them
+    /// (`sessionmaker`); tracked only so that calling it acquires.
+    Factory,
 }
 
 /// What entering the resource as a context manager does on exit.

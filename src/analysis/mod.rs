@@ -1,0 +1,463 @@
+//! The dataflow engine: a forward may-analysis over a [`Function`]'s CFG
+//! that follows normal and exceptional edges and finds the resources still
+//! open when control leaves the function (or when the last reference to
+//! one is overwritten).
+//!
+//! The abstract state maps each variable to the acquisition sites it may
+//! hold, and each site to how it may still be open: *clean* (no exception
+//! was raised since it was acquired) or *raised* (an exception was, at the
+//! first such place). A leak reached only through raised facts is a leak on
+//! an error path (LK102); one reached cleanly is an unclosed resource
+//! (LK101).
+
+use std::collections::VecDeque;
+
+use crate::diagnostic::Span;
+use crate::ir::{BlockId, Event, EventKind, Function, SiteId, VarId};
+
+/// How a site may still be open at a program point.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Open {
+    /// Open on a path with no exception since the acquisition.
+    clean: bool,
+    /// Open on a path through an exception; the earliest place that raised.
+    raised: Option<Span>,
+}
+
+impl Open {
+    fn is_open(self) -> bool {
+        self.clean || self.raised.is_some()
+    }
+
+    fn join(&mut self, other: Open) -> bool {
+        let before = *self;
+        self.clean |= other.clean;
+        self.raised = match (self.raised, other.raised) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        *self != before
+    }
+
+    /// The facts after an exception at `span`.
+    fn raise_at(self, span: Span) -> Open {
+        if !self.is_open() {
+            return self;
+        }
+        let raised = match self.raised {
+            Some(r) if !self.clean => r,
+            Some(r) => r.min(span),
+            None => span,
+        };
+        Open {
+            clean: false,
+            raised: Some(raised),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct State {
+    /// Variable -> the sites it may hold (sorted).
+    holds: Vec<Vec<SiteId>>,
+    open: Vec<Open>,
+}
+
+impl State {
+    fn new(vars: usize, sites: usize) -> State {
+        State {
+            holds: vec![Vec::new(); vars],
+            open: vec![Open::default(); sites],
+        }
+    }
+
+    fn join(&mut self, other: &State) -> bool {
+        let mut changed = false;
+        for (mine, theirs) in self.holds.iter_mut().zip(&other.holds) {
+            for s in theirs {
+                if let Err(i) = mine.binary_search(s) {
+                    mine.insert(i, *s);
+                    changed = true;
+                }
+            }
+        }
+        for (mine, theirs) in self.open.iter_mut().zip(&other.open) {
+            changed |= mine.join(*theirs);
+        }
+        changed
+    }
+
+    fn raised_at(&self, span: Span) -> State {
+        let mut s = self.clone();
+        for o in &mut s.open {
+            *o = o.raise_at(span);
+        }
+        s
+    }
+
+    fn held_elsewhere(&self, site: SiteId, except: VarId) -> bool {
+        self.holds
+            .iter()
+            .enumerate()
+            .any(|(v, h)| v != except && h.contains(&site))
+    }
+}
+
+/// Why a resource leaked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LeakPath {
+    /// On a path without exceptions: never released.
+    Normal,
+    /// Only on paths where the given place raised.
+    OnError { raised_at: Span },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Leak {
+    pub site: SiteId,
+    pub path: LeakPath,
+    /// Where the last reference was overwritten, when that is how it was
+    /// lost (rather than by leaving the function).
+    pub overwritten_at: Option<Span>,
+    /// Where it is released on the paths that do release it.
+    pub released_at: Vec<Span>,
+}
+
+/// What the engine learnt about one function.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Outcome {
+    pub leaks: Vec<Leak>,
+    /// Sites returned to the caller on some path (for summaries).
+    pub returned: Vec<SiteId>,
+}
+
+#[derive(Default)]
+struct Findings {
+    /// Per site: how it leaked, and the first overwrite span per kind.
+    clean: Vec<Option<Option<Span>>>,
+    raised: Vec<Option<(Span, Option<Span>)>>,
+    released: Vec<Vec<Span>>,
+    returned: Vec<SiteId>,
+}
+
+/// Applies one event to `state`; records overwrites, releases and returns
+/// in `out` when given (the final pass), not while iterating.
+fn transfer(state: &mut State, event: &Event, mut out: Option<&mut Findings>) {
+    let lose = |state: &mut State, var: VarId, keep: Option<SiteId>, out: &mut Option<&mut Findings>| {
+        for site in std::mem::take(&mut state.holds[var]) {
+            if Some(site) == keep || state.held_elsewhere(site, var) {
+                continue;
+            }
+            let open = state.open[site];
+            if let Some(out) = out.as_deref_mut() {
+                if open.clean {
+                    out.clean[site].get_or_insert(Some(event.span));
+                }
+                if let Some(r) = open.raised {
+                    out.raised[site].get_or_insert((r, Some(event.span)));
+                }
+            }
+            state.open[site] = Open::default();
+        }
+    };
+    match &event.kind {
+        EventKind::Acquire { dst, site } => {
+            // A second acquisition at the same site while the first is
+            // open and held by nobody else loses the first.
+            let previous = state.open[*site];
+            if previous.is_open() && !state.held_elsewhere(*site, *dst) {
+                if let Some(out) = out.as_deref_mut() {
+                    if previous.clean {
+                        out.clean[*site].get_or_insert(Some(event.span));
+                    }
+                    if let Some(r) = previous.raised {
+                        out.raised[*site].get_or_insert((r, Some(event.span)));
+                    }
+                }
+            }
+            lose(state, *dst, Some(*site), &mut out);
+            state.holds[*dst] = vec![*site];
+            state.open[*site] = Open {
+                clean: true,
+                raised: None,
+            };
+        }
+        EventKind::Release { var } | EventKind::Guard { var } => {
+            for &site in &state.holds[*var] {
+                if let Some(out) = out.as_deref_mut() {
+                    if state.open[site].is_open() && !out.released[site].contains(&event.span) {
+                        out.released[site].push(event.span);
+                    }
+                }
+                state.open[site] = Open::default();
+            }
+        }
+        EventKind::Escape { var, returned } => {
+            for &site in &state.holds[*var] {
+                if *returned && state.open[site].is_open() {
+                    if let Some(out) = out.as_deref_mut() {
+                        if !out.returned.contains(&site) {
+                            out.returned.push(site);
+                        }
+                    }
+                }
+                state.open[site] = Open::default();
+            }
+        }
+        EventKind::Copy { dst, src } => {
+            if dst != src {
+                let held = state.holds[*src].clone();
+                // Sites `src` holds are not lost by overwriting `dst`.
+                for s in &held {
+                    if state.holds[*dst].contains(s) {
+                        state.holds[*dst].retain(|x| x != s);
+                    }
+                }
+                lose(state, *dst, None, &mut out);
+                state.holds[*dst] = held;
+            }
+        }
+        EventKind::Clear { dst } => lose(state, *dst, None, &mut out),
+        EventKind::AssumeNone { var } => {
+            for site in std::mem::take(&mut state.holds[*var]) {
+                state.open[site] = Open::default();
+            }
+        }
+        EventKind::Effect => {}
+    }
+}
+
+/// Where an exception raised by `event` carries the state: after the
+/// event for releases (a `close()` that raises has still given the
+/// resource up), before it otherwise (a failed acquisition acquired
+/// nothing).
+fn releases(event: &Event) -> bool {
+    matches!(event.kind, EventKind::Release { .. } | EventKind::Guard { .. })
+}
+
+pub fn analyse(f: &Function) -> Outcome {
+    let (nv, ns) = (f.var_names.len(), f.sites.len());
+    let mut ins: Vec<Option<State>> = vec![None; f.blocks.len()];
+    ins[f.entry] = Some(State::new(nv, ns));
+    let mut queue: VecDeque<BlockId> = VecDeque::from([f.entry]);
+    let mut queued = vec![false; f.blocks.len()];
+    queued[f.entry] = true;
+    let merge = |ins: &mut Vec<Option<State>>, to: BlockId, state: &State| -> bool {
+        match &mut ins[to] {
+            Some(existing) => existing.join(state),
+            slot @ None => {
+                *slot = Some(state.clone());
+                true
+            }
+        }
+    };
+    while let Some(b) = queue.pop_front() {
+        queued[b] = false;
+        let Some(mut state) = ins[b].clone() else { continue };
+        let block = &f.blocks[b];
+        let exc = block.exc.unwrap_or(f.raise_exit);
+        for event in &block.events {
+            if event.may_raise && !releases(event) {
+                let raised = state.raised_at(event.span);
+                if merge(&mut ins, exc, &raised) && !queued[exc] {
+                    queued[exc] = true;
+                    queue.push_back(exc);
+                }
+            }
+            transfer(&mut state, event, None);
+            if event.may_raise && releases(event) {
+                let raised = state.raised_at(event.span);
+                if merge(&mut ins, exc, &raised) && !queued[exc] {
+                    queued[exc] = true;
+                    queue.push_back(exc);
+                }
+            }
+        }
+        for &s in &block.succs {
+            if merge(&mut ins, s, &state) && !queued[s] {
+                queued[s] = true;
+                queue.push_back(s);
+            }
+        }
+    }
+
+    // Final pass over the fixed point: overwrites, releases, returns.
+    let mut found = Findings {
+        clean: vec![None; ns],
+        raised: vec![None; ns],
+        released: vec![Vec::new(); ns],
+        returned: Vec::new(),
+    };
+    for (b, block) in f.blocks.iter().enumerate() {
+        let Some(mut state) = ins[b].clone() else { continue };
+        for event in &block.events {
+            transfer(&mut state, event, Some(&mut found));
+        }
+    }
+    for exit in [f.normal_exit, f.raise_exit] {
+        if let Some(state) = &ins[exit] {
+            for (site, open) in state.open.iter().enumerate() {
+                if open.clean {
+                    found.clean[site].get_or_insert(None);
+                }
+                if let Some(r) = open.raised {
+                    let slot = found.raised[site].get_or_insert((r, None));
+                    if r < slot.0 {
+                        *slot = (r, None);
+                    }
+                }
+            }
+        }
+    }
+    let mut leaks = Vec::new();
+    for site in 0..ns {
+        let released_at = std::mem::take(&mut found.released[site]);
+        if let Some(overwritten_at) = found.clean[site] {
+            leaks.push(Leak {
+                site,
+                path: LeakPath::Normal,
+                overwritten_at,
+                released_at,
+            });
+        } else if let Some((raised_at, overwritten_at)) = found.raised[site] {
+            leaks.push(Leak {
+                site,
+                path: LeakPath::OnError { raised_at },
+                overwritten_at,
+                released_at,
+            });
+        }
+    }
+    found.returned.sort_unstable();
+    Outcome {
+        leaks,
+        returned: found.returned,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ir::Site;
+    use crate::resources::ResourceKind;
+
+    /// A tiny builder: straight-line blocks of events.
+    struct B {
+        f: Function,
+    }
+
+    impl B {
+        fn new() -> B {
+            B {
+                f: Function::new("t", Span::empty_at(0)),
+            }
+        }
+        fn site(&mut self, at: usize) -> SiteId {
+            self.f.add_site(Site {
+                span: Span::new(at, at + 1),
+                type_name: "x.Conn".into(),
+                kind: ResourceKind::Connection,
+                var_name: "c".into(),
+            })
+        }
+        fn ev(&mut self, b: BlockId, kind: EventKind, at: usize, may_raise: bool) {
+            self.f.blocks[b].events.push(Event {
+                kind,
+                span: Span::new(at, at + 1),
+                may_raise,
+            });
+        }
+    }
+
+    #[test]
+    fn straight_line_close_is_clean_and_missing_close_is_lk101() {
+        let mut b = B::new();
+        let c = b.f.var("c");
+        let s = b.site(1);
+        let entry = b.f.entry;
+        b.ev(entry, EventKind::Acquire { dst: c, site: s }, 1, true);
+        b.ev(entry, EventKind::Effect, 2, true);
+        let exit = b.f.normal_exit;
+        b.f.edge(entry, exit);
+        let out = analyse(&b.f);
+        assert_eq!(out.leaks.len(), 1);
+        assert_eq!(out.leaks[0].path, LeakPath::Normal);
+
+        b.ev(entry, EventKind::Release { var: c }, 3, true);
+        let out = analyse(&b.f);
+        // Closed on success, open if the effect at 2 raised.
+        assert_eq!(out.leaks.len(), 1);
+        assert_eq!(
+            out.leaks[0].path,
+            LeakPath::OnError {
+                raised_at: Span::new(2, 3)
+            }
+        );
+        assert_eq!(out.leaks[0].released_at, vec![Span::new(3, 4)]);
+    }
+
+    #[test]
+    fn finally_style_release_on_both_paths_is_clean() {
+        let mut b = B::new();
+        let c = b.f.var("c");
+        let s = b.site(1);
+        let (entry, exit, rexit) = (b.f.entry, b.f.normal_exit, b.f.raise_exit);
+        let body = b.f.new_block();
+        let fin_ok = b.f.new_block();
+        let fin_err = b.f.new_block();
+        b.ev(entry, EventKind::Acquire { dst: c, site: s }, 1, true);
+        b.f.edge(entry, body);
+        b.ev(body, EventKind::Effect, 2, true);
+        b.f.blocks[body].exc = Some(fin_err);
+        b.f.edge(body, fin_ok);
+        b.ev(fin_ok, EventKind::Release { var: c }, 3, true);
+        b.f.edge(fin_ok, exit);
+        b.ev(fin_err, EventKind::Release { var: c }, 4, true);
+        b.f.edge(fin_err, rexit);
+        assert!(analyse(&b.f).leaks.is_empty());
+    }
+
+    #[test]
+    fn none_checks_overwrites_and_returns() {
+        let mut b = B::new();
+        let c = b.f.var("c");
+        let s = b.site(1);
+        let (entry, exit) = (b.f.entry, b.f.normal_exit);
+        // c = acquire(); c = None  -> lost at the overwrite.
+        b.ev(entry, EventKind::Acquire { dst: c, site: s }, 1, false);
+        b.ev(entry, EventKind::Clear { dst: c }, 5, false);
+        b.f.edge(entry, exit);
+        let out = analyse(&b.f);
+        assert_eq!(out.leaks[0].overwritten_at, Some(Span::new(5, 6)));
+
+        let mut b = B::new();
+        let c = b.f.var("c");
+        let d = b.f.var("d");
+        let s = b.site(1);
+        let (entry, exit) = (b.f.entry, b.f.normal_exit);
+        b.ev(entry, EventKind::Acquire { dst: c, site: s }, 1, false);
+        b.ev(entry, EventKind::Copy { dst: d, src: c }, 2, false);
+        b.ev(entry, EventKind::Clear { dst: c }, 3, false);
+        b.ev(entry, EventKind::Escape { var: d, returned: true }, 4, false);
+        b.f.edge(entry, exit);
+        let out = analyse(&b.f);
+        assert!(out.leaks.is_empty(), "{out:?}");
+        assert_eq!(out.returned, vec![s]);
+
+        // if c is None: ...  (the None branch holds nothing)
+        let mut b = B::new();
+        let c = b.f.var("c");
+        let s = b.site(1);
+        let (entry, exit) = (b.f.entry, b.f.normal_exit);
+        let yes = b.f.new_block();
+        let no = b.f.new_block();
+        b.ev(entry, EventKind::Acquire { dst: c, site: s }, 1, false);
+        b.f.edge(entry, yes);
+        b.f.edge(entry, no);
+        b.ev(yes, EventKind::Release { var: c }, 2, false);
+        b.ev(no, EventKind::AssumeNone { var: c }, 3, false);
+        b.f.edge(yes, exit);
+        b.f.edge(no, exit);
+        assert!(analyse(&b.f).leaks.is_empty());
+    }
+}

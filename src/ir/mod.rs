@@ -1,0 +1,119 @@
+//! The language-neutral lifecycle IR: one control-flow graph per function,
+//! with normal and exceptional edges, whose events say what happens to
+//! resources. Front ends lower into it; the engine in `analysis` reads it.
+//! It knows nothing of tree-sitter or syn.
+
+use crate::diagnostic::Span;
+
+pub type BlockId = usize;
+pub type VarId = usize;
+/// An acquisition site: every resource acquired by the same event is one
+/// abstract object.
+pub type SiteId = usize;
+
+/// What a front end knows about a resource at the place it is acquired.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Site {
+    pub span: Span,
+    /// The spec's type name (`sqlite3.Connection`).
+    pub type_name: String,
+    pub kind: crate::resources::ResourceKind,
+    /// The variable it was first bound to, for messages.
+    pub var_name: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EventKind {
+    /// `dst` now holds a fresh resource from `site`.
+    Acquire { dst: VarId, site: SiteId },
+    /// Whatever `var` holds is released.
+    Release { var: VarId },
+    /// Whatever `var` holds is handed to a scope guard that releases it
+    /// (`with`, `closing()`, `ExitStack.enter_context()`).
+    Guard { var: VarId },
+    /// Whatever `var` holds leaves this function's responsibility:
+    /// returned (`returned`), yielded to a consumer, stored, captured,
+    /// handed over.
+    Escape { var: VarId, returned: bool },
+    /// `dst = src`.
+    Copy { dst: VarId, src: VarId },
+    /// `dst` is bound to something that is not a tracked resource.
+    Clear { dst: VarId },
+    /// On this path `var` is `None` (or falsy): it holds no resource.
+    AssumeNone { var: VarId },
+    /// Any other operation; raises when `may_raise`.
+    Effect,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Event {
+    pub kind: EventKind,
+    pub span: Span,
+    /// The operation may raise; control then goes to the block's
+    /// exceptional successor.
+    pub may_raise: bool,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Block {
+    pub events: Vec<Event>,
+    /// Normal successors.
+    pub succs: Vec<BlockId>,
+    /// Where an exception raised by an event of this block goes.
+    pub exc: Option<BlockId>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Function {
+    pub name: String,
+    pub span: Span,
+    pub blocks: Vec<Block>,
+    pub entry: BlockId,
+    /// Reached by returning or falling off the end.
+    pub normal_exit: BlockId,
+    /// Reached by an exception leaving the function.
+    pub raise_exit: BlockId,
+    pub var_names: Vec<String>,
+    pub sites: Vec<Site>,
+}
+
+impl Function {
+    /// An empty function with entry, normal exit and raise exit blocks.
+    pub fn new(name: impl Into<String>, span: Span) -> Function {
+        let mut f = Function {
+            name: name.into(),
+            span,
+            ..Function::default()
+        };
+        f.entry = f.new_block();
+        f.normal_exit = f.new_block();
+        f.raise_exit = f.new_block();
+        f
+    }
+
+    pub fn new_block(&mut self) -> BlockId {
+        self.blocks.push(Block::default());
+        self.blocks.len() - 1
+    }
+
+    pub fn var(&mut self, name: &str) -> VarId {
+        match self.var_names.iter().position(|n| n == name) {
+            Some(i) => i,
+            None => {
+                self.var_names.push(name.to_string());
+                self.var_names.len() - 1
+            }
+        }
+    }
+
+    pub fn add_site(&mut self, site: Site) -> SiteId {
+        self.sites.push(site);
+        self.sites.len() - 1
+    }
+
+    pub fn edge(&mut self, from: BlockId, to: BlockId) {
+        if !self.blocks[from].succs.contains(&to) {
+            self.blocks[from].succs.push(to);
+        }
+    }
+}
