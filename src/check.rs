@@ -5,6 +5,8 @@ use std::path::Path;
 
 use crate::config::Settings;
 use crate::diagnostic::{Finding, Span};
+use crate::python::analyse::{analyse_module, interesting_words, package_of, worth_analysing};
+use crate::python::context::{module_name, FileContext, Summaries};
 use crate::python::{self, PyModule};
 use crate::rules::{self, IO_ERROR, SYNTAX_ERROR};
 use crate::rust::{self, RustParse};
@@ -64,9 +66,55 @@ pub fn has_syntax_error(text: &str, language: Language) -> bool {
     }
 }
 
+/// What the first pass learnt about the whole project.
+#[derive(Debug, Default, Clone)]
+pub struct Project {
+    pub python: Summaries,
+}
+
+/// The first pass: summaries of every Python function worth it (see
+/// `worth_analysing`), in two rounds so that helpers built on helpers are
+/// known too. `files` are (path, text, settings).
+pub fn build_project(files: &[(&Path, &str, &Settings)]) -> Project {
+    use rayon::prelude::*;
+    let mut summaries = Summaries::new();
+    for _round in 0..2 {
+        let found: Vec<_> = files
+            .par_iter()
+            .filter(|(_, text, settings)| {
+                ENGINE_RULES.iter().any(|c| settings.rules.contains(c))
+                    && worth_analysing(text, &interesting_words(&settings.python, &summaries))
+            })
+            .flat_map_iter(|(path, text, settings)| {
+                python::analyse::summarise_file(path, text, &settings.python, &summaries)
+            })
+            .collect();
+        let before = summaries.len();
+        let mut changed = false;
+        for (name, summary) in found {
+            if summaries.get(&name) != Some(&summary) {
+                summaries.insert(name, summary);
+                changed = true;
+            }
+        }
+        if !changed && summaries.len() == before {
+            break;
+        }
+    }
+    Project { python: summaries }
+}
+
+/// The rules that need the dataflow engine.
+const ENGINE_RULES: &[&str] = &["LK101", "LK102", "LK103", "LK106"];
+
 /// Every finding for one file's text, suppressions and settings applied,
 /// sorted by position.
-pub fn lint(source: &SourceFile, language: Language, settings: &Settings) -> Vec<Finding> {
+pub fn lint(
+    source: &SourceFile,
+    language: Language,
+    settings: &Settings,
+    project: &Project,
+) -> Vec<Finding> {
     if std::env::var_os("LEAKLINT_DEBUG_PANIC_ON").is_some_and(|p| {
         !p.is_empty()
             && source
@@ -82,7 +130,7 @@ pub fn lint(source: &SourceFile, language: Language, settings: &Settings) -> Vec
         return Vec::new();
     }
     let (mut findings, comments) = match language {
-        Language::Python => lint_python(source, settings),
+        Language::Python => lint_python(source, settings, project),
         Language::Rust => (lint_rust(source), Vec::new()),
     };
     suppress::apply(source, language, &comments, &mut findings);
@@ -95,8 +143,12 @@ pub fn lint(source: &SourceFile, language: Language, settings: &Settings) -> Vec
     findings
 }
 
-fn lint_python(source: &SourceFile, settings: &Settings) -> (Vec<Finding>, Vec<Span>) {
-    let module = PyModule::parse(&source.text);
+fn lint_python(
+    source: &SourceFile,
+    settings: &Settings,
+    project: &Project,
+) -> (Vec<Finding>, Vec<Span>) {
+    let mut module = PyModule::parse(&source.text);
     let mut findings = Vec::new();
     let depth = module.max_depth();
     if depth > python::MAX_TREE_DEPTH {
@@ -118,6 +170,24 @@ fn lint_python(source: &SourceFile, settings: &Settings) -> (Vec<Finding>, Vec<S
             &module,
             &settings.python,
             source.uses_crlf(),
+        ));
+    }
+    let engine_wanted = ENGINE_RULES.iter().any(|c| settings.rules.contains(c));
+    if engine_wanted
+        && worth_analysing(
+            &source.text,
+            &interesting_words(&settings.python, &project.python),
+        )
+    {
+        let name = module_name(&source.path);
+        module.imports.anchor(&package_of(&source.path, &name));
+        let ctx = FileContext::new(&module, &settings.python, &project.python, name);
+        let results = analyse_module(&ctx);
+        findings.extend(rules::python_leaks::check(
+            &ctx,
+            &results,
+            &settings.rules,
+            &project.python,
         ));
     }
     let comments = module.comments();

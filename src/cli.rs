@@ -222,6 +222,7 @@ fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
 }
 
 fn check_text(
+    project: &check::Project,
     path: &Path,
     text: String,
     target: &Target,
@@ -230,7 +231,7 @@ fn check_text(
 ) -> Checked {
     let source = SourceFile::new(path, text);
     if mode == FixMode::Report {
-        let findings = check::lint(&source, target.language, &target.settings);
+        let findings = check::lint(&source, target.language, &target.settings, project);
         // Reporters read a file's text only to show its findings; holding
         // every clean file's text until the end would cost the whole
         // tree's size in memory.
@@ -245,7 +246,13 @@ fn check_text(
             fixes_applied: 0,
         };
     }
-    let fixed = fix::fix_file(&source, target.language, &target.settings, allow_unsafe);
+    let fixed = fix::fix_file(
+        project,
+        &source,
+        target.language,
+        &target.settings,
+        allow_unsafe,
+    );
     let changed = fixed.text != source.text;
     let final_source = SourceFile::new(path, fixed.text.clone());
     Checked {
@@ -259,6 +266,7 @@ fn check_text(
 }
 
 fn check_target(
+    project: &check::Project,
     target: &Target,
     stdin_text: Option<&str>,
     mode: FixMode,
@@ -269,7 +277,7 @@ fn check_target(
         None => check::read_problem(&target.path),
     };
     match text {
-        Ok(text) => check_text(&target.path, text, target, mode, allow_unsafe),
+        Ok(text) => check_text(project, &target.path, text, target, mode, allow_unsafe),
         Err(message) => {
             let finding = check::io_finding(message);
             let findings = if target.settings.rules.contains(finding.code) {
@@ -363,20 +371,23 @@ fn run_check(args: CheckArgs) -> Result<ExitCode, String> {
     // print a backtrace hint in the middle of the report.
     let previous_hook = panic::take_hook();
     panic::set_hook(Box::new(|_| {}));
+    // First pass: what the project's own functions do with resources.
+    let project =
+        pool.install(|| first_pass(&targets, stdin_text.as_ref().and_then(|t| t.as_ref().ok())));
     let results: Vec<Result<Checked, String>> = pool.install(|| {
         targets
             .par_iter()
             .map(|target| {
                 let stdin = stdin_text.as_ref();
                 panic::catch_unwind(AssertUnwindSafe(|| match stdin {
-                    Some(Ok(text)) => check_target(target, Some(text), mode, args.unsafe_fixes),
+                    Some(Ok(text)) => check_target(&project, target, Some(text), mode, args.unsafe_fixes),
                     Some(Err(message)) => {
                         // Not UTF-8 on standard input.
-                        let mut c = check_target(target, Some(""), FixMode::Report, false);
+                        let mut c = check_target(&project, target, Some(""), FixMode::Report, false);
                         c.findings.findings = vec![check::io_finding(message.clone())];
                         c
                     }
-                    None => check_target(target, None, mode, args.unsafe_fixes),
+                    None => check_target(&project, target, None, mode, args.unsafe_fixes),
                 }))
                 .map_err(|payload| {
                     format!(
@@ -497,6 +508,32 @@ fn run_check(args: CheckArgs) -> Result<ExitCode, String> {
     }
     let _ = stdout.flush();
     Ok(exit_code(failed, any_findings && !args.exit_zero))
+}
+
+/// Summaries of the Python targets' functions. A file that cannot be read
+/// or panics here simply contributes nothing; the second pass reports it.
+fn first_pass(targets: &[Target], stdin_text: Option<&String>) -> check::Project {
+    let texts: Vec<Option<String>> = targets
+        .par_iter()
+        .map(|t| {
+            if t.language != Language::Python {
+                return None;
+            }
+            match stdin_text {
+                Some(text) => Some(text.clone()),
+                None => check::read_problem(&t.path).ok(),
+            }
+        })
+        .collect();
+    let files: Vec<(&Path, &str, &config::Settings)> = targets
+        .iter()
+        .zip(&texts)
+        .filter_map(|(t, text)| {
+            text.as_deref()
+                .map(|text| (t.path.as_path(), text, &*t.settings))
+        })
+        .collect();
+    panic::catch_unwind(AssertUnwindSafe(|| check::build_project(&files))).unwrap_or_default()
 }
 
 /// The configured `format` of the configuration that governs the first

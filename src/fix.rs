@@ -90,13 +90,14 @@ pub struct Fixed {
 /// syntax error are left alone: an edit cannot be checked against a tree
 /// that was already broken.
 pub fn fix_file(
+    project: &check::Project,
     source: &SourceFile,
     language: Language,
     settings: &Settings,
     allow_unsafe: bool,
 ) -> Fixed {
     let mut text = source.text.clone();
-    let mut findings = check::lint(source, language, settings);
+    let mut findings = check::lint(source, language, settings, project);
     let mut applied = 0;
     if !check::has_syntax_error(&text, language) {
         for _ in 0..MAX_ROUNDS {
@@ -109,6 +110,7 @@ pub fn fix_file(
                 &SourceFile::new(source.path.clone(), text.clone()),
                 language,
                 settings,
+                project,
             );
         }
     }

@@ -581,18 +581,20 @@ fn files_with_syntax_errors_are_not_fixed() {
 fn rules_and_rule_pages() {
     let dir = tree(&[]);
     let list = stdout_of(leaklint(dir.path()).arg("rules"));
-    for code in ["LK001", "LK002", "LK104"] {
+    for code in [
+        "LK001", "LK002", "LK101", "LK102", "LK103", "LK104", "LK106",
+    ] {
         assert!(list.contains(code), "{list}");
     }
     assert!(
-        !list.contains("LK101"),
+        !list.contains("LK105"),
         "unimplemented rules are not listed"
     );
     let json: serde_json::Value = serde_json::from_str(&stdout_of(
         leaklint(dir.path()).args(["rules", "--format", "json"]),
     ))
     .unwrap();
-    assert_eq!(json.as_array().unwrap().len(), 3);
+    assert_eq!(json.as_array().unwrap().len(), 7);
     leaklint(dir.path())
         .args(["rule", "lk104"])
         .assert()

@@ -82,13 +82,25 @@ fn every_fixture_produces_exactly_its_expected_findings() {
     files.sort();
     assert!(files.len() >= 6, "fixtures were found");
     let settings = Settings::from_options(root.clone(), None, &Options::default()).unwrap();
+    // Like the command line: a first pass over every file for summaries.
+    let texts: Vec<String> = files
+        .iter()
+        .map(|p| std::fs::read_to_string(p).unwrap())
+        .collect();
+    let inputs: Vec<_> = files
+        .iter()
+        .zip(&texts)
+        .filter(|(p, _)| Language::from_path(p) == Some(Language::Python))
+        .map(|(p, t)| (p.as_path(), t.as_str(), &settings))
+        .collect();
+    let project = check::build_project(&inputs);
     let mut failures = Vec::new();
     for path in &files {
         let text = std::fs::read_to_string(path).unwrap();
         let expected = expectations(&text);
         let source = SourceFile::new(path.clone(), text);
         let language = Language::from_path(path).unwrap();
-        let actual: Expected = check::lint(&source, language, &settings)
+        let actual: Expected = check::lint(&source, language, &settings, &project)
             .iter()
             .map(|f| {
                 let loc = source.location(f.span.start);

@@ -129,6 +129,8 @@ pub struct Outcome {
     pub leaks: Vec<Leak>,
     /// Sites returned to the caller on some path (for summaries).
     pub returned: Vec<SiteId>,
+    /// Sites released (or guarded) somewhere.
+    pub released: Vec<SiteId>,
 }
 
 #[derive(Default)]
@@ -143,23 +145,24 @@ struct Findings {
 /// Applies one event to `state`; records overwrites, releases and returns
 /// in `out` when given (the final pass), not while iterating.
 fn transfer(state: &mut State, event: &Event, mut out: Option<&mut Findings>) {
-    let lose = |state: &mut State, var: VarId, keep: Option<SiteId>, out: &mut Option<&mut Findings>| {
-        for site in std::mem::take(&mut state.holds[var]) {
-            if Some(site) == keep || state.held_elsewhere(site, var) {
-                continue;
-            }
-            let open = state.open[site];
-            if let Some(out) = out.as_deref_mut() {
-                if open.clean {
-                    out.clean[site].get_or_insert(Some(event.span));
+    let lose =
+        |state: &mut State, var: VarId, keep: Option<SiteId>, out: &mut Option<&mut Findings>| {
+            for site in std::mem::take(&mut state.holds[var]) {
+                if Some(site) == keep || state.held_elsewhere(site, var) {
+                    continue;
                 }
-                if let Some(r) = open.raised {
-                    out.raised[site].get_or_insert((r, Some(event.span)));
+                let open = state.open[site];
+                if let Some(out) = out.as_deref_mut() {
+                    if open.clean {
+                        out.clean[site].get_or_insert(Some(event.span));
+                    }
+                    if let Some(r) = open.raised {
+                        out.raised[site].get_or_insert((r, Some(event.span)));
+                    }
                 }
+                state.open[site] = Open::default();
             }
-            state.open[site] = Open::default();
-        }
-    };
+        };
     match &event.kind {
         EventKind::Acquire { dst, site } => {
             // A second acquisition at the same site while the first is
@@ -232,7 +235,10 @@ fn transfer(state: &mut State, event: &Event, mut out: Option<&mut Findings>) {
 /// resource up), before it otherwise (a failed acquisition acquired
 /// nothing).
 fn releases(event: &Event) -> bool {
-    matches!(event.kind, EventKind::Release { .. } | EventKind::Guard { .. })
+    matches!(
+        event.kind,
+        EventKind::Release { .. } | EventKind::Guard { .. }
+    )
 }
 
 pub fn analyse(f: &Function) -> Outcome {
@@ -253,7 +259,9 @@ pub fn analyse(f: &Function) -> Outcome {
     };
     while let Some(b) = queue.pop_front() {
         queued[b] = false;
-        let Some(mut state) = ins[b].clone() else { continue };
+        let Some(mut state) = ins[b].clone() else {
+            continue;
+        };
         let block = &f.blocks[b];
         let exc = block.exc.unwrap_or(f.raise_exit);
         for event in &block.events {
@@ -289,7 +297,9 @@ pub fn analyse(f: &Function) -> Outcome {
         returned: Vec::new(),
     };
     for (b, block) in f.blocks.iter().enumerate() {
-        let Some(mut state) = ins[b].clone() else { continue };
+        let Some(mut state) = ins[b].clone() else {
+            continue;
+        };
         for event in &block.events {
             transfer(&mut state, event, Some(&mut found));
         }
@@ -310,6 +320,7 @@ pub fn analyse(f: &Function) -> Outcome {
         }
     }
     let mut leaks = Vec::new();
+    let released: Vec<SiteId> = (0..ns).filter(|s| !found.released[*s].is_empty()).collect();
     for site in 0..ns {
         let released_at = std::mem::take(&mut found.released[site]);
         if let Some(overwritten_at) = found.clean[site] {
@@ -332,6 +343,7 @@ pub fn analyse(f: &Function) -> Outcome {
     Outcome {
         leaks,
         returned: found.returned,
+        released,
     }
 }
 
@@ -438,7 +450,15 @@ mod tests {
         b.ev(entry, EventKind::Acquire { dst: c, site: s }, 1, false);
         b.ev(entry, EventKind::Copy { dst: d, src: c }, 2, false);
         b.ev(entry, EventKind::Clear { dst: c }, 3, false);
-        b.ev(entry, EventKind::Escape { var: d, returned: true }, 4, false);
+        b.ev(
+            entry,
+            EventKind::Escape {
+                var: d,
+                returned: true,
+            },
+            4,
+            false,
+        );
         b.f.edge(entry, exit);
         let out = analyse(&b.f);
         assert!(out.leaks.is_empty(), "{out:?}");

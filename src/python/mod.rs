@@ -1,6 +1,9 @@
 //! The Python front end: tree-sitter-python parsing, syntax errors, and
 //! name resolution through imports. Rules see a [`PyModule`].
 
+pub mod analyse;
+pub mod context;
+pub mod lower;
 pub mod names;
 
 use tree_sitter::{Node, Parser, Tree};

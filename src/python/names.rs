@@ -48,10 +48,8 @@ impl ImportMap {
                     let Some(module) = node.child_by_field_name("module_name") else {
                         return false;
                     };
-                    // Relative imports name project modules, not libraries.
-                    if module.kind() != "dotted_name" {
-                        return false;
-                    }
+                    // Relative imports keep their dots until `anchor` knows
+                    // the package they are relative to.
                     let module = src(module);
                     let mut cursor = node.walk();
                     for name in node.children_by_field_name("name", &mut cursor) {
@@ -66,7 +64,12 @@ impl ImportMap {
                             },
                             _ => continue,
                         };
-                        map.bindings.insert(local, format!("{module}.{imported}"));
+                        let joined = if module.ends_with('.') {
+                            format!("{module}{imported}")
+                        } else {
+                            format!("{module}.{imported}")
+                        };
+                        map.bindings.insert(local, joined);
                     }
                     false
                 }
@@ -74,6 +77,34 @@ impl ImportMap {
             }
         });
         map
+    }
+
+    /// Rewrites relative imports (`.db.get_conn`) against `package`, the
+    /// dotted name of the package the module is in.
+    pub fn anchor(&mut self, package: &str) {
+        for target in self.bindings.values_mut() {
+            if !target.starts_with('.') {
+                continue;
+            }
+            let dots = target.len() - target.trim_start_matches('.').len();
+            let mut base: Vec<&str> = if package.is_empty() {
+                Vec::new()
+            } else {
+                package.split('.').collect()
+            };
+            for _ in 1..dots {
+                base.pop();
+            }
+            let rest = &target[dots..];
+            let mut full = base.join(".");
+            if !rest.is_empty() {
+                if !full.is_empty() {
+                    full.push('.');
+                }
+                full.push_str(rest);
+            }
+            *target = full;
+        }
     }
 
     /// The qualified name of a dotted expression (`identifier` or an
@@ -166,8 +197,31 @@ mod tests {
             resolve_call("import psycopg2.pool\npsycopg2.pool.X()").as_deref(),
             Some("psycopg2.pool.X")
         );
-        assert_eq!(resolve_call("from . import db\ndb.connect()"), None);
+        assert_eq!(
+            resolve_call("from . import db\ndb.connect()").as_deref(),
+            Some(".db.connect")
+        );
         assert_eq!(resolve_call("connect()"), None);
+    }
+
+    #[test]
+    fn relative_imports_are_anchored_at_the_package() {
+        let mut m = PyModule::parse(
+            "from .db import get_conn\nfrom ..core import x as y\nfrom . import util\n",
+        );
+        m.imports.anchor("app.services");
+        let resolved: Vec<_> = ["get_conn", "y", "util"]
+            .iter()
+            .map(|n| m.imports.bindings.get(*n).cloned().unwrap())
+            .collect();
+        assert_eq!(
+            resolved,
+            [
+                "app.services.db.get_conn",
+                "app.core.x",
+                "app.services.util"
+            ]
+        );
     }
 
     #[test]

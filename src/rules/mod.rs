@@ -2,8 +2,13 @@
 //! [`declare_rule!`]; the doc comment written there *is* the page that
 //! `leaklint rule CODE` prints, so documentation cannot drift from code.
 
+pub mod close_not_awaited;
+pub mod generator_dependency_next;
 mod io_error;
+pub mod leak_on_error_path;
+pub mod python_leaks;
 mod syntax_error;
+pub mod unclosed_resource;
 pub mod with_does_not_close;
 
 use crate::diagnostic::{Finding, Severity, Span};
@@ -118,14 +123,26 @@ macro_rules! declare_rule {
     };
 }
 
+pub use close_not_awaited::CLOSE_NOT_AWAITED;
+pub use generator_dependency_next::GENERATOR_DEPENDENCY_NEXT;
 pub use io_error::IO_ERROR;
+pub use leak_on_error_path::LEAK_ON_ERROR_PATH;
 pub use syntax_error::SYNTAX_ERROR;
+pub use unclosed_resource::UNCLOSED_RESOURCE;
 pub use with_does_not_close::WITH_DOES_NOT_CLOSE;
 
 /// Every implemented rule, in code order. Rules not implemented yet are not
 /// listed (and cannot be selected).
 pub fn all() -> &'static [&'static RuleMeta] {
-    static ALL: [&RuleMeta; 3] = [&SYNTAX_ERROR, &IO_ERROR, &WITH_DOES_NOT_CLOSE];
+    static ALL: [&RuleMeta; 7] = [
+        &SYNTAX_ERROR,
+        &IO_ERROR,
+        &UNCLOSED_RESOURCE,
+        &LEAK_ON_ERROR_PATH,
+        &GENERATOR_DEPENDENCY_NEXT,
+        &WITH_DOES_NOT_CLOSE,
+        &CLOSE_NOT_AWAITED,
+    ];
     &ALL
 }
 

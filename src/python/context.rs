@@ -1,0 +1,277 @@
+//! What the Python front end knows about names beyond one function:
+//! module-level factories and engines, attributes set on `self`, project
+//! function summaries, and the module's own dotted name.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use tree_sitter::Node;
+
+use super::PyModule;
+use crate::resources::{ResourceSpec, ResourceTable};
+
+/// What the first pass learnt about one project function.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FnSummary {
+    /// It returns a fresh resource of this type: callers acquire.
+    pub returns: Option<String>,
+    /// Indexes of parameters it releases.
+    pub releases_params: Vec<usize>,
+    /// A generator that yields a resource and releases it after the yield
+    /// (a FastAPI-style dependency): `next()` on it skips the cleanup.
+    pub dependency_generator: bool,
+}
+
+/// Qualified function name (`app.db.get_conn`, `app.db.Repo.session`) ->
+/// summary.
+pub type Summaries = HashMap<String, FnSummary>;
+
+/// The dotted module name of a file: its stem, prefixed by every parent
+/// directory that is a package (holds `__init__.py`).
+pub fn module_name(path: &Path) -> String {
+    let mut parts = Vec::new();
+    let stem = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().to_string())
+        .unwrap_or_default();
+    if stem != "__init__" {
+        parts.push(stem);
+    }
+    let mut dir = path.parent();
+    while let Some(d) = dir {
+        if d.as_os_str().is_empty() || !d.join("__init__.py").is_file() {
+            break;
+        }
+        match d.file_name() {
+            Some(name) => parts.push(name.to_string_lossy().to_string()),
+            None => break,
+        }
+        dir = d.parent();
+    }
+    parts.reverse();
+    parts.join(".")
+}
+
+/// Everything lowering needs about the file as a whole.
+pub struct FileContext<'a> {
+    pub module: &'a PyModule<'a>,
+    pub resources: &'a ResourceTable,
+    pub summaries: &'a Summaries,
+    /// This module's dotted name.
+    pub module_name: String,
+    /// Module-level names bound to a known resource or factory type.
+    pub globals: HashMap<String, String>,
+    /// Functions defined at module level (to qualify local calls).
+    pub local_functions: Vec<String>,
+}
+
+impl<'a> FileContext<'a> {
+    pub fn new(
+        module: &'a PyModule<'a>,
+        resources: &'a ResourceTable,
+        summaries: &'a Summaries,
+        module_name: String,
+    ) -> Self {
+        let mut ctx = FileContext {
+            module,
+            resources,
+            summaries,
+            module_name,
+            globals: HashMap::new(),
+            local_functions: Vec::new(),
+        };
+        let root = module.tree.root_node();
+        let mut cursor = root.walk();
+        for stmt in root.named_children(&mut cursor) {
+            let def = if stmt.kind() == "decorated_definition" {
+                stmt.child_by_field_name("definition").unwrap_or(stmt)
+            } else {
+                stmt
+            };
+            if def.kind() == "function_definition" {
+                if let Some(name) = def.child_by_field_name("name") {
+                    ctx.local_functions.push(module.node_text(name).to_string());
+                }
+            }
+            if stmt.kind() != "expression_statement" {
+                continue;
+            }
+            let Some(assign) = stmt.named_child(0).filter(|n| n.kind() == "assignment") else {
+                continue;
+            };
+            let (Some(left), Some(right)) = (
+                assign.child_by_field_name("left"),
+                assign.child_by_field_name("right"),
+            ) else {
+                continue;
+            };
+            if left.kind() == "identifier" {
+                if let Some(ty) = ctx.type_of_value(right, &HashMap::new(), &HashMap::new()) {
+                    ctx.globals
+                        .insert(module.node_text(left).to_string(), ty.type_name.clone());
+                }
+            }
+        }
+        ctx
+    }
+
+    pub fn text(&self, node: Node) -> &'a str {
+        self.module.node_text(node)
+    }
+
+    pub fn spec(&self, type_name: &str) -> Option<&'a ResourceSpec> {
+        self.resources.specs.iter().find(|s| s.is_type(type_name))
+    }
+
+    /// The qualified name of a callee: imported names, this module's own
+    /// functions, `self.method` within class `class`.
+    pub fn qualify(&self, callee: Node, class: Option<&str>) -> Option<String> {
+        if let Some(q) = self.module.imports.resolve(callee, self.module.text) {
+            return Some(q);
+        }
+        match callee.kind() {
+            "identifier" => {
+                let name = self.text(callee);
+                self.local_functions
+                    .iter()
+                    .any(|f| f == name)
+                    .then(|| format!("{}.{name}", self.module_name))
+            }
+            "attribute" => {
+                let object = callee.child_by_field_name("object")?;
+                let attr = callee.child_by_field_name("attribute")?;
+                if object.kind() == "identifier" && matches!(self.text(object), "self" | "cls") {
+                    let class = class?;
+                    return Some(format!("{}.{class}.{}", self.module_name, self.text(attr)));
+                }
+                None
+            }
+            _ => None,
+        }
+    }
+
+    /// The resource (or factory) type a value expression produces, if it
+    /// is an acquisition: a call by qualified name, a method on a value of
+    /// known type (locals `locals`, attributes `attrs` of `self`, module
+    /// globals), a call to a project factory, through `await` and
+    /// `asyncio.wait_for`.
+    pub fn type_of_value(
+        &self,
+        value: Node,
+        locals: &HashMap<String, String>,
+        attrs: &HashMap<String, String>,
+    ) -> Option<&'a ResourceSpec> {
+        self.acquisition(value, locals, attrs, None)
+            .map(|(spec, _)| spec)
+    }
+
+    /// Like [`Self::type_of_value`], also returning the call node that
+    /// acquires; `class` qualifies `self.method()` summaries.
+    pub fn acquisition<'t>(
+        &self,
+        value: Node<'t>,
+        locals: &HashMap<String, String>,
+        attrs: &HashMap<String, String>,
+        class: Option<&str>,
+    ) -> Option<(&'a ResourceSpec, Node<'t>)> {
+        let value = unwrap_value(value, self);
+        if value.kind() != "call" {
+            return None;
+        }
+        let callee = value.child_by_field_name("function")?;
+        if let Some(q) = self.module.imports.resolve(callee, self.module.text) {
+            let spec = self.resources.specs.iter().find(|s| {
+                s.acquire
+                    .iter()
+                    .any(|a| a.call.as_deref() == Some(q.as_str()))
+            });
+            if let Some(spec) = spec {
+                return Some((spec, value));
+            }
+        }
+        // A method on a value of known type, or calling a factory.
+        let (receiver_type, method) = match callee.kind() {
+            "attribute" => {
+                let object = callee.child_by_field_name("object")?;
+                let method = self.text(callee.child_by_field_name("attribute")?);
+                (self.type_of_name(object, locals, attrs), method)
+            }
+            "identifier" => (self.type_of_name(callee, locals, attrs), "__call__"),
+            _ => (None, ""),
+        };
+        if let Some(receiver_type) = receiver_type {
+            let found = self.resources.specs.iter().find(|s| {
+                s.acquire.iter().any(|a| {
+                    a.method.as_deref() == Some(method)
+                        && a.on.as_deref().is_some_and(|on| {
+                            self.spec(on).is_some_and(|o| o.is_type(&receiver_type))
+                                || on == receiver_type
+                        })
+                })
+            });
+            if let Some(spec) = found {
+                return Some((spec, value));
+            }
+        }
+        let q = self.qualify(callee, class)?;
+        let returns = self.summaries.get(&q)?.returns.as_deref()?;
+        self.spec(returns).map(|spec| (spec, value))
+    }
+
+    /// The type of a name: a local, `self.attr`, or a module global.
+    pub fn type_of_name(
+        &self,
+        node: Node,
+        locals: &HashMap<String, String>,
+        attrs: &HashMap<String, String>,
+    ) -> Option<String> {
+        match node.kind() {
+            "identifier" => {
+                let name = self.text(node);
+                locals.get(name).or_else(|| self.globals.get(name)).cloned()
+            }
+            "attribute" => {
+                let object = node.child_by_field_name("object")?;
+                let attr = node.child_by_field_name("attribute")?;
+                if object.kind() == "identifier" && self.text(object) == "self" {
+                    attrs.get(self.text(attr)).cloned()
+                } else {
+                    None
+                }
+            }
+            _ => None,
+        }
+    }
+}
+
+/// Looks through `await`, parentheses and `asyncio.wait_for(x, ...)` /
+/// `asyncio.shield(x)` to the expression that produces the value.
+pub fn unwrap_value<'t>(mut value: Node<'t>, ctx: &FileContext) -> Node<'t> {
+    loop {
+        match value.kind() {
+            "await" | "parenthesized_expression" => match value.named_child(0) {
+                Some(inner) => value = inner,
+                None => return value,
+            },
+            "call" => {
+                let Some(callee) = value.child_by_field_name("function") else {
+                    return value;
+                };
+                let q = ctx.module.imports.resolve(callee, ctx.module.text);
+                if matches!(q.as_deref(), Some("asyncio.wait_for" | "asyncio.shield")) {
+                    match value
+                        .child_by_field_name("arguments")
+                        .and_then(|a| a.named_child(0))
+                        .filter(|a| a.kind() != "keyword_argument")
+                    {
+                        Some(first) => value = first,
+                        None => return value,
+                    }
+                } else {
+                    return value;
+                }
+            }
+            _ => return value,
+        }
+    }
+}

@@ -1,0 +1,1614 @@
+//! Lowers Python functions into the lifecycle IR: a CFG with normal and
+//! exceptional edges, whose events say where resources are acquired,
+//! released, guarded, handed over or overwritten.
+//!
+//! Any call, `await`, subscript or `raise` may raise; its exceptional edge
+//! goes to the innermost handler dispatch, `finally` copy or the
+//! function's raise exit. `finally` bodies are lowered once per way out of
+//! their `try` (normal, exceptional, each `return`/`break`/`continue`), so
+//! every path runs its own copy.
+
+use std::collections::{HashMap, HashSet};
+
+use tree_sitter::Node;
+
+use super::context::{unwrap_value, FileContext};
+use crate::diagnostic::Span;
+use crate::ir::{BlockId, EventKind, Function, Site, SiteId, VarId};
+use crate::resources::{ResourceKind, ResourceSpec, WithSemantics};
+
+/// Methods that release whatever they are called on, whichever library:
+/// precision first, a call to one of them is never mistaken for a leak.
+pub const GENERIC_RELEASES: &[&str] = &[
+    "close",
+    "aclose",
+    "dispose",
+    "terminate",
+    "shutdown",
+    "disconnect",
+    "quit",
+    "release",
+    "remove",
+    "detach",
+];
+
+/// Methods that store their argument in a container that outlives the
+/// call.
+const STORING_METHODS: &[&str] = &[
+    "append",
+    "appendleft",
+    "add",
+    "extend",
+    "insert",
+    "put",
+    "put_nowait",
+    "setdefault",
+    "update",
+    "register",
+    "push",
+    "set",
+    "__setitem__",
+];
+
+/// How `yield` behaves in this function.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GenMode {
+    NotGenerator,
+    /// A context-manager, dependency or fixture generator: the yielded
+    /// resource is lent and must be released after the `yield`.
+    /// `yield_raises`: the caller's exception is thrown in at the yield.
+    Loan {
+        yield_raises: bool,
+    },
+    /// An iterator: yielded values are handed to the consumer.
+    Iterator,
+}
+
+/// A call to an async release that is not awaited (LK106).
+#[derive(Debug, Clone)]
+pub struct NotAwaited {
+    pub call: Span,
+    pub receiver: String,
+    pub method: String,
+}
+
+/// One lowered function and what the rules and summaries need beside it.
+pub struct Lowered {
+    pub function: Function,
+    pub qualified_name: String,
+    pub class: Option<String>,
+    pub params: Vec<String>,
+    pub is_async: bool,
+    pub gen: GenMode,
+    pub is_fixture: bool,
+    pub decorators: Vec<String>,
+    pub not_awaited: Vec<NotAwaited>,
+    /// `next(f())` calls: (span of the call, qualified name of `f`).
+    pub next_calls: Vec<(Span, String)>,
+    /// Sites yielded (lent) by a loan generator.
+    pub yielded: Vec<SiteId>,
+    pub releases_params: Vec<usize>,
+    /// The function's `def` line (name), for messages.
+    pub name_span: Span,
+}
+
+struct Finally<'t> {
+    body: Node<'t>,
+    /// Where exceptions raised inside the finally body go.
+    exc: BlockId,
+}
+
+struct Loop {
+    continue_to: BlockId,
+    break_to: BlockId,
+    finally_depth: usize,
+}
+
+struct Lowerer<'c, 'a, 't> {
+    ctx: &'c FileContext<'a>,
+    f: Function,
+    cur: BlockId,
+    exc: BlockId,
+    finallies: Vec<Finally<'t>>,
+    loops: Vec<Loop>,
+    /// Local name -> resource or factory type.
+    locals: HashMap<String, String>,
+    attrs: &'c HashMap<String, String>,
+    class: Option<String>,
+    params: Vec<String>,
+    globals_declared: HashSet<String>,
+    site_by_span: HashMap<Span, SiteId>,
+    gen: GenMode,
+    not_awaited: Vec<NotAwaited>,
+    next_calls: Vec<(Span, String)>,
+    yielded: Vec<SiteId>,
+    releases_params: Vec<usize>,
+    temp: usize,
+}
+
+fn span(n: Node) -> Span {
+    Span::new(n.start_byte(), n.end_byte())
+}
+
+/// Statements directly in `body`, not in nested functions or classes,
+/// that satisfy `pred`; used to find `yield`s.
+fn contains_own(node: Node, pred: &dyn Fn(Node) -> bool) -> bool {
+    let mut found = false;
+    super::preorder(node, |n| {
+        if found {
+            return false;
+        }
+        if n != node
+            && matches!(
+                n.kind(),
+                "function_definition" | "class_definition" | "lambda"
+            )
+        {
+            return false;
+        }
+        if pred(n) {
+            found = true;
+            return false;
+        }
+        true
+    });
+    found
+}
+
+fn yields_in_loop(body: Node) -> bool {
+    let mut in_loop = false;
+    super::preorder(body, |n| {
+        if in_loop
+            || matches!(
+                n.kind(),
+                "function_definition" | "class_definition" | "lambda"
+            )
+        {
+            return false;
+        }
+        if matches!(n.kind(), "for_statement" | "while_statement")
+            && contains_own(n, &|m| m.kind() == "yield")
+        {
+            in_loop = true;
+            return false;
+        }
+        true
+    });
+    in_loop
+}
+
+impl<'c, 'a, 't> Lowerer<'c, 'a, 't> {
+    fn text(&self, n: Node) -> &'a str {
+        self.ctx.text(n)
+    }
+
+    fn new_block(&mut self) -> BlockId {
+        let b = self.f.new_block();
+        self.f.blocks[b].exc = Some(self.exc);
+        b
+    }
+
+    /// Continues in a fresh block reached from the current one.
+    fn next_block(&mut self) -> BlockId {
+        let b = self.new_block();
+        self.f.edge(self.cur, b);
+        self.cur = b;
+        b
+    }
+
+    /// After `return`/`raise`/`break`: what follows is unreachable.
+    fn dead(&mut self) {
+        self.cur = self.new_block();
+    }
+
+    fn emit(&mut self, kind: EventKind, at: Span, may_raise: bool) {
+        self.f.blocks[self.cur].events.push(crate::ir::Event {
+            kind,
+            span: at,
+            may_raise,
+        });
+    }
+
+    fn effect(&mut self, at: Span) {
+        self.emit(EventKind::Effect, at, true);
+    }
+
+    /// The variable for `name` if it may hold a tracked resource.
+    fn tracked(&self, node: Node) -> Option<VarId> {
+        if node.kind() != "identifier" {
+            return None;
+        }
+        let name = self.text(node);
+        self.f.var_names.iter().position(|n| n == name)
+    }
+
+    fn site(&mut self, at: Span, spec: &ResourceSpec, var_name: &str) -> SiteId {
+        if let Some(&s) = self.site_by_span.get(&at) {
+            return s;
+        }
+        let s = self.f.add_site(Site {
+            span: at,
+            type_name: spec.type_name.clone(),
+            kind: spec.kind,
+            var_name: var_name.to_string(),
+        });
+        self.site_by_span.insert(at, s);
+        s
+    }
+
+    fn spec_of_var(&self, name: &str) -> Option<&'a ResourceSpec> {
+        self.locals.get(name).and_then(|t| self.ctx.spec(t))
+    }
+
+    // ---- statements ---------------------------------------------------
+
+    fn block(&mut self, block: Node<'t>) {
+        let mut cursor = block.walk();
+        let children: Vec<Node<'t>> = block.named_children(&mut cursor).collect();
+        for stmt in children {
+            self.stmt(stmt);
+        }
+    }
+
+    fn stmt(&mut self, node: Node<'t>) {
+        match node.kind() {
+            "expression_statement" => {
+                let mut cursor = node.walk();
+                let children: Vec<Node<'t>> = node.named_children(&mut cursor).collect();
+                for child in children {
+                    match child.kind() {
+                        "assignment" => self.assignment(child),
+                        "augmented_assignment" => {
+                            if let Some(r) = child.child_by_field_name("right") {
+                                self.expr(r);
+                            }
+                            self.effect(span(child));
+                        }
+                        _ => self.expr(child),
+                    }
+                }
+            }
+            "return_statement" => self.ret(node),
+            "raise_statement" => {
+                let mut cursor = node.walk();
+                let children: Vec<Node<'t>> = node.named_children(&mut cursor).collect();
+                for c in children {
+                    self.expr(c);
+                }
+                self.effect(span(node));
+                self.dead();
+            }
+            "if_statement" => self.if_stmt(node),
+            "for_statement" | "while_statement" => self.loop_stmt(node),
+            "try_statement" => self.try_stmt(node),
+            "with_statement" => self.with_stmt(node),
+            "match_statement" => self.match_stmt(node),
+            "function_definition" | "class_definition" | "decorated_definition" => {
+                self.capture(node)
+            }
+            "break_statement" | "continue_statement" => {
+                if let Some(l) = self.loops.last() {
+                    let (to, depth) = (
+                        if node.kind() == "break_statement" {
+                            l.break_to
+                        } else {
+                            l.continue_to
+                        },
+                        l.finally_depth,
+                    );
+                    self.run_finallies(depth);
+                    self.f.edge(self.cur, to);
+                }
+                self.dead();
+            }
+            "delete_statement" => {
+                let mut cursor = node.walk();
+                let targets: Vec<Node<'t>> = node.named_children(&mut cursor).collect();
+                for t in targets {
+                    let list: Vec<Node<'t>> = if t.kind() == "expression_list" {
+                        let mut c = t.walk();
+                        t.named_children(&mut c).collect()
+                    } else {
+                        vec![t]
+                    };
+                    for t in list {
+                        match self.tracked(t) {
+                            Some(v) => self.emit(EventKind::Clear { dst: v }, span(t), false),
+                            None => self.expr(t),
+                        }
+                    }
+                }
+            }
+            "global_statement" | "nonlocal_statement" => {
+                let mut cursor = node.walk();
+                let names: Vec<String> = node
+                    .named_children(&mut cursor)
+                    .filter(|n| n.kind() == "identifier")
+                    .map(|n| self.text(n).to_string())
+                    .collect();
+                self.globals_declared.extend(names);
+            }
+            "assert_statement" => {
+                let mut cursor = node.walk();
+                let children: Vec<Node<'t>> = node.named_children(&mut cursor).collect();
+                for c in children {
+                    self.expr(c);
+                }
+                self.effect(span(node));
+            }
+            "block" => self.block(node),
+            _ => {}
+        }
+    }
+
+    /// Runs (lowers) the `finally` bodies entered since `depth`, innermost
+    /// first, as a `return`/`break`/`continue` leaves them.
+    fn run_finallies(&mut self, depth: usize) {
+        let mut i = self.finallies.len();
+        while i > depth {
+            i -= 1;
+            let saved = self.finallies.split_off(i);
+            let (body, exc) = (saved[0].body, saved[0].exc);
+            let outer_exc = std::mem::replace(&mut self.exc, exc);
+            self.next_block();
+            self.block(body);
+            self.exc = outer_exc;
+            self.finallies.extend(saved);
+        }
+    }
+
+    fn ret(&mut self, node: Node<'t>) {
+        if let Some(value) = node.named_child(0) {
+            self.returned_value(value);
+        }
+        self.run_finallies(0);
+        let exit = self.f.normal_exit;
+        self.f.edge(self.cur, exit);
+        self.dead();
+    }
+
+    /// `return value`: a fresh acquisition or a tracked name is handed to
+    /// the caller.
+    fn returned_value(&mut self, value: Node<'t>) {
+        if let Some((spec, call)) = self.acquisition(value) {
+            if spec.kind != ResourceKind::Factory {
+                self.call_parts(call);
+                let v = self.temp_var();
+                let site = self.site(span(call), spec, "<returned>");
+                self.emit(EventKind::Acquire { dst: v, site }, span(call), true);
+                self.emit(
+                    EventKind::Escape {
+                        var: v,
+                        returned: true,
+                    },
+                    span(value),
+                    false,
+                );
+                return;
+            }
+        }
+        self.expr(value);
+        self.escape_values(value, true);
+    }
+
+    fn temp_var(&mut self) -> VarId {
+        self.temp += 1;
+        let name = format!("<tmp{}>", self.temp);
+        self.f.var(&name)
+    }
+
+    /// Tracked names in value positions of `node` (tuple items, constructor
+    /// arguments, conditional branches) escape.
+    fn escape_values(&mut self, node: Node<'t>, returned: bool) {
+        if let Some(v) = self.tracked(node) {
+            self.emit(EventKind::Escape { var: v, returned }, span(node), false);
+            return;
+        }
+        match node.kind() {
+            "expression_list"
+            | "tuple"
+            | "list"
+            | "set"
+            | "parenthesized_expression"
+            | "conditional_expression"
+            | "boolean_operator"
+            | "await"
+            | "pair"
+            | "dictionary" => {
+                let mut cursor = node.walk();
+                let children: Vec<Node<'t>> = node.named_children(&mut cursor).collect();
+                for c in children {
+                    self.escape_values(c, returned);
+                }
+            }
+            "call" if self.is_constructor(node) => self.escape_args(node),
+            _ => {}
+        }
+    }
+
+    fn is_constructor(&self, call: Node) -> bool {
+        let Some(callee) = call.child_by_field_name("function") else {
+            return false;
+        };
+        let name = match callee.kind() {
+            "identifier" => self.text(callee),
+            "attribute" => callee
+                .child_by_field_name("attribute")
+                .map(|a| self.text(a))
+                .unwrap_or(""),
+            _ => "",
+        };
+        name.chars().next().is_some_and(|c| c.is_ascii_uppercase())
+            || matches!(name, "dict" | "list" | "tuple" | "set" | "partial")
+    }
+
+    fn escape_args(&mut self, call: Node<'t>) {
+        let Some(args) = call.child_by_field_name("arguments") else {
+            return;
+        };
+        let mut cursor = args.walk();
+        let children: Vec<Node<'t>> = args.named_children(&mut cursor).collect();
+        for a in children {
+            let a = if a.kind() == "keyword_argument" {
+                match a.child_by_field_name("value") {
+                    Some(v) => v,
+                    None => continue,
+                }
+            } else {
+                a
+            };
+            self.escape_values(a, false);
+        }
+    }
+
+    /// Conditions that tell a name is `None` on one branch:
+    /// (names None when true, names None when false).
+    fn none_facts(&self, cond: Node) -> (Vec<VarId>, Vec<VarId>) {
+        match cond.kind() {
+            "identifier" => (vec![], self.tracked(cond).into_iter().collect()),
+            "not_operator" => {
+                let (t, f) = cond
+                    .child_by_field_name("argument")
+                    .map(|a| self.none_facts(a))
+                    .unwrap_or_default();
+                (f, t)
+            }
+            "parenthesized_expression" => cond
+                .named_child(0)
+                .map(|c| self.none_facts(c))
+                .unwrap_or_default(),
+            "comparison_operator" => {
+                let (Some(l), Some(r)) = (cond.named_child(0), cond.named_child(1)) else {
+                    return Default::default();
+                };
+                let op = cond.child(1).map(|o| self.text(o)).unwrap_or("");
+                let op = if op == "is" && cond.child(2).is_some_and(|n| self.text(n) == "not") {
+                    "is not"
+                } else {
+                    op
+                };
+                let var = if r.kind() == "none" {
+                    self.tracked(l)
+                } else if l.kind() == "none" {
+                    self.tracked(r)
+                } else {
+                    None
+                };
+                let Some(var) = var else {
+                    return Default::default();
+                };
+                match op {
+                    "is" | "==" => (vec![var], vec![]),
+                    "is not" | "!=" => (vec![], vec![var]),
+                    _ => Default::default(),
+                }
+            }
+            "boolean_operator" => {
+                let (Some(l), Some(r)) = (
+                    cond.child_by_field_name("left"),
+                    cond.child_by_field_name("right"),
+                ) else {
+                    return Default::default();
+                };
+                let op = cond
+                    .child_by_field_name("operator")
+                    .map(|o| self.text(o))
+                    .unwrap_or("");
+                let (lt, lf) = self.none_facts(l);
+                let (rt, rf) = self.none_facts(r);
+                match op {
+                    "and" => ([lt, rt].concat(), vec![]),
+                    "or" => (vec![], [lf, rf].concat()),
+                    _ => Default::default(),
+                }
+            }
+            _ => Default::default(),
+        }
+    }
+
+    fn assume_none(&mut self, vars: &[VarId], at: Span) {
+        for &v in vars {
+            self.emit(EventKind::AssumeNone { var: v }, at, false);
+        }
+    }
+
+    fn if_stmt(&mut self, node: Node<'t>) {
+        let after = self.new_block();
+        self.if_chain(node, after);
+        self.cur = after;
+    }
+
+    /// Lowers `if`/`elif` (`node` has condition and consequence) and the
+    /// alternatives that follow it, joining at `after`.
+    fn if_chain(&mut self, node: Node<'t>, after: BlockId) {
+        let Some(cond) = node.child_by_field_name("condition") else {
+            return;
+        };
+        self.expr(cond);
+        let (when_true, when_false) = self.none_facts(cond);
+        let head = self.cur;
+        let then = self.new_block();
+        self.f.edge(head, then);
+        self.cur = then;
+        self.assume_none(&when_true, span(cond));
+        if let Some(body) = node.child_by_field_name("consequence") {
+            self.block(body);
+        }
+        self.f.edge(self.cur, after);
+        let otherwise = self.new_block();
+        self.f.edge(head, otherwise);
+        self.cur = otherwise;
+        self.assume_none(&when_false, span(cond));
+        let mut cursor = node.walk();
+        let alternatives: Vec<Node<'t>> = node
+            .children_by_field_name("alternative", &mut cursor)
+            .collect();
+        if node.kind() == "if_statement" {
+            self.alternatives(&alternatives, after);
+        }
+        self.f.edge(self.cur, after);
+    }
+
+    fn alternatives(&mut self, alternatives: &[Node<'t>], after: BlockId) {
+        let Some((first, rest)) = alternatives.split_first() else {
+            return;
+        };
+        match first.kind() {
+            "elif_clause" => {
+                let Some(cond) = first.child_by_field_name("condition") else {
+                    return;
+                };
+                self.expr(cond);
+                let (when_true, when_false) = self.none_facts(cond);
+                let head = self.cur;
+                let then = self.new_block();
+                self.f.edge(head, then);
+                self.cur = then;
+                self.assume_none(&when_true, span(cond));
+                if let Some(body) = first.child_by_field_name("consequence") {
+                    self.block(body);
+                }
+                self.f.edge(self.cur, after);
+                let otherwise = self.new_block();
+                self.f.edge(head, otherwise);
+                self.cur = otherwise;
+                self.assume_none(&when_false, span(cond));
+                self.alternatives(rest, after);
+            }
+            "else_clause" => {
+                if let Some(body) = first.child_by_field_name("body") {
+                    self.block(body);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn loop_stmt(&mut self, node: Node<'t>) {
+        let is_for = node.kind() == "for_statement";
+        if is_for {
+            if let Some(r) = node.child_by_field_name("right") {
+                self.expr(r);
+            }
+        }
+        let header = self.next_block();
+        let after = self.new_block();
+        let mut when_false = Vec::new();
+        let mut at = span(node);
+        if is_for {
+            // Fetching the next item may raise.
+            self.effect(span(node));
+        } else if let Some(cond) = node.child_by_field_name("condition") {
+            self.expr(cond);
+            let facts = self.none_facts(cond);
+            when_false = facts.1;
+            at = span(cond);
+        }
+        let head_end = self.cur;
+        let body = self.new_block();
+        self.f.edge(head_end, body);
+        self.cur = body;
+        if is_for {
+            if let Some(left) = node.child_by_field_name("left") {
+                self.clear_targets(left);
+            }
+        }
+        self.loops.push(Loop {
+            continue_to: header,
+            break_to: after,
+            finally_depth: self.finallies.len(),
+        });
+        if let Some(b) = node.child_by_field_name("body") {
+            self.block(b);
+        }
+        self.loops.pop();
+        self.f.edge(self.cur, header);
+        let exit = self.new_block();
+        self.f.edge(head_end, exit);
+        self.cur = exit;
+        self.assume_none(&when_false, at);
+        if let Some(alt) = node.child_by_field_name("alternative") {
+            if let Some(b) = alt.child_by_field_name("body") {
+                self.block(b);
+            }
+        }
+        self.f.edge(self.cur, after);
+        self.cur = after;
+    }
+
+    fn clear_targets(&mut self, target: Node<'t>) {
+        if let Some(v) = self.tracked(target) {
+            self.emit(EventKind::Clear { dst: v }, span(target), false);
+            return;
+        }
+        if matches!(
+            target.kind(),
+            "pattern_list" | "tuple_pattern" | "list_pattern" | "expression_list" | "tuple"
+        ) {
+            let mut cursor = target.walk();
+            let children: Vec<Node<'t>> = target.named_children(&mut cursor).collect();
+            for c in children {
+                self.clear_targets(c);
+            }
+        }
+    }
+
+    fn try_stmt(&mut self, node: Node<'t>) {
+        let outer_exc = self.exc;
+        let mut cursor = node.walk();
+        let children: Vec<Node<'t>> = node.named_children(&mut cursor).collect();
+        let body = node.child_by_field_name("body");
+        let handlers: Vec<Node<'t>> = children
+            .iter()
+            .copied()
+            .filter(|c| matches!(c.kind(), "except_clause" | "except_group_clause"))
+            .collect();
+        let else_clause = children.iter().copied().find(|c| c.kind() == "else_clause");
+        let finally = children
+            .iter()
+            .copied()
+            .find(|c| c.kind() == "finally_clause")
+            .and_then(|f| {
+                f.named_children(&mut f.walk())
+                    .find(|c| c.kind() == "block")
+            });
+
+        // The exceptional copy of `finally`: runs, then re-raises outward.
+        let after_handlers_exc = match finally {
+            Some(fin) => {
+                let saved_cur = self.cur;
+                let fin_exc = self.new_block();
+                self.cur = fin_exc;
+                self.block(fin);
+                self.f.edge(self.cur, outer_exc);
+                self.cur = saved_cur;
+                self.finallies.push(Finally {
+                    body: fin,
+                    exc: outer_exc,
+                });
+                fin_exc
+            }
+            None => outer_exc,
+        };
+        let dispatch = if handlers.is_empty() {
+            None
+        } else {
+            self.exc = after_handlers_exc;
+            Some(self.new_block())
+        };
+
+        // Body, with exceptions going to the handlers (or the finally).
+        self.exc = dispatch.unwrap_or(after_handlers_exc);
+        self.next_block();
+        if let Some(b) = body {
+            self.block(b);
+        }
+        self.exc = after_handlers_exc;
+        self.next_block();
+        if let Some(e) = else_clause.and_then(|e| e.child_by_field_name("body")) {
+            self.block(e);
+        }
+        let mut normal_ends = vec![self.cur];
+
+        if let Some(dispatch) = dispatch {
+            let mut catch_all = false;
+            for h in &handlers {
+                let value = h.child_by_field_name("value");
+                let is_catch_all = match value {
+                    None => true,
+                    Some(v) => matches!(
+                        self.text(v),
+                        "Exception" | "BaseException" | "builtins.Exception"
+                    ),
+                };
+                catch_all |= is_catch_all;
+                let hb = self.new_block();
+                self.f.edge(dispatch, hb);
+                self.cur = hb;
+                if let Some(alias) = h.child_by_field_name("alias") {
+                    self.clear_targets(alias);
+                }
+                let mut c = h.walk();
+                let blocks: Vec<Node<'t>> = h
+                    .named_children(&mut c)
+                    .filter(|n| n.kind() == "block")
+                    .collect();
+                for b in blocks {
+                    self.block(b);
+                }
+                normal_ends.push(self.cur);
+            }
+            if !catch_all {
+                self.f.edge(dispatch, after_handlers_exc);
+            }
+        }
+        if finally.is_some() {
+            self.finallies.pop();
+        }
+        self.exc = outer_exc;
+        let join = self.new_block();
+        for end in normal_ends {
+            self.f.edge(end, join);
+        }
+        self.cur = join;
+        if let Some(fin) = finally {
+            self.block(fin);
+            self.next_block();
+        }
+    }
+
+    fn with_stmt(&mut self, node: Node<'t>) {
+        let is_async = node.child(0).is_some_and(|c| c.kind() == "async");
+        let Some(clause) = node
+            .named_children(&mut node.walk())
+            .find(|c| c.kind() == "with_clause")
+        else {
+            return;
+        };
+        let mut cursor = clause.walk();
+        let items: Vec<Node<'t>> = clause
+            .named_children(&mut cursor)
+            .filter(|c| c.kind() == "with_item")
+            .collect();
+        for item in items {
+            let Some(value) = item.child_by_field_name("value") else {
+                continue;
+            };
+            let (expr, alias) = if value.kind() == "as_pattern" {
+                let Some(e) = value.named_child(0) else {
+                    continue;
+                };
+                (
+                    e,
+                    value
+                        .child_by_field_name("alias")
+                        .and_then(|a| a.named_child(0).or(Some(a))),
+                )
+            } else {
+                (value, None)
+            };
+            self.with_item(expr, is_async);
+            if let Some(alias) = alias {
+                self.clear_targets(alias);
+            }
+        }
+        if let Some(body) = node.child_by_field_name("body") {
+            self.block(body);
+        }
+    }
+
+    fn with_item(&mut self, expr: Node<'t>, is_async: bool) {
+        let inner = unwrap_value(expr, self.ctx);
+        if let Some((_, call)) = self.acquisition(inner) {
+            // Acquired and scoped in one: closed by the block, or reported
+            // by LK104 when the block only ends a transaction.
+            self.call_parts(call);
+            self.effect(span(call));
+            return;
+        }
+        if let Some(v) = self.tracked(inner) {
+            let name = self.text(inner);
+            let semantics = self.spec_of_var(name).map(|s| {
+                if is_async {
+                    s.async_with
+                } else {
+                    s.with_semantics
+                }
+            });
+            match semantics {
+                Some(Some(WithSemantics::Transaction)) => {}
+                _ => self.emit(EventKind::Guard { var: v }, span(inner), false),
+            }
+            return;
+        }
+        self.expr(expr);
+    }
+
+    fn match_stmt(&mut self, node: Node<'t>) {
+        if let Some(subject) = node.child_by_field_name("subject") {
+            self.expr(subject);
+        }
+        let head = self.cur;
+        let after = self.new_block();
+        self.f.edge(head, after);
+        let Some(body) = node.child_by_field_name("body") else {
+            self.cur = after;
+            return;
+        };
+        let mut cursor = body.walk();
+        let cases: Vec<Node<'t>> = body
+            .named_children(&mut cursor)
+            .filter(|c| c.kind() == "case_clause")
+            .collect();
+        for case in cases {
+            let b = self.new_block();
+            self.f.edge(head, b);
+            self.cur = b;
+            if let Some(c) = case.child_by_field_name("consequence") {
+                self.block(c);
+            }
+            self.f.edge(self.cur, after);
+        }
+        self.cur = after;
+    }
+
+    /// A nested function, class or lambda that mentions a tracked name
+    /// captures it: it is handed over.
+    fn capture(&mut self, node: Node<'t>) {
+        let mut captured = Vec::new();
+        super::preorder(node, |n| {
+            if n.kind() == "identifier" {
+                if let Some(v) = self.tracked(n) {
+                    if !captured.contains(&v) {
+                        captured.push(v);
+                    }
+                }
+            }
+            true
+        });
+        for v in captured {
+            self.emit(
+                EventKind::Escape {
+                    var: v,
+                    returned: false,
+                },
+                span(node),
+                false,
+            );
+        }
+    }
+
+    // ---- assignments --------------------------------------------------
+
+    fn assignment(&mut self, node: Node<'t>) {
+        let (Some(left), Some(right)) = (
+            node.child_by_field_name("left"),
+            node.child_by_field_name("right"),
+        ) else {
+            if let Some(l) = node.child_by_field_name("left") {
+                self.expr(l);
+            }
+            return;
+        };
+        if right.kind() == "assignment" {
+            // `a = b = value`: lower the inner one, then copy.
+            self.assignment(right);
+            if let Some(inner_left) = right.child_by_field_name("left") {
+                self.assign_from(left, inner_left);
+            }
+            return;
+        }
+        self.assign_from(left, right);
+    }
+
+    fn assign_from(&mut self, left: Node<'t>, right: Node<'t>) {
+        match left.kind() {
+            "identifier" => self.assign_name(left, right),
+            "pattern_list" | "tuple_pattern" | "list_pattern" | "expression_list" | "tuple"
+            | "list" => {
+                let mut c1 = left.walk();
+                let targets: Vec<Node<'t>> = left.named_children(&mut c1).collect();
+                let values: Vec<Node<'t>> =
+                    if matches!(right.kind(), "expression_list" | "tuple" | "list") {
+                        let mut c2 = right.walk();
+                        right.named_children(&mut c2).collect()
+                    } else {
+                        Vec::new()
+                    };
+                if values.len() == targets.len() {
+                    for (t, v) in targets.into_iter().zip(values) {
+                        self.assign_from(t, v);
+                    }
+                } else {
+                    self.expr(right);
+                    for t in targets {
+                        self.clear_targets(t);
+                    }
+                }
+            }
+            _ => {
+                // `obj.attr = value`, `d[k] = value`: stored beyond this
+                // function.
+                if let Some(o) = left
+                    .child_by_field_name("object")
+                    .or_else(|| left.child_by_field_name("value"))
+                {
+                    self.expr(o);
+                }
+                if let Some((_, call)) = self.acquisition(right) {
+                    self.call_parts(call);
+                    self.effect(span(call));
+                } else {
+                    self.expr(right);
+                    self.escape_values(right, false);
+                }
+                if left.kind() == "subscript" {
+                    self.effect(span(left));
+                }
+            }
+        }
+    }
+
+    fn assign_name(&mut self, left: Node<'t>, right: Node<'t>) {
+        let name = self.text(left).to_string();
+        if self.globals_declared.contains(&name) {
+            self.expr(right);
+            self.escape_values(right, false);
+            return;
+        }
+        if right.kind() == "yield" {
+            self.expr(right);
+            self.clear_name(&name, left);
+            return;
+        }
+        if let Some((spec, call)) = self.acquisition(right) {
+            self.call_parts(call);
+            if spec.kind == ResourceKind::Factory {
+                self.effect(span(call));
+                self.clear_name(&name, left);
+                self.locals.insert(name, spec.type_name.clone());
+                return;
+            }
+            let v = self.f.var(&name);
+            let site = self.site(span(call), spec, &name);
+            self.emit(EventKind::Acquire { dst: v, site }, span(call), true);
+            self.locals.insert(name, spec.type_name.clone());
+            if right.kind() == "await" || unwrap_value(right, self.ctx) != right {
+                self.effect(span(right));
+            }
+            return;
+        }
+        let plain = if right.kind() == "parenthesized_expression" {
+            right.named_child(0).unwrap_or(right)
+        } else {
+            right
+        };
+        if let Some(src) = self.tracked(plain) {
+            let dst = self.f.var(&name);
+            self.emit(EventKind::Copy { dst, src }, span(left), false);
+            if let Some(t) = self.locals.get(self.text(plain)).cloned() {
+                self.locals.insert(name, t);
+            }
+            return;
+        }
+        self.expr(right);
+        self.escape_values_in_containers(right);
+        self.clear_name(&name, left);
+        if let Some(t) = self.ctx.type_of_name(plain, &self.locals, self.attrs) {
+            // `engine = self.engine`: keep the type for method acquires.
+            self.locals.insert(name, t);
+        }
+    }
+
+    /// Tracked names put into a container literal are stored there.
+    fn escape_values_in_containers(&mut self, node: Node<'t>) {
+        if matches!(
+            node.kind(),
+            "list" | "tuple" | "set" | "dictionary" | "expression_list"
+        ) {
+            self.escape_values(node, false);
+        } else if node.kind() == "call" && self.is_constructor(node) {
+            self.escape_args(node);
+        }
+    }
+
+    fn clear_name(&mut self, name: &str, at: Node) {
+        self.locals.remove(name);
+        if let Some(v) = self.f.var_names.iter().position(|n| n == name) {
+            self.emit(EventKind::Clear { dst: v }, span(at), false);
+        }
+    }
+
+    // ---- expressions --------------------------------------------------
+
+    fn acquisition(&self, value: Node<'t>) -> Option<(&'a ResourceSpec, Node<'t>)> {
+        self.ctx
+            .acquisition(value, &self.locals, self.attrs, self.class.as_deref())
+    }
+
+    fn expr(&mut self, node: Node<'t>) {
+        match node.kind() {
+            "call" => self.call(node, false),
+            "await" => {
+                match node.named_child(0) {
+                    Some(inner) if inner.kind() == "call" => self.call(inner, true),
+                    Some(inner) => self.expr(inner),
+                    None => {}
+                }
+                self.effect(span(node));
+            }
+            "yield" => self.yield_expr(node),
+            "lambda" => self.capture(node),
+            "named_expression" => {
+                if let (Some(n), Some(v)) = (
+                    node.child_by_field_name("name"),
+                    node.child_by_field_name("value"),
+                ) {
+                    self.assign_name(n, v);
+                }
+            }
+            "subscript" => {
+                let mut cursor = node.walk();
+                let children: Vec<Node<'t>> = node.named_children(&mut cursor).collect();
+                for c in children {
+                    self.expr(c);
+                }
+                self.effect(span(node));
+            }
+            "identifier" | "string_content" | "integer" | "float" | "true" | "false" | "none"
+            | "comment" => {}
+            "list" | "tuple" | "set" | "dictionary" => {
+                let mut cursor = node.walk();
+                let children: Vec<Node<'t>> = node.named_children(&mut cursor).collect();
+                for c in children {
+                    self.expr(c);
+                }
+            }
+            _ => {
+                let mut cursor = node.walk();
+                let children: Vec<Node<'t>> = node.named_children(&mut cursor).collect();
+                for c in children {
+                    self.expr(c);
+                }
+            }
+        }
+    }
+
+    fn yield_expr(&mut self, node: Node<'t>) {
+        let value = node.named_child(0);
+        let at = span(node);
+        match self.gen {
+            GenMode::Loan { yield_raises } => {
+                if let Some(value) = value {
+                    if let Some((spec, call)) = self
+                        .acquisition(value)
+                        .filter(|(s, _)| s.kind != ResourceKind::Factory)
+                    {
+                        self.call_parts(call);
+                        let v = self.temp_var();
+                        let site = self.site(span(call), spec, "<yielded>");
+                        self.emit(EventKind::Acquire { dst: v, site }, span(call), true);
+                        self.yielded.push(site);
+                    } else if let Some(v) = self.tracked(value) {
+                        let holds: Vec<SiteId> = self
+                            .site_by_span
+                            .values()
+                            .copied()
+                            .filter(|s| self.f.sites[*s].var_name == self.text(value))
+                            .collect();
+                        let _ = v;
+                        self.yielded.extend(holds);
+                    } else {
+                        self.expr(value);
+                    }
+                }
+                self.emit(EventKind::Effect, at, yield_raises);
+            }
+            _ => {
+                if let Some(value) = value {
+                    self.expr(value);
+                    self.escape_values(value, false);
+                }
+                self.emit(EventKind::Effect, at, true);
+            }
+        }
+    }
+
+    /// Lowers what a call evaluates before it runs: the receiver and the
+    /// arguments.
+    fn call_parts(&mut self, call: Node<'t>) {
+        if let Some(callee) = call.child_by_field_name("function") {
+            if callee.kind() == "attribute" {
+                if let Some(o) = callee.child_by_field_name("object") {
+                    self.expr(o);
+                }
+            } else if callee.kind() != "identifier" {
+                self.expr(callee);
+            }
+        }
+        if let Some(args) = call.child_by_field_name("arguments") {
+            let mut cursor = args.walk();
+            let children: Vec<Node<'t>> = args.named_children(&mut cursor).collect();
+            for a in children {
+                let v = if a.kind() == "keyword_argument" {
+                    a.child_by_field_name("value")
+                } else {
+                    Some(a)
+                };
+                if let Some(v) = v {
+                    self.expr(v);
+                }
+            }
+        }
+    }
+
+    fn args(&self, call: Node<'t>) -> Vec<Node<'t>> {
+        call.child_by_field_name("arguments")
+            .map(|a| {
+                let mut c = a.walk();
+                a.named_children(&mut c).collect()
+            })
+            .unwrap_or_default()
+    }
+
+    fn call(&mut self, call: Node<'t>, awaited: bool) {
+        self.call_parts(call);
+        let at = span(call);
+        let Some(callee) = call.child_by_field_name("function") else {
+            self.effect(at);
+            return;
+        };
+        let args = self.args(call);
+        let positional: Vec<Node<'t>> = args
+            .iter()
+            .copied()
+            .filter(|a| a.kind() != "keyword_argument")
+            .collect();
+        let qualified = self.ctx.qualify(callee, self.class.as_deref());
+        let method = (callee.kind() == "attribute")
+            .then(|| {
+                callee
+                    .child_by_field_name("attribute")
+                    .map(|a| self.text(a))
+            })
+            .flatten();
+        let receiver = (callee.kind() == "attribute")
+            .then(|| callee.child_by_field_name("object"))
+            .flatten();
+
+        // Guards: closing(x), stack.enter_context(x), stack.callback(x.close).
+        let guard_call = matches!(
+            qualified.as_deref(),
+            Some("contextlib.closing" | "contextlib.aclosing")
+        ) || matches!(
+            method,
+            Some(
+                "enter_context"
+                    | "enter_async_context"
+                    | "callback"
+                    | "push_async_callback"
+                    | "push"
+            )
+        );
+        if guard_call {
+            for a in &positional {
+                let target = if a.kind() == "attribute" {
+                    a.child_by_field_name("object").unwrap_or(*a)
+                } else {
+                    *a
+                };
+                if let Some(v) = self.tracked(target) {
+                    self.emit(EventKind::Guard { var: v }, at, false);
+                }
+            }
+            self.effect(at);
+            return;
+        }
+
+        // `next(gen())`: a dependency generator whose cleanup never runs.
+        if qualified.is_none() && callee.kind() == "identifier" && self.text(callee) == "next" {
+            if let Some(inner) = positional.first().filter(|a| a.kind() == "call") {
+                if let Some(q) = inner
+                    .child_by_field_name("function")
+                    .and_then(|f| self.ctx.qualify(f, self.class.as_deref()))
+                {
+                    self.next_calls.push((at, q));
+                }
+            }
+        }
+
+        // Release methods on a tracked receiver (or a parameter).
+        if let (Some(m), Some(r)) = (method, receiver) {
+            let rname = self.text(r);
+            if let Some(i) = self.params.iter().position(|p| p == rname) {
+                if GENERIC_RELEASES.contains(&m) && !self.releases_params.contains(&i) {
+                    self.releases_params.push(i);
+                }
+            }
+            let receiver_type = self.ctx.type_of_name(r, &self.locals, self.attrs);
+            if let Some(spec) = receiver_type.as_deref().and_then(|t| self.ctx.spec(t)) {
+                let release = spec
+                    .release
+                    .iter()
+                    .find(|rel| rel.method.as_deref() == Some(m) && rel.on.is_none());
+                if let Some(rel) = release {
+                    if rel.is_async
+                        && !awaited
+                        && call
+                            .parent()
+                            .is_some_and(|p| p.kind() == "expression_statement")
+                    {
+                        self.not_awaited.push(NotAwaited {
+                            call: at,
+                            receiver: rname.to_string(),
+                            method: m.to_string(),
+                        });
+                    }
+                }
+            }
+            if let Some(v) = self.tracked(r) {
+                let spec = self.spec_of_var(rname);
+                let is_release = GENERIC_RELEASES.contains(&m)
+                    || spec.is_some_and(|s| {
+                        s.release
+                            .iter()
+                            .any(|rel| rel.method.as_deref() == Some(m) && rel.on.is_none())
+                    });
+                if is_release {
+                    self.emit(EventKind::Release { var: v }, at, true);
+                    return;
+                }
+            }
+            // Owner releases: pool.putconn(conn), pool.release(conn).
+            let mut released = false;
+            for (i, a) in positional.iter().enumerate() {
+                let Some(v) = self.tracked(*a) else { continue };
+                let aname = self.text(*a);
+                let by_spec = self.spec_of_var(aname).is_some_and(|s| {
+                    s.release.iter().any(|rel| {
+                        rel.method.as_deref() == Some(m)
+                            && rel.on.is_some()
+                            && rel.arg.unwrap_or(0) == i
+                    })
+                });
+                if by_spec
+                    || (i == 0
+                        && matches!(
+                            m,
+                            "release" | "putconn" | "put_connection" | "close_connection"
+                        ))
+                {
+                    self.emit(EventKind::Release { var: v }, at, true);
+                    released = true;
+                }
+            }
+            if released {
+                return;
+            }
+        }
+
+        // Free-call releases and project functions that release a
+        // parameter.
+        if let Some(q) = &qualified {
+            let summary_releases = self
+                .ctx
+                .summaries
+                .get(q)
+                .map(|s| s.releases_params.clone())
+                .unwrap_or_default();
+            let mut released = false;
+            for (i, a) in positional.iter().enumerate() {
+                let Some(v) = self.tracked(*a) else { continue };
+                let aname = self.text(*a);
+                let by_spec = self.spec_of_var(aname).is_some_and(|s| {
+                    s.release.iter().any(|rel| {
+                        rel.call.as_deref() == Some(q.as_str()) && rel.arg.unwrap_or(0) == i
+                    })
+                });
+                if by_spec || summary_releases.contains(&i) {
+                    self.emit(EventKind::Release { var: v }, at, true);
+                    released = true;
+                }
+            }
+            // `DatabaseService.reset_instance()`: releases every live value
+            // of the types it resets.
+            let resets: Vec<VarId> = self
+                .locals
+                .iter()
+                .filter(|(_, t)| {
+                    self.ctx.spec(t).is_some_and(|s| {
+                        s.release
+                            .iter()
+                            .any(|rel| rel.call.as_deref() == Some(q.as_str()) && rel.arg.is_none())
+                    })
+                })
+                .filter_map(|(n, _)| self.f.var_names.iter().position(|x| x == n))
+                .collect();
+            for v in resets {
+                self.emit(EventKind::Release { var: v }, at, true);
+                released = true;
+            }
+            if released {
+                return;
+            }
+        }
+
+        // Handed over: constructors, containers.
+        if self.is_constructor(call) || method.is_some_and(|m| STORING_METHODS.contains(&m)) {
+            self.escape_args(call);
+        }
+        self.effect(at);
+    }
+}
+
+fn decorator_names(ctx: &FileContext, def: Node) -> Vec<String> {
+    let Some(parent) = def.parent().filter(|p| p.kind() == "decorated_definition") else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    let mut cursor = parent.walk();
+    for d in parent
+        .named_children(&mut cursor)
+        .filter(|c| c.kind() == "decorator")
+    {
+        let Some(mut e) = d.named_child(0) else {
+            continue;
+        };
+        if e.kind() == "call" {
+            if let Some(f) = e.child_by_field_name("function") {
+                e = f;
+            }
+        }
+        let name = ctx
+            .module
+            .imports
+            .resolve(e, ctx.module.text)
+            .unwrap_or_else(|| ctx.text(e).to_string());
+        out.push(name);
+    }
+    out
+}
+
+/// Whether decorators mark a pytest fixture.
+pub fn is_fixture(decorators: &[String]) -> bool {
+    decorators.iter().any(|d| {
+        matches!(
+            d.as_str(),
+            "pytest.fixture" | "pytest_asyncio.fixture" | "fixture" | "pytest.yield_fixture"
+        )
+    })
+}
+
+fn param_names(ctx: &FileContext, params: Option<Node>) -> (Vec<String>, HashMap<String, String>) {
+    let mut names = Vec::new();
+    let mut types = HashMap::new();
+    let Some(params) = params else {
+        return (names, types);
+    };
+    let mut cursor = params.walk();
+    for p in params.named_children(&mut cursor) {
+        let (name, ty) = match p.kind() {
+            "identifier" => (Some(p), None),
+            "typed_parameter" => (
+                p.named_child(0).filter(|n| n.kind() == "identifier"),
+                p.child_by_field_name("type"),
+            ),
+            "default_parameter" => (p.child_by_field_name("name"), None),
+            "typed_default_parameter" => {
+                (p.child_by_field_name("name"), p.child_by_field_name("type"))
+            }
+            _ => (None, None),
+        };
+        let Some(name) = name else { continue };
+        let name = ctx.text(name).to_string();
+        if let Some(t) = ty.and_then(|t| t.named_child(0)) {
+            if let Some(q) = ctx.module.imports.resolve(t, ctx.module.text) {
+                if let Some(spec) = ctx.spec(&q) {
+                    types.insert(name.clone(), spec.type_name.clone());
+                }
+            }
+        }
+        names.push(name);
+    }
+    (names, types)
+}
+
+/// The types of `self.x` attributes assigned anywhere in a class body.
+fn class_attributes(ctx: &FileContext, class: Node) -> HashMap<String, String> {
+    let mut attrs = HashMap::new();
+    super::preorder(class, |n| {
+        if n.kind() == "assignment" {
+            if let (Some(l), Some(r)) = (
+                n.child_by_field_name("left"),
+                n.child_by_field_name("right"),
+            ) {
+                if l.kind() == "attribute" {
+                    let obj = l.child_by_field_name("object");
+                    if obj.is_some_and(|o| ctx.text(o) == "self") {
+                        if let Some(spec) = ctx.type_of_value(r, &HashMap::new(), &HashMap::new()) {
+                            if let Some(a) = l.child_by_field_name("attribute") {
+                                attrs.insert(ctx.text(a).to_string(), spec.type_name.clone());
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        true
+    });
+    attrs
+}
+
+/// Lowers every function and method of the file.
+pub fn lower_file(ctx: &FileContext) -> Vec<Lowered> {
+    let mut out = Vec::new();
+    let mut class_attrs: HashMap<usize, HashMap<String, String>> = HashMap::new();
+    let empty = HashMap::new();
+    let mut defs = Vec::new();
+    super::preorder(ctx.module.tree.root_node(), |n| {
+        if n.kind() == "function_definition" {
+            defs.push(n);
+        }
+        true
+    });
+    for def in defs {
+        let class_node = {
+            let mut p = def.parent();
+            while let Some(n) = p {
+                if matches!(n.kind(), "class_definition" | "function_definition") {
+                    break;
+                }
+                p = n.parent();
+            }
+            p.filter(|n| n.kind() == "class_definition")
+        };
+        let class = class_node
+            .and_then(|c| c.child_by_field_name("name"))
+            .map(|n| ctx.text(n).to_string());
+        let attrs = match class_node {
+            Some(c) => &*class_attrs
+                .entry(c.id())
+                .or_insert_with(|| class_attributes(ctx, c)),
+            None => &empty,
+        };
+        if let Some(l) = lower_function(ctx, def, class, attrs) {
+            out.push(l);
+        }
+    }
+    out
+}
+
+fn lower_function(
+    ctx: &FileContext,
+    def: Node,
+    class: Option<String>,
+    attrs: &HashMap<String, String>,
+) -> Option<Lowered> {
+    let name_node = def.child_by_field_name("name")?;
+    let body = def.child_by_field_name("body")?;
+    let name = ctx.text(name_node).to_string();
+    let qualified_name = match &class {
+        Some(c) => format!("{}.{c}.{name}", ctx.module_name),
+        None => format!("{}.{name}", ctx.module_name),
+    };
+    let is_async = def.child(0).is_some_and(|c| c.kind() == "async");
+    let decorators = decorator_names(ctx, def);
+    let fixture = is_fixture(&decorators);
+    let has_yield = contains_own(body, &|n| n.kind() == "yield");
+    let gen = if !has_yield {
+        GenMode::NotGenerator
+    } else if fixture {
+        GenMode::Loan {
+            yield_raises: false,
+        }
+    } else if decorators.iter().any(|d| {
+        matches!(
+            d.as_str(),
+            "contextlib.contextmanager"
+                | "contextlib.asynccontextmanager"
+                | "contextmanager"
+                | "asynccontextmanager"
+        )
+    }) || !yields_in_loop(body)
+    {
+        GenMode::Loan { yield_raises: true }
+    } else {
+        GenMode::Iterator
+    };
+    let (params, param_types) = param_names(ctx, def.child_by_field_name("parameters"));
+    let f = Function::new(qualified_name.clone(), span(def));
+    let entry = f.entry;
+    let raise_exit = f.raise_exit;
+    let mut lowerer = Lowerer {
+        ctx,
+        f,
+        cur: entry,
+        exc: raise_exit,
+        finallies: Vec::new(),
+        loops: Vec::new(),
+        locals: param_types,
+        attrs,
+        class: class.clone(),
+        params: params.clone(),
+        globals_declared: HashSet::new(),
+        site_by_span: HashMap::new(),
+        gen,
+        not_awaited: Vec::new(),
+        next_calls: Vec::new(),
+        yielded: Vec::new(),
+        releases_params: Vec::new(),
+        temp: 0,
+    };
+    // Every name the function binds is a variable from the start: code
+    // lowered before the binding (a `finally` copy, a loop body) must
+    // already see it.
+    super::preorder(body, |n| {
+        if n != body
+            && matches!(
+                n.kind(),
+                "function_definition" | "class_definition" | "lambda"
+            )
+        {
+            return false;
+        }
+        let target = match n.kind() {
+            "assignment" => n.child_by_field_name("left"),
+            "named_expression" => n.child_by_field_name("name"),
+            _ => None,
+        };
+        if let Some(t) = target {
+            super::preorder(t, |id| {
+                if id.kind() == "identifier" && id.parent().is_none_or(|p| p.kind() != "attribute")
+                {
+                    lowerer.f.var(ctx.text(id));
+                }
+                !matches!(id.kind(), "attribute" | "subscript")
+            });
+        }
+        true
+    });
+    lowerer.f.blocks[entry].exc = Some(raise_exit);
+    let first = lowerer.new_block();
+    lowerer.f.edge(entry, first);
+    lowerer.cur = first;
+    lowerer.block(body);
+    let exit = lowerer.f.normal_exit;
+    lowerer.f.edge(lowerer.cur, exit);
+    let mut releases_params = lowerer.releases_params;
+    releases_params.sort_unstable();
+    Some(Lowered {
+        function: lowerer.f,
+        qualified_name,
+        class,
+        params,
+        is_async,
+        gen,
+        is_fixture: fixture,
+        decorators,
+        not_awaited: lowerer.not_awaited,
+        next_calls: lowerer.next_calls,
+        yielded: lowerer.yielded,
+        releases_params,
+        name_span: span(name_node),
+    })
+}

@@ -1,0 +1,181 @@
+//! Turns the engine's verdicts on Python functions into LK101, LK102,
+//! LK103 and LK106 findings, each with its story and help.
+
+use super::{CLOSE_NOT_AWAITED, GENERATOR_DEPENDENCY_NEXT, LEAK_ON_ERROR_PATH, UNCLOSED_RESOURCE};
+use crate::analysis::{LeakPath, Outcome};
+use crate::config::RuleSet;
+use crate::diagnostic::{Applicability, Edit, Finding, Fix};
+use crate::python::context::{FileContext, Summaries};
+use crate::python::lower::Lowered;
+use crate::resources::ResourceKind;
+
+fn kind_word(kind: ResourceKind) -> &'static str {
+    match kind {
+        ResourceKind::Connection => "connection",
+        ResourceKind::Session => "session",
+        ResourceKind::Pool => "pool",
+        ResourceKind::Client => "client",
+        ResourceKind::Engine => "engine",
+        ResourceKind::Transaction => "transaction",
+        ResourceKind::Cursor => "cursor",
+        ResourceKind::Handle => "handle",
+        ResourceKind::Factory => "factory",
+    }
+}
+
+fn release_word(ctx: &FileContext, type_name: &str) -> String {
+    let spec = ctx.spec(type_name);
+    let method = spec
+        .and_then(|s| {
+            s.release
+                .iter()
+                .find(|r| r.method.is_some() && r.on.is_none())
+        })
+        .and_then(|r| r.method.clone().map(|m| (m, r.is_async)));
+    match method {
+        Some((m, true)) => format!("await x.{m}()"),
+        Some((m, false)) => format!("x.{m}()"),
+        None => "x.close()".to_string(),
+    }
+}
+
+fn help_with(ctx: &FileContext, type_name: &str, var: &str, async_fn: bool) -> String {
+    let spec = ctx.spec(type_name);
+    let guard = spec.is_some_and(|s| {
+        if async_fn {
+            s.async_with == Some(crate::resources::WithSemantics::Closes)
+                || s.with_semantics == Some(crate::resources::WithSemantics::Closes)
+        } else {
+            s.with_semantics == Some(crate::resources::WithSemantics::Closes)
+        }
+    });
+    let release = release_word(ctx, type_name).replace("x.", &format!("{var}."));
+    if guard {
+        let kw = if async_fn && spec.is_some_and(|s| s.async_with.is_some()) {
+            "async with"
+        } else {
+            "with"
+        };
+        format!("Scope it: `{kw} <acquire> as {var}: ...`, or release it in a `finally:` block with `{release}`.")
+    } else {
+        format!("Release it on every path: `try: ... finally: {release}`.")
+    }
+}
+
+pub fn check(
+    ctx: &FileContext,
+    results: &[(Lowered, Outcome)],
+    rules: &RuleSet,
+    summaries: &Summaries,
+) -> Vec<Finding> {
+    let mut out = Vec::new();
+    for (l, outcome) in results {
+        for leak in &outcome.leaks {
+            let site = &l.function.sites[leak.site];
+            if site.kind == ResourceKind::Factory {
+                continue;
+            }
+            // Fixtures are LK105's; lent resources of other generators are
+            // reported here like any other.
+            if l.is_fixture {
+                continue;
+            }
+            let var = if site.var_name.starts_with('<') {
+                "it"
+            } else {
+                site.var_name.as_str()
+            };
+            let what = kind_word(site.kind);
+            let help = help_with(ctx, &site.type_name, var, l.is_async);
+            let finding = match leak.path {
+                LeakPath::Normal => {
+                    if !rules.contains(UNCLOSED_RESOURCE.code) {
+                        continue;
+                    }
+                    let message = match leak.overwritten_at {
+                        Some(_) => format!(
+                            "{what} `{var}` ({}) is overwritten before it is released",
+                            site.type_name
+                        ),
+                        None => format!("{what} `{var}` ({}) is never released", site.type_name),
+                    };
+                    let mut f = UNCLOSED_RESOURCE.finding(site.span, message, help);
+                    if let Some(at) = leak.overwritten_at {
+                        f = f.with_label(at, "the last reference is lost here");
+                    }
+                    for r in &leak.released_at {
+                        f = f.with_label(*r, "released here only on some paths");
+                    }
+                    f
+                }
+                LeakPath::OnError { raised_at } => {
+                    if !rules.contains(LEAK_ON_ERROR_PATH.code) {
+                        continue;
+                    }
+                    let message = format!(
+                        "{what} `{var}` ({}) leaks if an exception is raised before it is released",
+                        site.type_name
+                    );
+                    let mut f = LEAK_ON_ERROR_PATH
+                        .finding(site.span, message, help)
+                        .with_label(raised_at, "may raise here");
+                    for r in &leak.released_at {
+                        f = f.with_label(*r, "released here only on success");
+                    }
+                    if let Some(at) = leak.overwritten_at {
+                        f = f.with_label(at, "the last reference is lost here");
+                    }
+                    f
+                }
+            };
+            out.push(finding);
+        }
+        if rules.contains(CLOSE_NOT_AWAITED.code) {
+            for na in &l.not_awaited {
+                let message = format!(
+                    "`{}.{}()` returns a coroutine that is never awaited: nothing is closed",
+                    na.receiver, na.method
+                );
+                let mut f = CLOSE_NOT_AWAITED.finding(
+                    na.call,
+                    message,
+                    format!("Await it: `await {}.{}()`.", na.receiver, na.method),
+                );
+                if l.is_async {
+                    f = f.with_fix(Fix::new(
+                        Applicability::Safe,
+                        "Add `await`",
+                        vec![Edit::insertion(na.call.start, "await ")],
+                    ));
+                }
+                out.push(f);
+            }
+        }
+        if rules.contains(GENERATOR_DEPENDENCY_NEXT.code) {
+            for (at, callee) in &l.next_calls {
+                let is_dependency = summaries
+                    .get(callee)
+                    .is_some_and(|s| s.dependency_generator)
+                    || {
+                        let tail = callee.rsplit('.').next().unwrap_or(callee);
+                        summaries.iter().any(|(q, s)| {
+                            s.dependency_generator && q.rsplit('.').next() == Some(tail)
+                        })
+                    };
+                if !is_dependency {
+                    continue;
+                }
+                let name = callee.rsplit('.').next().unwrap_or(callee);
+                out.push(GENERATOR_DEPENDENCY_NEXT.finding(
+                    *at,
+                    format!("`next({name}())` takes the resource but never resumes the generator, so its cleanup never runs"),
+                    format!(
+                        "Use it as a context manager: `with contextlib.contextmanager({name})() as db: ...`, \
+                         or make `{name}` a `@contextmanager` and write `with {name}() as db:`."
+                    ),
+                ));
+            }
+        }
+    }
+    out
+}

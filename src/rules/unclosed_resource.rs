@@ -1,0 +1,42 @@
+crate::declare_rule! {
+    /// ## What it does
+    /// Finds a database or HTTP resource (connection, session, cursor,
+    /// client, pool, transaction) acquired in a function and still open
+    /// when the function ends on a path without any exception: it is not
+    /// closed, not used as a context manager, not returned and not handed
+    /// to anything that owns it. Also when the last reference to an open
+    /// resource is overwritten (`conn = None`, a second `connect()` into the
+    /// same name, `del conn`).
+    ///
+    /// ## Why is this bad?
+    /// The garbage collector is not a release. An unreferenced connection
+    /// may be closed some time later, or never (reference cycles, other
+    /// interpreters), and until then it holds a server backend, a pool
+    /// slot or a socket. Under load the pool runs dry ("QueuePool limit
+    /// reached", "too many connections") long before memory does.
+    ///
+    /// ## Example
+    /// ```python
+    /// def count_users(engine):
+    ///     conn = engine.connect()
+    ///     return conn.execute(text("SELECT count(*) FROM users")).scalar()
+    /// ```
+    ///
+    /// ## Use instead
+    /// ```python
+    /// def count_users(engine):
+    ///     with engine.connect() as conn:
+    ///         return conn.execute(text("SELECT count(*) FROM users")).scalar()
+    /// ```
+    ///
+    /// ## Fix safety
+    /// No automatic fix yet: the help shows the `with` form.
+    pub static UNCLOSED_RESOURCE = {
+        code: "LK101",
+        name: "unclosed-resource",
+        language: Python,
+        severity: Error,
+        fix: None,
+        summary: "A resource acquired in a function is never released.",
+    }
+}
