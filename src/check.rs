@@ -5,7 +5,9 @@ use std::path::Path;
 
 use crate::config::Settings;
 use crate::diagnostic::{Finding, Span};
-use crate::python::analyse::{analyse_module, interesting_words, package_of, worth_analysing};
+use crate::python::analyse::{
+    analyse_module, imports_a_library, library_roots, package_of, worth_lowering,
+};
 use crate::python::context::{module_name, FileContext, Summaries};
 use crate::python::{self, PyModule};
 use crate::rules::{self, IO_ERROR, SYNTAX_ERROR};
@@ -77,31 +79,45 @@ pub struct Project {
 /// known too. `files` are (path, text, settings).
 pub fn build_project(files: &[(&Path, &str, &Settings)]) -> Project {
     use rayon::prelude::*;
-    let mut summaries = Summaries::new();
-    for _round in 0..2 {
-        let found: Vec<_> = files
+    let admitted: Vec<&(&Path, &str, &Settings)> = files
+        .par_iter()
+        .filter(|(_, text, settings)| wanted_by_first_pass(text, settings))
+        .collect();
+    let summarise = |files: &[&(&Path, &str, &Settings)], known: &Summaries| -> Vec<_> {
+        files
             .par_iter()
-            .filter(|(_, text, settings)| {
-                ENGINE_RULES.iter().any(|c| settings.rules.contains(c))
-                    && worth_analysing(text, &interesting_words(&settings.python, &summaries))
-            })
             .flat_map_iter(|(path, text, settings)| {
-                python::analyse::summarise_file(path, text, &settings.python, &summaries)
+                python::analyse::summarise_file(path, text, &settings.python, known)
             })
-            .collect();
-        let before = summaries.len();
-        let mut changed = false;
-        for (name, summary) in found {
-            if summaries.get(&name) != Some(&summary) {
-                summaries.insert(name, summary);
-                changed = true;
-            }
-        }
-        if !changed && summaries.len() == before {
-            break;
-        }
+            .collect()
+    };
+    let mut summaries: Summaries = summarise(&admitted, &Summaries::new())
+        .into_iter()
+        .collect();
+    // A second round over the files that call a factory found in the
+    // first, so that helpers built on helpers are known too.
+    let factories: Vec<String> = summaries
+        .iter()
+        .filter(|(_, s)| s.returns.is_some() || s.dependency_generator)
+        .filter_map(|(q, _)| q.rsplit('.').next().map(|n| format!("{n}(")))
+        .collect();
+    let callers: Vec<&(&Path, &str, &Settings)> = admitted
+        .iter()
+        .copied()
+        .filter(|(_, text, _)| factories.iter().any(|f| text.contains(f.as_str())))
+        .collect();
+    if !callers.is_empty() {
+        let found = summarise(&callers, &summaries);
+        summaries.extend(found);
     }
     Project { python: summaries }
+}
+
+/// Whether the first pass should summarise a file: the engine is on and
+/// the file imports a library that acquires resources.
+pub fn wanted_by_first_pass(text: &str, settings: &Settings) -> bool {
+    ENGINE_RULES.iter().any(|c| settings.rules.contains(c))
+        && imports_a_library(text, &library_roots(&settings.python))
 }
 
 /// The rules that need the dataflow engine.
@@ -173,14 +189,16 @@ fn lint_python(
         ));
     }
     let engine_wanted = ENGINE_RULES.iter().any(|c| settings.rules.contains(c));
+    let name = module_name(&source.path);
+    module.imports.anchor(&package_of(&source.path, &name));
     if engine_wanted
-        && worth_analysing(
-            &source.text,
-            &interesting_words(&settings.python, &project.python),
+        && worth_lowering(
+            &module,
+            &name,
+            &library_roots(&settings.python),
+            &project.python,
         )
     {
-        let name = module_name(&source.path);
-        module.imports.anchor(&package_of(&source.path, &name));
         let ctx = FileContext::new(&module, &settings.python, &project.python, name);
         let results = analyse_module(&ctx);
         findings.extend(rules::python_leaks::check(

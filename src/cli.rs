@@ -519,10 +519,12 @@ fn first_pass(targets: &[Target], stdin_text: Option<&String>) -> check::Project
             if t.language != Language::Python {
                 return None;
             }
-            match stdin_text {
+            let text = match stdin_text {
                 Some(text) => Some(text.clone()),
                 None => check::read_problem(&t.path).ok(),
-            }
+            }?;
+            // Only the texts the first pass will analyse are kept.
+            check::wanted_by_first_pass(&text, &t.settings).then_some(text)
         })
         .collect();
     let files: Vec<(&Path, &str, &config::Settings)> = targets

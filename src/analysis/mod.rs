@@ -243,6 +243,10 @@ fn releases(event: &Event) -> bool {
 
 pub fn analyse(f: &Function) -> Outcome {
     let (nv, ns) = (f.var_names.len(), f.sites.len());
+    if ns == 0 {
+        // Nothing acquired, nothing to leak.
+        return Outcome::default();
+    }
     let mut ins: Vec<Option<State>> = vec![None; f.blocks.len()];
     ins[f.entry] = Some(State::new(nv, ns));
     let mut queue: VecDeque<BlockId> = VecDeque::from([f.entry]);
@@ -264,21 +268,30 @@ pub fn analyse(f: &Function) -> Outcome {
         };
         let block = &f.blocks[b];
         let exc = block.exc.unwrap_or(f.raise_exit);
+        // Consecutive raising events with no state change in between send
+        // the same state to the handler (the earliest raise wins), so only
+        // the first after each change is propagated.
+        let mut sent = false;
         for event in &block.events {
-            if event.may_raise && !releases(event) {
+            if event.may_raise && !releases(event) && !sent {
                 let raised = state.raised_at(event.span);
                 if merge(&mut ins, exc, &raised) && !queued[exc] {
                     queued[exc] = true;
                     queue.push_back(exc);
                 }
+                sent = true;
             }
-            transfer(&mut state, event, None);
+            if event.kind != EventKind::Effect {
+                transfer(&mut state, event, None);
+                sent = false;
+            }
             if event.may_raise && releases(event) {
                 let raised = state.raised_at(event.span);
                 if merge(&mut ins, exc, &raised) && !queued[exc] {
                     queued[exc] = true;
                     queue.push_back(exc);
                 }
+                sent = true;
             }
         }
         for &s in &block.succs {

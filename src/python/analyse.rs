@@ -29,16 +29,10 @@ pub fn parse_module<'a>(path: &Path, text: &'a str) -> (PyModule<'a>, String) {
     (module, name)
 }
 
-/// Whether a file can matter to the engine at all: it mentions a module
-/// that `rules/` or the user's resources know, or a project factory. A
-/// byte search, so that files that cannot matter are never lowered.
-pub fn worth_analysing(text: &str, words: &[String]) -> bool {
-    words.iter().any(|w| text.contains(w.as_str()))
-}
-
-/// The words [`worth_analysing`] looks for.
-pub fn interesting_words(resources: &ResourceTable, summaries: &Summaries) -> Vec<String> {
-    let mut words: Vec<String> = resources
+/// The top-level library modules whose calls acquire resources
+/// (`sqlite3`, `sqlalchemy`).
+pub fn library_roots(resources: &ResourceTable) -> Vec<String> {
+    let mut roots: Vec<String> = resources
         .specs
         .iter()
         .flat_map(|s| s.acquire.iter())
@@ -46,17 +40,49 @@ pub fn interesting_words(resources: &ResourceTable, summaries: &Summaries) -> Ve
         .filter_map(|c| c.split('.').next())
         .map(str::to_string)
         .collect();
-    words.extend(
-        summaries
-            .iter()
-            .filter(|(_, s)| {
-                s.returns.is_some() || s.dependency_generator || !s.releases_params.is_empty()
-            })
-            .filter_map(|(q, _)| q.rsplit('.').next().map(str::to_string)),
-    );
-    words.sort();
-    words.dedup();
-    words
+    roots.sort();
+    roots.dedup();
+    roots
+}
+
+/// A byte-level test run before parsing, so that files that cannot matter
+/// are never parsed twice: a known library on an `import`/`from` line.
+pub fn imports_a_library(text: &str, roots: &[String]) -> bool {
+    roots.iter().any(|m| imports_word(text, m))
+}
+
+/// After parsing: whether the module imports a resource library or a
+/// project module with summaries, or is one of those modules itself.
+pub fn worth_lowering(
+    module: &PyModule,
+    name: &str,
+    roots: &[String],
+    summaries: &Summaries,
+) -> bool {
+    if roots.iter().any(|r| module.imports.imports_module(r)) {
+        return true;
+    }
+    summaries.keys().any(|q| {
+        let owner = q.rsplit_once('.').map_or("", |(m, _)| m);
+        owner == name
+            || owner.starts_with(&format!("{name}."))
+            || module.imports.imports_module(owner)
+    })
+}
+
+/// Whether `module` occurs on a line that starts with `import` or `from`.
+fn imports_word(text: &str, module: &str) -> bool {
+    let is_name = |c: char| c.is_alphanumeric() || c == '_';
+    text.match_indices(module).any(|(i, _)| {
+        let before = text[..i].chars().next_back();
+        let after = text[i + module.len()..].chars().next();
+        if before.is_some_and(is_name) || after.is_some_and(is_name) {
+            return false;
+        }
+        let line_start = text[..i].rfind('\n').map_or(0, |p| p + 1);
+        let line = text[line_start..].trim_start();
+        line.starts_with("import ") || line.starts_with("from ")
+    })
 }
 
 /// Every function of the module, lowered and analysed.

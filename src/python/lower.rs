@@ -124,6 +124,9 @@ struct Lowerer<'c, 'a, 't> {
     yielded: Vec<SiteId>,
     releases_params: Vec<usize>,
     temp: usize,
+    /// The call that is a whole expression statement (its result, a
+    /// coroutine for async releases, is dropped).
+    statement_call: Option<usize>,
 }
 
 fn span(n: Node) -> Span {
@@ -264,7 +267,12 @@ impl<'c, 'a, 't> Lowerer<'c, 'a, 't> {
                             }
                             self.effect(span(child));
                         }
-                        _ => self.expr(child),
+                        _ => {
+                            if child.kind() == "call" {
+                                self.statement_call = Some(child.id());
+                            }
+                            self.expr(child);
+                        }
                     }
                 }
             }
@@ -1361,8 +1369,8 @@ impl<'c, 'a, 't> Lowerer<'c, 'a, 't> {
     }
 }
 
-fn decorator_names(ctx: &FileContext, def: Node) -> Vec<String> {
-    let Some(parent) = def.parent().filter(|p| p.kind() == "decorated_definition") else {
+fn decorator_names(ctx: &FileContext, decorated: Option<Node>) -> Vec<String> {
+    let Some(parent) = decorated else {
         return Vec::new();
     };
     let mut out = Vec::new();
@@ -1461,46 +1469,68 @@ fn class_attributes(ctx: &FileContext, class: Node) -> HashMap<String, String> {
 
 /// Lowers every function and method of the file.
 pub fn lower_file(ctx: &FileContext) -> Vec<Lowered> {
-    let mut out = Vec::new();
+    let mut defs = Vec::new();
+    collect_defs(ctx.module.tree.root_node(), None, &mut defs);
     let mut class_attrs: HashMap<usize, HashMap<String, String>> = HashMap::new();
     let empty = HashMap::new();
-    let mut defs = Vec::new();
-    super::preorder(ctx.module.tree.root_node(), |n| {
-        if n.kind() == "function_definition" {
-            defs.push(n);
-        }
-        true
-    });
-    for def in defs {
-        let class_node = {
-            let mut p = def.parent();
-            while let Some(n) = p {
-                if matches!(n.kind(), "class_definition" | "function_definition") {
-                    break;
-                }
-                p = n.parent();
-            }
-            p.filter(|n| n.kind() == "class_definition")
-        };
-        let class = class_node
+    let mut out = Vec::new();
+    for d in defs {
+        let class = d
+            .class
             .and_then(|c| c.child_by_field_name("name"))
             .map(|n| ctx.text(n).to_string());
-        let attrs = match class_node {
+        let attrs = match d.class {
             Some(c) => &*class_attrs
                 .entry(c.id())
                 .or_insert_with(|| class_attributes(ctx, c)),
             None => &empty,
         };
-        if let Some(l) = lower_function(ctx, def, class, attrs) {
+        if let Some(l) = lower_function(ctx, d.def, d.decorated, class, attrs) {
             out.push(l);
         }
     }
     out
 }
 
+/// A function definition with the class it is a method of and the
+/// `decorated_definition` around it, found without `Node::parent` (which
+/// tree-sitter answers by searching down from the root).
+struct Def<'t> {
+    def: Node<'t>,
+    class: Option<Node<'t>>,
+    decorated: Option<Node<'t>>,
+}
+
+fn collect_defs<'t>(node: Node<'t>, class: Option<Node<'t>>, out: &mut Vec<Def<'t>>) {
+    let mut cursor = node.walk();
+    for child in node.named_children(&mut cursor) {
+        let (def, decorated) = if child.kind() == "decorated_definition" {
+            match child.child_by_field_name("definition") {
+                Some(d) => (d, Some(child)),
+                None => continue,
+            }
+        } else {
+            (child, None)
+        };
+        match def.kind() {
+            "function_definition" => {
+                out.push(Def {
+                    def,
+                    class,
+                    decorated,
+                });
+                collect_defs(def, None, out);
+            }
+            "class_definition" => collect_defs(def, Some(def), out),
+            _ => collect_defs(def, class, out),
+        }
+    }
+}
+
 fn lower_function(
     ctx: &FileContext,
     def: Node,
+    decorated: Option<Node>,
     class: Option<String>,
     attrs: &HashMap<String, String>,
 ) -> Option<Lowered> {
@@ -1512,7 +1542,7 @@ fn lower_function(
         None => format!("{}.{name}", ctx.module_name),
     };
     let is_async = def.child(0).is_some_and(|c| c.kind() == "async");
-    let decorators = decorator_names(ctx, def);
+    let decorators = decorator_names(ctx, decorated);
     let fixture = is_fixture(&decorators);
     let has_yield = contains_own(body, &|n| n.kind() == "yield");
     let gen = if !has_yield {
@@ -1558,6 +1588,7 @@ fn lower_function(
         yielded: Vec::new(),
         releases_params: Vec::new(),
         temp: 0,
+        statement_call: None,
     };
     // Every name the function binds is a variable from the start: code
     // lowered before the binding (a `finally` copy, a loop body) must
@@ -1577,9 +1608,9 @@ fn lower_function(
             _ => None,
         };
         if let Some(t) = target {
+            // Names inside `a.b` or `a[i]` targets are not bound here.
             super::preorder(t, |id| {
-                if id.kind() == "identifier" && id.parent().is_none_or(|p| p.kind() != "attribute")
-                {
+                if id.kind() == "identifier" {
                     lowerer.f.var(ctx.text(id));
                 }
                 !matches!(id.kind(), "attribute" | "subscript")
