@@ -22,6 +22,9 @@ struct Open {
     clean: bool,
     /// Open on a path through an exception; the earliest place that raised.
     raised: Option<Span>,
+    /// Used (a method called, passed along) since it was acquired, on
+    /// some path: from then on any raise leaves it open.
+    engaged: bool,
 }
 
 impl Open {
@@ -32,6 +35,7 @@ impl Open {
     fn join(&mut self, other: Open) -> bool {
         let before = *self;
         self.clean |= other.clean;
+        self.engaged |= other.engaged;
         self.raised = match (self.raised, other.raised) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
@@ -39,10 +43,15 @@ impl Open {
         *self != before
     }
 
-    /// The facts after an exception at `span`.
-    fn raise_at(self, span: Span) -> Open {
+    /// The facts after an exception at `span`; `touched`: the raising
+    /// operation used this resource. An exception before the resource was
+    /// ever used is not blamed on it.
+    fn raise_at(self, span: Span, touched: bool) -> Open {
         if !self.is_open() {
             return self;
+        }
+        if self.clean && self.raised.is_none() && !self.engaged && !touched {
+            return Open::default();
         }
         let raised = match self.raised {
             Some(r) if !self.clean => r,
@@ -52,6 +61,7 @@ impl Open {
         Open {
             clean: false,
             raised: Some(raised),
+            engaged: true,
         }
     }
 }
@@ -87,12 +97,23 @@ impl State {
         changed
     }
 
-    fn raised_at(&self, span: Span) -> State {
+    fn raised_at(&self, event: &Event) -> State {
         let mut s = self.clone();
-        for o in &mut s.open {
-            *o = o.raise_at(span);
+        let touched: Vec<SiteId> = event.touches.iter().flat_map(|v| self.holds[*v].iter().copied()).collect();
+        for (site, o) in s.open.iter_mut().enumerate() {
+            *o = o.raise_at(event.span, touched.contains(&site));
         }
         s
+    }
+
+    fn engage(&mut self, event: &Event) {
+        for v in &event.touches {
+            for &site in &self.holds[*v] {
+                if self.open[site].is_open() {
+                    self.open[site].engaged = true;
+                }
+            }
+        }
     }
 
     fn held_elsewhere(&self, site: SiteId, except: VarId) -> bool {
@@ -183,6 +204,7 @@ fn transfer(state: &mut State, event: &Event, mut out: Option<&mut Findings>) {
             state.open[*site] = Open {
                 clean: true,
                 raised: None,
+                engaged: false,
             };
         }
         EventKind::Release { var } | EventKind::Guard { var } => {
@@ -268,30 +290,33 @@ pub fn analyse(f: &Function) -> Outcome {
         };
         let block = &f.blocks[b];
         let exc = block.exc.unwrap_or(f.raise_exit);
-        // Consecutive raising events with no state change in between send
-        // the same state to the handler (the earliest raise wins), so only
-        // the first after each change is propagated.
+        // Consecutive raising events that touch nothing, with no state
+        // change in between, send the same state to the handler (the
+        // earliest raise wins), so only the first of them is propagated.
         let mut sent = false;
         for event in &block.events {
-            if event.may_raise && !releases(event) && !sent {
-                let raised = state.raised_at(event.span);
+            if event.may_raise && !releases(event) && (!sent || !event.touches.is_empty()) {
+                let raised = state.raised_at(event);
                 if merge(&mut ins, exc, &raised) && !queued[exc] {
                     queued[exc] = true;
                     queue.push_back(exc);
                 }
-                sent = true;
+                sent = event.touches.is_empty();
             }
             if event.kind != EventKind::Effect {
                 transfer(&mut state, event, None);
                 sent = false;
             }
+            if !event.touches.is_empty() {
+                state.engage(event);
+                sent = false;
+            }
             if event.may_raise && releases(event) {
-                let raised = state.raised_at(event.span);
+                let raised = state.raised_at(event);
                 if merge(&mut ins, exc, &raised) && !queued[exc] {
                     queued[exc] = true;
                     queue.push_back(exc);
                 }
-                sent = true;
             }
         }
         for &s in &block.succs {
@@ -315,6 +340,7 @@ pub fn analyse(f: &Function) -> Outcome {
         };
         for event in &block.events {
             transfer(&mut state, event, Some(&mut found));
+            state.engage(event);
         }
     }
     for exit in [f.normal_exit, f.raise_exit] {
@@ -390,6 +416,7 @@ mod tests {
                 kind,
                 span: Span::new(at, at + 1),
                 may_raise,
+                touches: vec![0],
             });
         }
     }

@@ -52,6 +52,12 @@ pub struct Event {
     /// The operation may raise; control then goes to the block's
     /// exceptional successor.
     pub may_raise: bool,
+    /// Variables whose resources the operation uses (a method called on
+    /// them, passed as an argument). A raise blamed on a resource must
+    /// come from such a use or after one: a leak "if `len(x)` raises"
+    /// before the connection was ever touched is not a story worth
+    /// telling.
+    pub touches: Vec<VarId>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -205,15 +205,53 @@ impl<'c, 'a, 't> Lowerer<'c, 'a, 't> {
     }
 
     fn emit(&mut self, kind: EventKind, at: Span, may_raise: bool) {
+        self.emit_touching(kind, at, may_raise, Vec::new());
+    }
+
+    fn emit_touching(&mut self, kind: EventKind, at: Span, may_raise: bool, touches: Vec<VarId>) {
         self.f.blocks[self.cur].events.push(crate::ir::Event {
             kind,
             span: at,
             may_raise,
+            touches,
         });
     }
 
     fn effect(&mut self, at: Span) {
         self.emit(EventKind::Effect, at, true);
+    }
+
+    /// The tracked variables a call uses: its receiver (`conn.execute()`,
+    /// `conn.cursor().execute()`) and its arguments.
+    fn call_touches(&self, call: Node) -> Vec<VarId> {
+        let mut out = Vec::new();
+        if let Some(mut callee) = call.child_by_field_name("function") {
+            // Down the receiver chain to its root name.
+            while matches!(callee.kind(), "attribute" | "call" | "subscript") {
+                let next = match callee.kind() {
+                    "attribute" => callee.child_by_field_name("object"),
+                    "call" => callee.child_by_field_name("function"),
+                    _ => callee.child_by_field_name("value"),
+                };
+                match next {
+                    Some(n) => callee = n,
+                    None => break,
+                }
+            }
+            out.extend(self.tracked(callee));
+        }
+        if let Some(args) = call.child_by_field_name("arguments") {
+            let mut cursor = args.walk();
+            for a in args.named_children(&mut cursor) {
+                let a = if a.kind() == "keyword_argument" { a.child_by_field_name("value") } else { Some(a) };
+                if let Some(v) = a.and_then(|a| self.tracked(a)) {
+                    out.push(v);
+                }
+            }
+        }
+        out.sort_unstable();
+        out.dedup();
+        out
     }
 
     /// The variable for `name` if it may hold a tracked resource.
@@ -446,8 +484,8 @@ impl<'c, 'a, 't> Lowerer<'c, 'a, 't> {
                 .unwrap_or(""),
             _ => "",
         };
-        name.chars().next().is_some_and(|c| c.is_ascii_uppercase())
-            || matches!(name, "dict" | "list" | "tuple" | "set" | "partial")
+        name.trim_start_matches('_').chars().next().is_some_and(|c| c.is_ascii_uppercase())
+            || matches!(name, "cls" | "dict" | "list" | "tuple" | "set" | "partial")
     }
 
     fn escape_args(&mut self, call: Node<'t>) {
@@ -512,21 +550,24 @@ impl<'c, 'a, 't> Lowerer<'c, 'a, 't> {
                 }
             }
             "boolean_operator" => {
-                let (Some(l), Some(r)) = (
-                    cond.child_by_field_name("left"),
-                    cond.child_by_field_name("right"),
-                ) else {
+                let (Some(l), Some(r)) = (cond.child_by_field_name("left"), cond.child_by_field_name("right")) else {
                     return Default::default();
                 };
-                let op = cond
-                    .child_by_field_name("operator")
-                    .map(|o| self.text(o))
-                    .unwrap_or("");
+                // Precision first: whichever operand decides, a branch that
+                // an operand says holds nothing (or something closed) is
+                // taken to hold nothing.
                 let (lt, lf) = self.none_facts(l);
                 let (rt, rf) = self.none_facts(r);
-                match op {
-                    "and" => ([lt, rt].concat(), vec![]),
-                    "or" => (vec![], [lf, rf].concat()),
+                ([lt, rt].concat(), [lf, rf].concat())
+            }
+            // `conn.closed`, `conn.is_closed()`: true when already released.
+            "attribute" | "call" => {
+                let target = if cond.kind() == "call" { cond.child_by_field_name("function") } else { Some(cond) };
+                let Some(target) = target.filter(|t| t.kind() == "attribute") else { return Default::default() };
+                let attr = target.child_by_field_name("attribute").map(|a| self.text(a)).unwrap_or("");
+                let var = target.child_by_field_name("object").and_then(|o| self.tracked(o));
+                match (var, attr) {
+                    (Some(v), "closed" | "is_closed") => (vec![v], vec![]),
                     _ => Default::default(),
                 }
             }
@@ -831,7 +872,8 @@ impl<'c, 'a, 't> Lowerer<'c, 'a, 't> {
             // Acquired and scoped in one: closed by the block, or reported
             // by LK104 when the block only ends a transaction.
             self.call_parts(call);
-            self.effect(span(call));
+            let touches = self.call_touches(call);
+            self.emit_touching(EventKind::Effect, span(call), true, touches);
             return;
         }
         if let Some(v) = self.tracked(inner) {
@@ -970,9 +1012,8 @@ impl<'c, 'a, 't> Lowerer<'c, 'a, 't> {
                     self.expr(right);
                     self.escape_values(right, false);
                 }
-                if left.kind() == "subscript" {
-                    self.effect(span(left));
-                }
+                // A store into a container is not treated as raising: the
+                // loads around it are.
             }
         }
     }
@@ -999,7 +1040,8 @@ impl<'c, 'a, 't> Lowerer<'c, 'a, 't> {
             }
             let v = self.f.var(&name);
             let site = self.site(span(call), spec, &name);
-            self.emit(EventKind::Acquire { dst: v, site }, span(call), true);
+            let touches = self.call_touches(call);
+            self.emit_touching(EventKind::Acquire { dst: v, site }, span(call), true, touches);
             self.locals.insert(name, spec.type_name.clone());
             if right.kind() == "await" || unwrap_value(right, self.ctx) != right {
                 self.effect(span(right));
@@ -1058,12 +1100,18 @@ impl<'c, 'a, 't> Lowerer<'c, 'a, 't> {
         match node.kind() {
             "call" => self.call(node, false),
             "await" => {
-                match node.named_child(0) {
-                    Some(inner) if inner.kind() == "call" => self.call(inner, true),
-                    Some(inner) => self.expr(inner),
-                    None => {}
-                }
-                self.effect(span(node));
+                let touches = match node.named_child(0) {
+                    Some(inner) if inner.kind() == "call" => {
+                        self.call(inner, true);
+                        self.call_touches(inner)
+                    }
+                    Some(inner) => {
+                        self.expr(inner);
+                        self.tracked(inner).into_iter().collect()
+                    }
+                    None => Vec::new(),
+                };
+                self.emit_touching(EventKind::Effect, span(node), true, touches);
             }
             "yield" => self.yield_expr(node),
             "lambda" => self.capture(node),
@@ -1361,11 +1409,17 @@ impl<'c, 'a, 't> Lowerer<'c, 'a, 't> {
             }
         }
 
-        // Handed over: constructors, containers.
+        // Handed over to a constructor or a container: the new owner has it
+        // before the call can fail.
         if self.is_constructor(call) || method.is_some_and(|m| STORING_METHODS.contains(&m)) {
             self.escape_args(call);
         }
-        self.effect(at);
+        // Predicates (`conn.is_closed()`, `pool.has_capacity()`) are taken
+        // not to raise: a finally that asks before closing is the careful
+        // idiom, not a leak.
+        let predicate = method.is_some_and(|m| m.starts_with("is_") || m.starts_with("has_"));
+        let touches = self.call_touches(call);
+        self.emit_touching(EventKind::Effect, at, !predicate, touches);
     }
 }
 
