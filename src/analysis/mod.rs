@@ -99,7 +99,11 @@ impl State {
 
     fn raised_at(&self, event: &Event) -> State {
         let mut s = self.clone();
-        let touched: Vec<SiteId> = event.touches.iter().flat_map(|v| self.holds[*v].iter().copied()).collect();
+        let touched: Vec<SiteId> = event
+            .touches
+            .iter()
+            .flat_map(|v| self.holds[*v].iter().copied())
+            .collect();
         for (site, o) in s.open.iter_mut().enumerate() {
             *o = o.raise_at(event.span, touched.contains(&site));
         }
@@ -165,7 +169,12 @@ struct Findings {
 
 /// Applies one event to `state`; records overwrites, releases and returns
 /// in `out` when given (the final pass), not while iterating.
-fn transfer(state: &mut State, event: &Event, mut out: Option<&mut Findings>) {
+fn transfer(
+    state: &mut State,
+    event: &Event,
+    sites_parent: &dyn Fn(SiteId) -> Option<SiteId>,
+    mut out: Option<&mut Findings>,
+) {
     let lose =
         |state: &mut State, var: VarId, keep: Option<SiteId>, out: &mut Option<&mut Findings>| {
             for site in std::mem::take(&mut state.holds[var]) {
@@ -208,7 +217,18 @@ fn transfer(state: &mut State, event: &Event, mut out: Option<&mut Findings>) {
             };
         }
         EventKind::Release { var } | EventKind::Guard { var } => {
-            for &site in &state.holds[*var] {
+            let mut released = state.holds[*var].clone();
+            // Children (cursors of a connection) go with their parent.
+            let mut i = 0;
+            while i < released.len() {
+                let parent = released[i];
+                let children: Vec<SiteId> = (0..state.open.len())
+                    .filter(|&c| sites_parent(c) == Some(parent) && !released.contains(&c))
+                    .collect();
+                released.extend(children);
+                i += 1;
+            }
+            for site in released {
                 if let Some(out) = out.as_deref_mut() {
                     if state.open[site].is_open() && !out.released[site].contains(&event.span) {
                         out.released[site].push(event.span);
@@ -269,6 +289,7 @@ pub fn analyse(f: &Function) -> Outcome {
         // Nothing acquired, nothing to leak.
         return Outcome::default();
     }
+    let parent_of = |s: SiteId| f.sites[s].parent;
     let mut ins: Vec<Option<State>> = vec![None; f.blocks.len()];
     ins[f.entry] = Some(State::new(nv, ns));
     let mut queue: VecDeque<BlockId> = VecDeque::from([f.entry]);
@@ -304,7 +325,7 @@ pub fn analyse(f: &Function) -> Outcome {
                 sent = event.touches.is_empty();
             }
             if event.kind != EventKind::Effect {
-                transfer(&mut state, event, None);
+                transfer(&mut state, event, &parent_of, None);
                 sent = false;
             }
             if !event.touches.is_empty() {
@@ -339,7 +360,7 @@ pub fn analyse(f: &Function) -> Outcome {
             continue;
         };
         for event in &block.events {
-            transfer(&mut state, event, Some(&mut found));
+            transfer(&mut state, event, &parent_of, Some(&mut found));
             state.engage(event);
         }
     }
@@ -409,6 +430,7 @@ mod tests {
                 type_name: "x.Conn".into(),
                 kind: ResourceKind::Connection,
                 var_name: "c".into(),
+                parent: None,
             })
         }
         fn ev(&mut self, b: BlockId, kind: EventKind, at: usize, may_raise: bool) {

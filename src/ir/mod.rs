@@ -20,6 +20,9 @@ pub struct Site {
     pub kind: crate::resources::ResourceKind,
     /// The variable it was first bound to, for messages.
     pub var_name: String,
+    /// The resource it was made from (a cursor's connection): releasing
+    /// the parent releases it too.
+    pub parent: Option<SiteId>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

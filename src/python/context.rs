@@ -191,6 +191,10 @@ impl<'a> FileContext<'a> {
         }
         // A method on a value of known type, or calling a factory.
         let (receiver_type, method) = match callee.kind() {
+            // `self.SessionLocal()`: an attribute that is itself a factory.
+            "attribute" if self.type_of_name(callee, locals, attrs).is_some() => {
+                (self.type_of_name(callee, locals, attrs), "__call__")
+            }
             "attribute" => {
                 let object = callee.child_by_field_name("object")?;
                 let method = self.text(callee.child_by_field_name("attribute")?);

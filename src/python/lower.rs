@@ -243,7 +243,11 @@ impl<'c, 'a, 't> Lowerer<'c, 'a, 't> {
         if let Some(args) = call.child_by_field_name("arguments") {
             let mut cursor = args.walk();
             for a in args.named_children(&mut cursor) {
-                let a = if a.kind() == "keyword_argument" { a.child_by_field_name("value") } else { Some(a) };
+                let a = if a.kind() == "keyword_argument" {
+                    a.child_by_field_name("value")
+                } else {
+                    Some(a)
+                };
                 if let Some(v) = a.and_then(|a| self.tracked(a)) {
                     out.push(v);
                 }
@@ -264,14 +268,31 @@ impl<'c, 'a, 't> Lowerer<'c, 'a, 't> {
     }
 
     fn site(&mut self, at: Span, spec: &ResourceSpec, var_name: &str) -> SiteId {
+        self.site_with_parent(at, spec, var_name, None)
+    }
+
+    /// A site made from the resource `parent` names (`conn.cursor()`).
+    fn site_with_parent(
+        &mut self,
+        at: Span,
+        spec: &ResourceSpec,
+        var_name: &str,
+        parent: Option<&str>,
+    ) -> SiteId {
         if let Some(&s) = self.site_by_span.get(&at) {
             return s;
         }
+        let parent = parent.and_then(|p| {
+            (0..self.f.sites.len())
+                .rev()
+                .find(|&s| self.f.sites[s].var_name == p)
+        });
         let s = self.f.add_site(Site {
             span: at,
             type_name: spec.type_name.clone(),
             kind: spec.kind,
             var_name: var_name.to_string(),
+            parent,
         });
         self.site_by_span.insert(at, s);
         s
@@ -484,7 +505,10 @@ impl<'c, 'a, 't> Lowerer<'c, 'a, 't> {
                 .unwrap_or(""),
             _ => "",
         };
-        name.trim_start_matches('_').chars().next().is_some_and(|c| c.is_ascii_uppercase())
+        name.trim_start_matches('_')
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_uppercase())
             || matches!(name, "cls" | "dict" | "list" | "tuple" | "set" | "partial")
     }
 
@@ -550,7 +574,10 @@ impl<'c, 'a, 't> Lowerer<'c, 'a, 't> {
                 }
             }
             "boolean_operator" => {
-                let (Some(l), Some(r)) = (cond.child_by_field_name("left"), cond.child_by_field_name("right")) else {
+                let (Some(l), Some(r)) = (
+                    cond.child_by_field_name("left"),
+                    cond.child_by_field_name("right"),
+                ) else {
                     return Default::default();
                 };
                 // Precision first: whichever operand decides, a branch that
@@ -562,10 +589,21 @@ impl<'c, 'a, 't> Lowerer<'c, 'a, 't> {
             }
             // `conn.closed`, `conn.is_closed()`: true when already released.
             "attribute" | "call" => {
-                let target = if cond.kind() == "call" { cond.child_by_field_name("function") } else { Some(cond) };
-                let Some(target) = target.filter(|t| t.kind() == "attribute") else { return Default::default() };
-                let attr = target.child_by_field_name("attribute").map(|a| self.text(a)).unwrap_or("");
-                let var = target.child_by_field_name("object").and_then(|o| self.tracked(o));
+                let target = if cond.kind() == "call" {
+                    cond.child_by_field_name("function")
+                } else {
+                    Some(cond)
+                };
+                let Some(target) = target.filter(|t| t.kind() == "attribute") else {
+                    return Default::default();
+                };
+                let attr = target
+                    .child_by_field_name("attribute")
+                    .map(|a| self.text(a))
+                    .unwrap_or("");
+                let var = target
+                    .child_by_field_name("object")
+                    .and_then(|o| self.tracked(o));
                 match (var, attr) {
                     (Some(v), "closed" | "is_closed") => (vec![v], vec![]),
                     _ => Default::default(),
@@ -782,7 +820,13 @@ impl<'c, 'a, 't> Lowerer<'c, 'a, 't> {
         if let Some(dispatch) = dispatch {
             let mut catch_all = false;
             for h in &handlers {
-                let value = h.child_by_field_name("value");
+                // `except E as e` parses as an `as_pattern` value.
+                let (value, alias) = match h.child_by_field_name("value") {
+                    Some(v) if v.kind() == "as_pattern" => {
+                        (v.named_child(0), v.child_by_field_name("alias"))
+                    }
+                    v => (v, h.child_by_field_name("alias")),
+                };
                 let is_catch_all = match value {
                     None => true,
                     Some(v) => matches!(
@@ -794,7 +838,7 @@ impl<'c, 'a, 't> Lowerer<'c, 'a, 't> {
                 let hb = self.new_block();
                 self.f.edge(dispatch, hb);
                 self.cur = hb;
-                if let Some(alias) = h.child_by_field_name("alias") {
+                if let Some(alias) = alias {
                     self.clear_targets(alias);
                 }
                 let mut c = h.walk();
@@ -1039,9 +1083,20 @@ impl<'c, 'a, 't> Lowerer<'c, 'a, 't> {
                 return;
             }
             let v = self.f.var(&name);
-            let site = self.site(span(call), spec, &name);
+            let receiver = call
+                .child_by_field_name("function")
+                .filter(|f| f.kind() == "attribute")
+                .and_then(|f| f.child_by_field_name("object"))
+                .filter(|o| o.kind() == "identifier")
+                .map(|o| self.text(o));
+            let site = self.site_with_parent(span(call), spec, &name, receiver);
             let touches = self.call_touches(call);
-            self.emit_touching(EventKind::Acquire { dst: v, site }, span(call), true, touches);
+            self.emit_touching(
+                EventKind::Acquire { dst: v, site },
+                span(call),
+                true,
+                touches,
+            );
             self.locals.insert(name, spec.type_name.clone());
             if right.kind() == "await" || unwrap_value(right, self.ctx) != right {
                 self.effect(span(right));
@@ -1060,6 +1115,21 @@ impl<'c, 'a, 't> Lowerer<'c, 'a, 't> {
                 self.locals.insert(name, t);
             }
             return;
+        }
+        // `db = client[name]`, `db = client.mydb`: the derived object keeps
+        // the resource reachable (a Mongo database holds its client), so it
+        // is treated as another name for it.
+        if matches!(plain.kind(), "subscript" | "attribute") {
+            let root = plain
+                .child_by_field_name("value")
+                .or_else(|| plain.child_by_field_name("object"));
+            if let Some(src) = root.and_then(|r| self.tracked(r)) {
+                self.expr(plain);
+                let dst = self.f.var(&name);
+                self.emit(EventKind::Copy { dst, src }, span(left), false);
+                self.locals.remove(&name);
+                return;
+            }
         }
         self.expr(right);
         self.escape_values_in_containers(right);
@@ -1284,11 +1354,19 @@ impl<'c, 'a, 't> Lowerer<'c, 'a, 't> {
         // `next(gen())`: a dependency generator whose cleanup never runs.
         if qualified.is_none() && callee.kind() == "identifier" && self.text(callee) == "next" {
             if let Some(inner) = positional.first().filter(|a| a.kind() == "call") {
-                if let Some(q) = inner
-                    .child_by_field_name("function")
-                    .and_then(|f| self.ctx.qualify(f, self.class.as_deref()))
-                {
-                    self.next_calls.push((at, q));
+                if let Some(f) = inner.child_by_field_name("function") {
+                    // `next(self.model.get_db())`: the receiver cannot be
+                    // resolved; the method name is matched against the
+                    // project's generators.
+                    let q = self.ctx.qualify(f, self.class.as_deref()).or_else(|| {
+                        (f.kind() == "attribute")
+                            .then(|| f.child_by_field_name("attribute"))
+                            .flatten()
+                            .map(|a| format!("?.{}", self.text(a)))
+                    });
+                    if let Some(q) = q {
+                        self.next_calls.push((at, q));
+                    }
                 }
             }
         }
@@ -1308,12 +1386,7 @@ impl<'c, 'a, 't> Lowerer<'c, 'a, 't> {
                     .iter()
                     .find(|rel| rel.method.as_deref() == Some(m) && rel.on.is_none());
                 if let Some(rel) = release {
-                    if rel.is_async
-                        && !awaited
-                        && call
-                            .parent()
-                            .is_some_and(|p| p.kind() == "expression_statement")
-                    {
+                    if rel.is_async && !awaited && self.statement_call == Some(call.id()) {
                         self.not_awaited.push(NotAwaited {
                             call: at,
                             receiver: rname.to_string(),

@@ -70,8 +70,13 @@ pub fn check(
 ) -> Vec<Finding> {
     let mut out = Vec::new();
     for (l, outcome) in results {
+        let leaking: Vec<usize> = outcome.leaks.iter().map(|k| k.site).collect();
         for leak in &outcome.leaks {
             let site = &l.function.sites[leak.site];
+            // A cursor whose connection leaks too is part of that story.
+            if site.parent.is_some_and(|p| leaking.contains(&p)) {
+                continue;
+            }
             if site.kind == ResourceKind::Factory {
                 continue;
             }
