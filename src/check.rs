@@ -121,7 +121,7 @@ pub fn wanted_by_first_pass(text: &str, settings: &Settings) -> bool {
 }
 
 /// The rules that need the dataflow engine.
-const ENGINE_RULES: &[&str] = &["LK101", "LK102", "LK103", "LK106"];
+const ENGINE_RULES: &[&str] = &["LK101", "LK102", "LK103", "LK105", "LK106", "LK107", "LK108", "LK109"];
 
 /// Every finding for one file's text, suppressions and settings applied,
 /// sorted by position.
@@ -201,6 +201,9 @@ fn lint_python(
     {
         let ctx = FileContext::new(&module, &settings.python, &project.python, name);
         let results = analyse_module(&ctx);
+        if settings.rules.contains(rules::FIXTURE_WITHOUT_TEARDOWN.code) {
+            findings.extend(rules::fixture_without_teardown::check(&results));
+        }
         findings.extend(rules::python_leaks::check(
             &ctx,
             &results,

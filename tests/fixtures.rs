@@ -81,26 +81,37 @@ fn every_fixture_produces_exactly_its_expected_findings() {
     fixture_files(&root, &mut files);
     files.sort();
     assert!(files.len() >= 6, "fixtures were found");
-    let settings = Settings::from_options(root.clone(), None, &Options::default()).unwrap();
-    // Like the command line: a first pass over every file for summaries.
-    let texts: Vec<String> = files
+    // A `leaklint.toml` beside a fixture configures its directory (project
+    // resources); every other fixture runs with the defaults.
+    let settings: Vec<Settings> = files
         .iter()
-        .map(|p| std::fs::read_to_string(p).unwrap())
+        .map(|path| {
+            let dir = path.parent().unwrap();
+            let config = dir.join("leaklint.toml");
+            let options = if config.is_file() {
+                leaklint::config::read_options(&config).unwrap().unwrap()
+            } else {
+                Options::default()
+            };
+            Settings::from_options(dir.to_path_buf(), None, &options).unwrap()
+        })
         .collect();
+    // Like the command line: a first pass over every file for summaries.
+    let texts: Vec<String> = files.iter().map(|p| std::fs::read_to_string(p).unwrap()).collect();
     let inputs: Vec<_> = files
         .iter()
         .zip(&texts)
-        .filter(|(p, _)| Language::from_path(p) == Some(Language::Python))
-        .map(|(p, t)| (p.as_path(), t.as_str(), &settings))
+        .zip(&settings)
+        .filter(|((p, _), _)| Language::from_path(p) == Some(Language::Python))
+        .map(|((p, t), s)| (p.as_path(), t.as_str(), s))
         .collect();
     let project = check::build_project(&inputs);
     let mut failures = Vec::new();
-    for path in &files {
-        let text = std::fs::read_to_string(path).unwrap();
+    for ((path, settings), text) in files.iter().zip(&settings).zip(texts.clone()) {
         let expected = expectations(&text);
         let source = SourceFile::new(path.clone(), text);
         let language = Language::from_path(path).unwrap();
-        let actual: Expected = check::lint(&source, language, &settings, &project)
+        let actual: Expected = check::lint(&source, language, settings, &project)
             .iter()
             .map(|f| {
                 let loc = source.location(f.span.start);

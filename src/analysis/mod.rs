@@ -431,6 +431,7 @@ mod tests {
                 kind: ResourceKind::Connection,
                 var_name: "c".into(),
                 parent: None,
+                long_lived: false,
             })
         }
         fn ev(&mut self, b: BlockId, kind: EventKind, at: usize, may_raise: bool) {

@@ -23,6 +23,15 @@ pub struct Site {
     /// The resource it was made from (a cursor's connection): releasing
     /// the parent releases it too.
     pub parent: Option<SiteId>,
+    /// Meant to live for the process (engines, pools, shared clients).
+    pub long_lived: bool,
+}
+
+impl Site {
+    /// Whether the resource is long-lived by design (its spec says so).
+    pub fn long_lived_hint(&self) -> bool {
+        self.long_lived
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -293,6 +293,7 @@ impl<'c, 'a, 't> Lowerer<'c, 'a, 't> {
             kind: spec.kind,
             var_name: var_name.to_string(),
             parent,
+            long_lived: spec.long_lived,
         });
         self.site_by_span.insert(at, s);
         s

@@ -3,6 +3,7 @@
 //! `leaklint rule CODE` prints, so documentation cannot drift from code.
 
 pub mod close_not_awaited;
+pub mod fixture_without_teardown;
 pub mod generator_dependency_next;
 mod io_error;
 pub mod leak_on_error_path;
@@ -124,6 +125,7 @@ macro_rules! declare_rule {
 }
 
 pub use close_not_awaited::CLOSE_NOT_AWAITED;
+pub use fixture_without_teardown::FIXTURE_WITHOUT_TEARDOWN;
 pub use generator_dependency_next::GENERATOR_DEPENDENCY_NEXT;
 pub use io_error::IO_ERROR;
 pub use leak_on_error_path::LEAK_ON_ERROR_PATH;
@@ -134,13 +136,14 @@ pub use with_does_not_close::WITH_DOES_NOT_CLOSE;
 /// Every implemented rule, in code order. Rules not implemented yet are not
 /// listed (and cannot be selected).
 pub fn all() -> &'static [&'static RuleMeta] {
-    static ALL: [&RuleMeta; 7] = [
+    static ALL: [&RuleMeta; 8] = [
         &SYNTAX_ERROR,
         &IO_ERROR,
         &UNCLOSED_RESOURCE,
         &LEAK_ON_ERROR_PATH,
         &GENERATOR_DEPENDENCY_NEXT,
         &WITH_DOES_NOT_CLOSE,
+        &FIXTURE_WITHOUT_TEARDOWN,
         &CLOSE_NOT_AWAITED,
     ];
     &ALL
