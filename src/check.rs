@@ -121,7 +121,9 @@ pub fn wanted_by_first_pass(text: &str, settings: &Settings) -> bool {
 }
 
 /// The rules that need the dataflow engine.
-const ENGINE_RULES: &[&str] = &["LK101", "LK102", "LK103", "LK105", "LK106", "LK107", "LK108", "LK109"];
+const ENGINE_RULES: &[&str] = &[
+    "LK101", "LK102", "LK103", "LK105", "LK106", "LK107", "LK108", "LK109",
+];
 
 /// Every finding for one file's text, suppressions and settings applied,
 /// sorted by position.
@@ -201,7 +203,25 @@ fn lint_python(
     {
         let ctx = FileContext::new(&module, &settings.python, &project.python, name);
         let results = analyse_module(&ctx);
-        if settings.rules.contains(rules::FIXTURE_WITHOUT_TEARDOWN.code) {
+        if settings
+            .rules
+            .contains(rules::SESSION_STORED_LONG_LIVED.code)
+        {
+            findings.extend(rules::session_stored_long_lived::check(&ctx));
+        }
+        if settings
+            .rules
+            .contains(rules::STARTUP_WITHOUT_SHUTDOWN.code)
+        {
+            findings.extend(rules::startup_without_shutdown::check(&ctx));
+        }
+        if settings.rules.contains(rules::OWNER_WITHOUT_CLOSE.code) {
+            findings.extend(rules::owner_without_close::check(&ctx));
+        }
+        if settings
+            .rules
+            .contains(rules::FIXTURE_WITHOUT_TEARDOWN.code)
+        {
             findings.extend(rules::fixture_without_teardown::check(&results));
         }
         findings.extend(rules::python_leaks::check(

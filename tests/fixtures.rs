@@ -97,7 +97,10 @@ fn every_fixture_produces_exactly_its_expected_findings() {
         })
         .collect();
     // Like the command line: a first pass over every file for summaries.
-    let texts: Vec<String> = files.iter().map(|p| std::fs::read_to_string(p).unwrap()).collect();
+    let texts: Vec<String> = files
+        .iter()
+        .map(|p| std::fs::read_to_string(p).unwrap())
+        .collect();
     let inputs: Vec<_> = files
         .iter()
         .zip(&texts)

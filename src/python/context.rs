@@ -198,7 +198,13 @@ impl<'a> FileContext<'a> {
             "attribute" => {
                 let object = callee.child_by_field_name("object")?;
                 let method = self.text(callee.child_by_field_name("attribute")?);
-                (self.type_of_name(object, locals, attrs), method)
+                // `sqlite3.connect(p).cursor()`: the receiver is itself an
+                // acquisition.
+                let receiver = self.type_of_name(object, locals, attrs).or_else(|| {
+                    self.acquisition(object, locals, attrs, class)
+                        .map(|(s, _)| s.type_name.clone())
+                });
+                (receiver, method)
             }
             "identifier" => (self.type_of_name(callee, locals, attrs), "__call__"),
             _ => (None, ""),
@@ -220,6 +226,15 @@ impl<'a> FileContext<'a> {
         let q = self.qualify(callee, class)?;
         let returns = self.summaries.get(&q)?.returns.as_deref()?;
         self.spec(returns).map(|spec| (spec, value))
+    }
+
+    /// Whether `method` releases the resource type stored in `self.attr`.
+    pub fn spec_releases(&self, attr: &str, attrs: &HashMap<String, String>, method: &str) -> bool {
+        attrs.get(attr).and_then(|t| self.spec(t)).is_some_and(|s| {
+            s.release
+                .iter()
+                .any(|r| r.method.as_deref() == Some(method))
+        })
     }
 
     /// The type of a name: a local, `self.attr`, or a module global.

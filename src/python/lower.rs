@@ -1570,7 +1570,7 @@ fn param_names(ctx: &FileContext, params: Option<Node>) -> (Vec<String>, HashMap
 }
 
 /// The types of `self.x` attributes assigned anywhere in a class body.
-fn class_attributes(ctx: &FileContext, class: Node) -> HashMap<String, String> {
+pub(crate) fn class_attributes(ctx: &FileContext, class: Node) -> HashMap<String, String> {
     let mut attrs = HashMap::new();
     super::preorder(class, |n| {
         if n.kind() == "assignment" {

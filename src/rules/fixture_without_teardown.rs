@@ -58,14 +58,21 @@ pub fn check(results: &[(Lowered, Outcome)]) -> Vec<Finding> {
             .map(|k| (k.site, false));
         for (site_id, was_returned) in returned.chain(leaked) {
             let site = &l.function.sites[site_id];
-            if site.kind == ResourceKind::Factory || site.long_lived_hint() || reported.contains(&site_id) {
+            if site.kind == ResourceKind::Factory
+                || site.long_lived_hint()
+                || reported.contains(&site_id)
+            {
                 continue;
             }
             if site.parent.is_some_and(|p| reported.contains(&p)) {
                 continue;
             }
             reported.push(site_id);
-            let var = if site.var_name.starts_with('<') { "it" } else { site.var_name.as_str() };
+            let var = if site.var_name.starts_with('<') {
+                "it"
+            } else {
+                site.var_name.as_str()
+            };
             let (message, help) = if was_returned {
                 (
                     format!("fixture returns `{var}` ({}) and has no teardown to release it", site.type_name),

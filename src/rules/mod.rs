@@ -7,7 +7,10 @@ pub mod fixture_without_teardown;
 pub mod generator_dependency_next;
 mod io_error;
 pub mod leak_on_error_path;
+pub mod owner_without_close;
 pub mod python_leaks;
+pub mod session_stored_long_lived;
+pub mod startup_without_shutdown;
 mod syntax_error;
 pub mod unclosed_resource;
 pub mod with_does_not_close;
@@ -129,6 +132,9 @@ pub use fixture_without_teardown::FIXTURE_WITHOUT_TEARDOWN;
 pub use generator_dependency_next::GENERATOR_DEPENDENCY_NEXT;
 pub use io_error::IO_ERROR;
 pub use leak_on_error_path::LEAK_ON_ERROR_PATH;
+pub use owner_without_close::OWNER_WITHOUT_CLOSE;
+pub use session_stored_long_lived::SESSION_STORED_LONG_LIVED;
+pub use startup_without_shutdown::STARTUP_WITHOUT_SHUTDOWN;
 pub use syntax_error::SYNTAX_ERROR;
 pub use unclosed_resource::UNCLOSED_RESOURCE;
 pub use with_does_not_close::WITH_DOES_NOT_CLOSE;
@@ -136,7 +142,7 @@ pub use with_does_not_close::WITH_DOES_NOT_CLOSE;
 /// Every implemented rule, in code order. Rules not implemented yet are not
 /// listed (and cannot be selected).
 pub fn all() -> &'static [&'static RuleMeta] {
-    static ALL: [&RuleMeta; 8] = [
+    static ALL: [&RuleMeta; 11] = [
         &SYNTAX_ERROR,
         &IO_ERROR,
         &UNCLOSED_RESOURCE,
@@ -145,6 +151,9 @@ pub fn all() -> &'static [&'static RuleMeta] {
         &WITH_DOES_NOT_CLOSE,
         &FIXTURE_WITHOUT_TEARDOWN,
         &CLOSE_NOT_AWAITED,
+        &SESSION_STORED_LONG_LIVED,
+        &STARTUP_WITHOUT_SHUTDOWN,
+        &OWNER_WITHOUT_CLOSE,
     ];
     &ALL
 }

@@ -1,0 +1,168 @@
+crate::declare_rule! {
+    /// ## What it does
+    /// Finds a session, connection, cursor or transaction (not an engine,
+    /// pool or client, which are meant to be shared) that is kept where it
+    /// outlives the request or test that needs it: bound at module level,
+    /// as a class attribute, or registered as a ready-made instance in a
+    /// service registry or container (`registry.register("db_session",
+    /// service=db.session)`).
+    ///
+    /// ## Why is this bad?
+    /// Sessions and connections are units of work: not thread-safe, bound
+    /// to one transaction, closed or invalidated when their request ends.
+    /// A long-lived reference serves a stale or closed one to the next
+    /// caller ("This Connection is closed"), shares a transaction between
+    /// requests, and pins the connection for the life of the process.
+    ///
+    /// ## Example
+    /// ```python
+    /// registry.register("db_session", service=db.session)
+    /// ```
+    ///
+    /// ## Use instead
+    /// Register a factory, so every request or test gets its own:
+    /// ```python
+    /// registry.register_factory("db_session", lambda: SessionLocal())
+    /// ```
+    pub static SESSION_STORED_LONG_LIVED = {
+        code: "LK107",
+        name: "session-stored-long-lived",
+        language: Python,
+        severity: Error,
+        fix: None,
+        summary: "A session or connection is stored where it outlives its unit of work.",
+    }
+}
+
+use std::collections::HashMap;
+
+use tree_sitter::Node;
+
+use crate::diagnostic::{Finding, Span};
+use crate::python::context::FileContext;
+use crate::python::preorder;
+use crate::resources::ResourceKind;
+
+/// Registration methods that store a ready-made instance.
+const REGISTERING: &[&str] = &[
+    "register",
+    "register_instance",
+    "register_singleton",
+    "add_singleton",
+    "register_service",
+    "provide",
+];
+
+fn short_lived(kind: ResourceKind) -> bool {
+    matches!(
+        kind,
+        ResourceKind::Session
+            | ResourceKind::Connection
+            | ResourceKind::Cursor
+            | ResourceKind::Transaction
+    )
+}
+
+fn span(n: Node) -> Span {
+    Span::new(n.start_byte(), n.end_byte())
+}
+
+pub fn check(ctx: &FileContext) -> Vec<Finding> {
+    let mut out = Vec::new();
+    let empty = HashMap::new();
+    let root = ctx.module.tree.root_node();
+    // Module level and class bodies: statements run once, their bindings
+    // live as long as the module or the class.
+    let mut scopes: Vec<(Node, &str)> = vec![(root, "module level")];
+    preorder(root, |n| {
+        if n.kind() == "class_definition" {
+            if let Some(body) = n.child_by_field_name("body") {
+                scopes.push((body, "a class attribute"));
+            }
+        }
+        true
+    });
+    for (scope, place) in scopes {
+        let mut cursor = scope.walk();
+        for stmt in scope.named_children(&mut cursor) {
+            if stmt.kind() != "expression_statement" {
+                continue;
+            }
+            let Some(assign) = stmt.named_child(0).filter(|a| a.kind() == "assignment") else {
+                continue;
+            };
+            let (Some(left), Some(right)) = (
+                assign.child_by_field_name("left"),
+                assign.child_by_field_name("right"),
+            ) else {
+                continue;
+            };
+            if left.kind() != "identifier" {
+                continue;
+            }
+            if let Some((spec, call)) = ctx.acquisition(right, &empty, &empty, None) {
+                if short_lived(spec.kind) {
+                    out.push(SESSION_STORED_LONG_LIVED.finding(
+                        span(call),
+                        format!("`{}` ({}) is kept at {place} and outlives its unit of work", ctx.text(left), spec.type_name),
+                        "Create it per request, task or test (a `with` block or a dependency that closes it), and keep only the engine, pool or factory long-lived.",
+                    ));
+                }
+            }
+        }
+    }
+    // Registries: `registry.register("db_session", service=db.session)`.
+    preorder(root, |n| {
+        if n.kind() != "call" {
+            return true;
+        }
+        let Some(f) = n
+            .child_by_field_name("function")
+            .filter(|f| f.kind() == "attribute")
+        else {
+            return true;
+        };
+        let method = f
+            .child_by_field_name("attribute")
+            .map(|a| ctx.text(a))
+            .unwrap_or("");
+        if !REGISTERING.contains(&method) {
+            return true;
+        }
+        let Some(args) = n.child_by_field_name("arguments") else {
+            return true;
+        };
+        let mut cursor = args.walk();
+        for a in args.named_children(&mut cursor) {
+            let value = if a.kind() == "keyword_argument" {
+                a.child_by_field_name("value")
+            } else {
+                Some(a)
+            };
+            let Some(value) = value else { continue };
+            let session_like = match value.kind() {
+                "attribute" => value.child_by_field_name("attribute").is_some_and(|attr| {
+                    matches!(ctx.text(attr), "session" | "db_session" | "connection")
+                }),
+                "identifier" => ctx
+                    .globals
+                    .get(ctx.text(value))
+                    .and_then(|t| ctx.spec(t))
+                    .is_some_and(|s| short_lived(s.kind)),
+                "call" => ctx
+                    .acquisition(value, &empty, &empty, None)
+                    .is_some_and(|(s, _)| short_lived(s.kind)),
+                _ => false,
+            };
+            if session_like {
+                out.push(SESSION_STORED_LONG_LIVED.finding(
+                    span(value),
+                    format!("`{}` is registered as a shared instance and outlives the request that opened it", ctx.text(value)),
+                    "Register a factory instead, so each request or test gets its own session: `register_factory(name, lambda: SessionLocal())`.",
+                ));
+            }
+        }
+        true
+    });
+    out
+}
