@@ -126,7 +126,23 @@ pub fn check(ctx: &FileContext) -> Vec<Finding> {
             .child_by_field_name("attribute")
             .map(|a| ctx.text(a))
             .unwrap_or("");
-        if !REGISTERING.contains(&method) {
+        // `ti.register(conn)` registers adapters *on* a connection; only a
+        // registry or container keeps what is registered with it.
+        let receiver = f
+            .child_by_field_name("object")
+            .map(|o| ctx.text(o).to_ascii_lowercase())
+            .unwrap_or_default();
+        let is_registry = [
+            "regist",
+            "container",
+            "service",
+            "inject",
+            "provider",
+            "locator",
+        ]
+        .iter()
+        .any(|w| receiver.contains(w));
+        if !REGISTERING.contains(&method) || !is_registry {
             return true;
         }
         let Some(args) = n.child_by_field_name("arguments") else {
@@ -141,9 +157,9 @@ pub fn check(ctx: &FileContext) -> Vec<Finding> {
             };
             let Some(value) = value else { continue };
             let session_like = match value.kind() {
-                "attribute" => value.child_by_field_name("attribute").is_some_and(|attr| {
-                    matches!(ctx.text(attr), "session" | "db_session" | "connection")
-                }),
+                "attribute" => value
+                    .child_by_field_name("attribute")
+                    .is_some_and(|attr| matches!(ctx.text(attr), "session" | "db_session")),
                 "identifier" => ctx
                     .globals
                     .get(ctx.text(value))
