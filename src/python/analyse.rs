@@ -109,7 +109,7 @@ pub fn summarise(results: &[(Lowered, Outcome)]) -> Vec<(String, FnSummary)> {
         };
         let dependency_generator = matches!(l.gen, GenMode::Loan { .. })
             && !l.is_fixture
-            && l.yielded.iter().any(|s| o.released.contains(s));
+            && (l.yields_scoped || l.yielded.iter().any(|s| o.released.contains(s)));
         let summary = FnSummary {
             returns,
             releases_params: l.releases_params.clone(),

@@ -87,6 +87,8 @@ pub struct Lowered {
     pub next_calls: Vec<(Span, String)>,
     /// Sites yielded (lent) by a loan generator.
     pub yielded: Vec<SiteId>,
+    /// It yields a resource scoped by its own `with` block.
+    pub yields_scoped: bool,
     pub releases_params: Vec<usize>,
     /// The function's `def` line (name), for messages.
     pub name_span: Span,
@@ -124,6 +126,10 @@ struct Lowerer<'c, 'a, 't> {
     yielded: Vec<SiteId>,
     releases_params: Vec<usize>,
     temp: usize,
+    /// Names bound by `with <acquisition> as name`.
+    scoped_names: Vec<String>,
+    /// A loan generator yields a name its `with` scopes.
+    yields_scoped: bool,
     /// The call that is a whole expression statement (its result, a
     /// coroutine for async releases, is dropped).
     statement_call: Option<usize>,
@@ -901,7 +907,7 @@ impl<'c, 'a, 't> Lowerer<'c, 'a, 't> {
             } else {
                 (value, None)
             };
-            self.with_item(expr, is_async);
+            self.with_item(expr, alias, is_async);
             if let Some(alias) = alias {
                 self.clear_targets(alias);
             }
@@ -911,9 +917,12 @@ impl<'c, 'a, 't> Lowerer<'c, 'a, 't> {
         }
     }
 
-    fn with_item(&mut self, expr: Node<'t>, is_async: bool) {
+    fn with_item(&mut self, expr: Node<'t>, alias: Option<Node<'t>>, is_async: bool) {
         let inner = unwrap_value(expr, self.ctx);
         if let Some((_, call)) = self.acquisition(inner) {
+            if let Some(a) = alias.filter(|a| a.kind() == "identifier") {
+                self.scoped_names.push(self.text(a).to_string());
+            }
             // Acquired and scoped in one: closed by the block, or reported
             // by LK104 when the block only ends a transaction.
             self.call_parts(call);
@@ -1236,15 +1245,19 @@ impl<'c, 'a, 't> Lowerer<'c, 'a, 't> {
                         let site = self.site(span(call), spec, "<yielded>");
                         self.emit(EventKind::Acquire { dst: v, site }, span(call), true);
                         self.yielded.push(site);
-                    } else if let Some(v) = self.tracked(value) {
+                    } else if self.tracked(value).is_some() {
                         let holds: Vec<SiteId> = self
                             .site_by_span
                             .values()
                             .copied()
                             .filter(|s| self.f.sites[*s].var_name == self.text(value))
                             .collect();
-                        let _ = v;
                         self.yielded.extend(holds);
+                    } else if value.kind() == "identifier"
+                        && self.scoped_names.iter().any(|n| n == self.text(value))
+                    {
+                        // `with SessionLocal() as db: yield db`
+                        self.yields_scoped = true;
                     } else {
                         self.expr(value);
                     }
@@ -1353,7 +1366,10 @@ impl<'c, 'a, 't> Lowerer<'c, 'a, 't> {
         }
 
         // `next(gen())`: a dependency generator whose cleanup never runs.
-        if qualified.is_none() && callee.kind() == "identifier" && self.text(callee) == "next" {
+        if qualified.is_none()
+            && callee.kind() == "identifier"
+            && matches!(self.text(callee), "next" | "anext")
+        {
             if let Some(inner) = positional.first().filter(|a| a.kind() == "call") {
                 if let Some(f) = inner.child_by_field_name("function") {
                     // `next(self.model.get_db())`: the receiver cannot be
@@ -1717,6 +1733,8 @@ fn lower_function(
         releases_params: Vec::new(),
         temp: 0,
         statement_call: None,
+        scoped_names: Vec::new(),
+        yields_scoped: false,
     };
     // Every name the function binds is a variable from the start: code
     // lowered before the binding (a `finally` copy, a loop body) must
@@ -1767,6 +1785,7 @@ fn lower_function(
         not_awaited: lowerer.not_awaited,
         next_calls: lowerer.next_calls,
         yielded: lowerer.yielded,
+        yields_scoped: lowerer.yields_scoped,
         releases_params,
         name_span: span(name_node),
     })
