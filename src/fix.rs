@@ -145,7 +145,10 @@ pub fn unified_diff(display_path: &str, old: &str, new: &str) -> String {
     similar::TextDiff::from_lines(old, new)
         .unified_diff()
         .context_radius(3)
-        .header(&format!("a/{display_path}"), &format!("b/{display_path}"))
+        .header(
+            &format!("a/{}", display_path.trim_start_matches('/')),
+            &format!("b/{}", display_path.trim_start_matches('/')),
+        )
         .to_string()
 }
 

@@ -618,3 +618,85 @@ fn rules_and_rule_pages() {
         .code(2)
         .stderr(predicate::str::contains("LK104"));
 }
+
+#[test]
+fn engine_fixes_round_trip() {
+    let src = "\
+import sqlite3
+
+import aiohttp
+
+
+def export(path, rows):
+    conn = sqlite3.connect(path)
+    conn.executemany('INSERT INTO t VALUES (?)', rows)
+    conn.close()
+
+
+async def fetch(url):
+    session = aiohttp.ClientSession()
+    resp = await session.get(url)
+    return await resp.text()
+
+
+async def stop(dsn):
+    session = aiohttp.ClientSession()
+    try:
+        await session.get(dsn)
+    finally:
+        session.close()
+";
+    let fixed = "\
+import sqlite3
+
+import aiohttp
+
+
+def export(path, rows):
+    conn = sqlite3.connect(path)
+    try:
+        conn.executemany('INSERT INTO t VALUES (?)', rows)
+    finally:
+        conn.close()
+
+
+async def fetch(url):
+    async with aiohttp.ClientSession() as session:
+        resp = await session.get(url)
+        return await resp.text()
+
+
+async def stop(dsn):
+    session = aiohttp.ClientSession()
+    try:
+        await session.get(dsn)
+    finally:
+        await session.close()
+";
+    let dir = tree(&[("app.py", src)]);
+    let path = dir.path().join("app.py");
+    // Only LK106's fix is safe.
+    leaklint(dir.path())
+        .args(["check", "--fix"])
+        .assert()
+        .code(1);
+    let safe_only = fs::read_to_string(&path).unwrap();
+    assert!(
+        safe_only.contains("await session.close()") && safe_only.contains("    conn.close()\n"),
+        "{safe_only}"
+    );
+    leaklint(dir.path())
+        .args(["check", "--fix", "--unsafe-fixes"])
+        .assert()
+        .code(0);
+    assert_eq!(fs::read_to_string(&path).unwrap(), fixed);
+    leaklint(dir.path())
+        .args(["check", "--fix", "--unsafe-fixes"])
+        .assert()
+        .code(0);
+    assert_eq!(
+        fs::read_to_string(&path).unwrap(),
+        fixed,
+        "a second --fix changes nothing"
+    );
+}

@@ -5,6 +5,7 @@ pub mod analyse;
 pub mod context;
 pub mod lower;
 pub mod names;
+pub mod rewrite;
 
 use tree_sitter::{Node, Parser, Tree};
 

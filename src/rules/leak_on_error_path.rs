@@ -34,13 +34,17 @@ crate::declare_rule! {
     /// ```
     ///
     /// ## Fix safety
-    /// No automatic fix yet: the help shows the `try`/`finally` form.
+    /// When the acquisition, the statements after it and the one release
+    /// are statements of one block, the fix wraps the statements in `try:`
+    /// and moves the release into `finally:`. It is unsafe: the release
+    /// now also runs when those statements raise, before the exception
+    /// propagates, which changes what a handler further out sees.
     pub static LEAK_ON_ERROR_PATH = {
         code: "LK102",
         name: "leak-on-error-path",
         language: Python,
         severity: Error,
-        fix: None,
+        fix: Sometimes,
         summary: "A resource is released on success but leaks when an exception is raised.",
     }
 }

@@ -7,6 +7,7 @@ use crate::config::RuleSet;
 use crate::diagnostic::{Applicability, Edit, Finding, Fix};
 use crate::python::context::{FileContext, Summaries};
 use crate::python::lower::Lowered;
+use crate::python::rewrite;
 use crate::resources::ResourceKind;
 
 fn kind_word(kind: ResourceKind) -> &'static str {
@@ -68,6 +69,38 @@ fn is_test_function(l: &Lowered) -> bool {
     name.starts_with("test") && l.class.as_deref().is_none_or(|c| c.starts_with("Test"))
 }
 
+/// LK101's fix: the acquisition becomes a `with` (or `async with`) block
+/// over the rest of its block, when its library's context manager closes
+/// it.
+fn with_fix(ctx: &FileContext, l: &Lowered, site: &crate::ir::Site, newline: &str) -> Option<Fix> {
+    let spec = ctx.spec(&site.type_name)?;
+    let keyword = if l.is_async && spec.async_with == Some(crate::resources::WithSemantics::Closes)
+    {
+        "async with"
+    } else if spec.with_semantics == Some(crate::resources::WithSemantics::Closes) {
+        "with"
+    } else {
+        return None;
+    };
+    if site.var_name.starts_with('<') {
+        return None;
+    }
+    let root = ctx.module.tree.root_node();
+    let edits = rewrite::with_block(
+        ctx.module.text,
+        root,
+        site.span,
+        &site.var_name,
+        keyword,
+        newline,
+    )?;
+    Some(Fix::new(
+        Applicability::Unsafe,
+        format!("Scope `{}` with `{keyword}`", site.var_name),
+        edits,
+    ))
+}
+
 pub fn check(
     ctx: &FileContext,
     results: &[(Lowered, Outcome)],
@@ -75,6 +108,11 @@ pub fn check(
     summaries: &Summaries,
 ) -> Vec<Finding> {
     let mut out = Vec::new();
+    let newline = if ctx.module.text.contains("\r\n") {
+        "\r\n"
+    } else {
+        "\n"
+    };
     for (l, outcome) in results {
         let leaking: Vec<usize> = outcome.leaks.iter().map(|k| k.site).collect();
         for leak in &outcome.leaks {
@@ -117,6 +155,11 @@ pub fn check(
                     for r in &leak.released_at {
                         f = f.with_label(*r, "released here only on some paths");
                     }
+                    if leak.overwritten_at.is_none() && leak.released_at.is_empty() {
+                        if let Some(fix) = with_fix(ctx, l, site, newline) {
+                            f = f.with_fix(fix);
+                        }
+                    }
                     f
                 }
                 LeakPath::OnError { raised_at } => {
@@ -135,6 +178,22 @@ pub fn check(
                         .with_label(raised_at, "may raise here");
                     for r in &leak.released_at {
                         f = f.with_label(*r, "released here only on success");
+                    }
+                    if let ([release], None) = (leak.released_at.as_slice(), leak.overwritten_at) {
+                        let root = ctx.module.tree.root_node();
+                        if let Some(edits) = rewrite::try_finally(
+                            ctx.module.text,
+                            root,
+                            site.span,
+                            *release,
+                            newline,
+                        ) {
+                            f = f.with_fix(Fix::new(
+                                Applicability::Unsafe,
+                                format!("Release `{var}` in a `finally:` block"),
+                                edits,
+                            ));
+                        }
                     }
                     if let Some(at) = leak.overwritten_at {
                         f = f.with_label(at, "the last reference is lost here");

@@ -30,13 +30,19 @@ crate::declare_rule! {
     /// ```
     ///
     /// ## Fix safety
-    /// No automatic fix yet: the help shows the `with` form.
+    /// When the acquisition is a plain `x = acquire(...)` statement, its
+    /// library's context manager closes the resource, and the rest of the
+    /// block uses `x` only through its attributes, the fix turns it into
+    /// `with acquire(...) as x:` over the rest of the block (`async with`
+    /// in coroutines where the library supports it). It is unsafe: the
+    /// resource is now closed at the end of the block, also on paths that
+    /// used to leave it open on purpose.
     pub static UNCLOSED_RESOURCE = {
         code: "LK101",
         name: "unclosed-resource",
         language: Python,
         severity: Error,
-        fix: None,
+        fix: Sometimes,
         summary: "A resource acquired in a function is never released.",
     }
 }
