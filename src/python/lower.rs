@@ -50,6 +50,23 @@ const STORING_METHODS: &[&str] = &[
     "__setitem__",
 ];
 
+/// Calls that run their arguments in another task, thread or process.
+const SPAWNING: &[&str] = &[
+    "create_task",
+    "ensure_future",
+    "start_soon",
+    "submit",
+    "run_in_executor",
+    "spawn",
+    "apply_async",
+    "run_coroutine_threadsafe",
+    "add_task",
+    "call_soon",
+    "call_soon_threadsafe",
+    "call_later",
+    "add_done_callback",
+];
+
 /// How `yield` behaves in this function.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum GenMode {
@@ -1312,19 +1329,12 @@ impl<'c, 'a, 't> Lowerer<'c, 'a, 't> {
     }
 
     fn call(&mut self, call: Node<'t>, awaited: bool) {
-        self.call_parts(call);
         let at = span(call);
         let Some(callee) = call.child_by_field_name("function") else {
+            self.call_parts(call);
             self.effect(at);
             return;
         };
-        let args = self.args(call);
-        let positional: Vec<Node<'t>> = args
-            .iter()
-            .copied()
-            .filter(|a| a.kind() != "keyword_argument")
-            .collect();
-        let qualified = self.ctx.qualify(callee, self.class.as_deref());
         let method = (callee.kind() == "attribute")
             .then(|| {
                 callee
@@ -1332,6 +1342,40 @@ impl<'c, 'a, 't> Lowerer<'c, 'a, 't> {
                     .map(|a| self.text(a))
             })
             .flatten();
+        // Handed to another task or thread: `create_task(worker(conn))`,
+        // `executor.submit(work, conn)`. Whatever it mentions is its to
+        // release.
+        let spawn_name =
+            method.or_else(|| (callee.kind() == "identifier").then(|| self.text(callee)));
+        if spawn_name.is_some_and(|m| SPAWNING.contains(&m)) {
+            let mut mentioned = Vec::new();
+            if let Some(args) = call.child_by_field_name("arguments") {
+                super::preorder(args, |n| {
+                    if let Some(v) = self.tracked(n) {
+                        mentioned.push(v);
+                    }
+                    true
+                });
+            }
+            for v in mentioned {
+                self.emit(
+                    EventKind::Escape {
+                        var: v,
+                        returned: false,
+                    },
+                    at,
+                    false,
+                );
+            }
+        }
+        self.call_parts(call);
+        let args = self.args(call);
+        let positional: Vec<Node<'t>> = args
+            .iter()
+            .copied()
+            .filter(|a| a.kind() != "keyword_argument")
+            .collect();
+        let qualified = self.ctx.qualify(callee, self.class.as_deref());
         let receiver = (callee.kind() == "attribute")
             .then(|| callee.child_by_field_name("object"))
             .flatten();
