@@ -50,6 +50,36 @@ const STORING_METHODS: &[&str] = &[
     "__setitem__",
 ];
 
+/// `(conn := connect())` and `(conn)` stand for `conn` in a condition.
+fn name_of_operand(mut n: Node) -> Node {
+    loop {
+        match n.kind() {
+            "parenthesized_expression" => match n.named_child(0) {
+                Some(c) => n = c,
+                None => return n,
+            },
+            "named_expression" => match n.child_by_field_name("name") {
+                Some(c) => return c,
+                None => return n,
+            },
+            _ => return n,
+        }
+    }
+}
+
+/// Words in a function's name that say it releases what it is given:
+/// `close_quietly(conn)`, `release_connection(conn)`, `cleanup(session)`.
+const RELEASING_WORDS: &[&str] = &[
+    "close",
+    "release",
+    "dispose",
+    "cleanup",
+    "shutdown",
+    "teardown",
+    "disconnect",
+    "putconn",
+];
+
 /// Calls that run their arguments in another task, thread or process.
 const SPAWNING: &[&str] = &[
     "create_task",
@@ -560,6 +590,10 @@ impl<'c, 'a, 't> Lowerer<'c, 'a, 't> {
     fn none_facts(&self, cond: Node) -> (Vec<VarId>, Vec<VarId>) {
         match cond.kind() {
             "identifier" => (vec![], self.tracked(cond).into_iter().collect()),
+            "named_expression" => cond
+                .child_by_field_name("name")
+                .map(|n| self.none_facts(n))
+                .unwrap_or_default(),
             "not_operator" => {
                 let (t, f) = cond
                     .child_by_field_name("argument")
@@ -575,6 +609,7 @@ impl<'c, 'a, 't> Lowerer<'c, 'a, 't> {
                 let (Some(l), Some(r)) = (cond.named_child(0), cond.named_child(1)) else {
                     return Default::default();
                 };
+                let (l, r) = (name_of_operand(l), name_of_operand(r));
                 let op = cond.child(1).map(|o| self.text(o)).unwrap_or("");
                 let op = if op == "is" && cond.child(2).is_some_and(|n| self.text(n) == "not") {
                     "is not"
@@ -1493,6 +1528,37 @@ impl<'c, 'a, 't> Lowerer<'c, 'a, 't> {
                 }
             }
             if released {
+                return;
+            }
+        }
+
+        // A function named for releasing (`close_quietly(conn)`): whatever
+        // project or utility code it is, it is taken at its word.
+        let callee_name = match callee.kind() {
+            "identifier" => self.text(callee),
+            "attribute" => callee
+                .child_by_field_name("attribute")
+                .map(|a| self.text(a))
+                .unwrap_or(""),
+            _ => "",
+        }
+        .to_ascii_lowercase();
+        if RELEASING_WORDS.iter().any(|w| callee_name.contains(w)) {
+            let released: Vec<VarId> = args
+                .iter()
+                .map(|a| {
+                    if a.kind() == "keyword_argument" {
+                        a.child_by_field_name("value").unwrap_or(*a)
+                    } else {
+                        *a
+                    }
+                })
+                .filter_map(|a| self.tracked(a))
+                .collect();
+            if !released.is_empty() {
+                for v in released {
+                    self.emit(EventKind::Release { var: v }, at, true);
+                }
                 return;
             }
         }
