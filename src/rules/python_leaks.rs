@@ -63,6 +63,16 @@ fn help_with(ctx: &FileContext, type_name: &str, var: &str, async_fn: bool) -> S
     }
 }
 
+/// The label where the last reference goes: the acquisition itself when a
+/// loop acquires again while the previous one is open.
+fn lost_here(at: crate::diagnostic::Span, site: crate::diagnostic::Span) -> &'static str {
+    if at == site {
+        "acquired again here, in the next iteration, while the previous one is still open"
+    } else {
+        "the last reference is lost here"
+    }
+}
+
 /// A pytest test: `test*` functions, also as methods of `Test*` classes.
 fn is_test_function(l: &Lowered) -> bool {
     let name = l.qualified_name.rsplit('.').next().unwrap_or("");
@@ -150,7 +160,7 @@ pub fn check(
                     };
                     let mut f = UNCLOSED_RESOURCE.finding(site.span, message, help);
                     if let Some(at) = leak.overwritten_at {
-                        f = f.with_label(at, "the last reference is lost here");
+                        f = f.with_label(at, lost_here(at, site.span));
                     }
                     for r in &leak.released_at {
                         f = f.with_label(*r, "released here only on some paths");
@@ -196,7 +206,7 @@ pub fn check(
                         }
                     }
                     if let Some(at) = leak.overwritten_at {
-                        f = f.with_label(at, "the last reference is lost here");
+                        f = f.with_label(at, lost_here(at, site.span));
                     }
                     f
                 }
