@@ -100,8 +100,14 @@ pub fn analyse_module(ctx: &FileContext) -> Vec<(Lowered, Outcome)> {
 pub fn summarise(results: &[(Lowered, Outcome)]) -> Vec<(String, FnSummary)> {
     let mut out = Vec::new();
     for (l, o) in results {
+        // A cached function (`@lru_cache`, `@cache`) returns the same
+        // shared instance every time: its callers do not own it.
+        let cached = l
+            .decorators
+            .iter()
+            .any(|d| d.contains("cache") || d.contains("singleton") || d.ends_with("property"));
         let returns = match l.gen {
-            GenMode::NotGenerator => o
+            GenMode::NotGenerator if !cached => o
                 .returned
                 .first()
                 .map(|&s| l.function.sites[s].type_name.clone()),

@@ -1444,6 +1444,31 @@ impl<'c, 'a, 't> Lowerer<'c, 'a, 't> {
             return;
         }
 
+        // A bound release method handed on (`atexit.register(conn.close)`,
+        // `self.addCleanup(conn.close)`): whoever receives it will call it.
+        for a in &args {
+            let a = if a.kind() == "keyword_argument" {
+                a.child_by_field_name("value").unwrap_or(*a)
+            } else {
+                *a
+            };
+            if a.kind() != "attribute" {
+                continue;
+            }
+            let attr = a
+                .child_by_field_name("attribute")
+                .map(|n| self.text(n))
+                .unwrap_or("");
+            if let Some(v) = a
+                .child_by_field_name("object")
+                .and_then(|o| self.tracked(o))
+            {
+                if GENERIC_RELEASES.contains(&attr) {
+                    self.emit(EventKind::Guard { var: v }, at, false);
+                }
+            }
+        }
+
         // `next(gen())`: a dependency generator whose cleanup never runs.
         if qualified.is_none()
             && callee.kind() == "identifier"
