@@ -183,6 +183,19 @@ fn lint_python(
             "Fix the syntax error; leaklint analysed only the parts it could parse.",
         ));
     }
+    // Every rule below needs a library (or a project module that wraps
+    // one) imported: files that import none are done after parsing.
+    let roots = library_roots(&settings.python);
+    let name = module_name(&source.path);
+    module.imports.anchor(&package_of(&source.path, &name));
+    if !worth_lowering(&module, &name, &roots, &project.python) {
+        let comments = if findings.is_empty() {
+            Vec::new()
+        } else {
+            module.comments()
+        };
+        return (findings, comments);
+    }
     if settings.rules.contains(rules::WITH_DOES_NOT_CLOSE.code) {
         findings.extend(rules::with_does_not_close::check(
             &module,
@@ -191,16 +204,7 @@ fn lint_python(
         ));
     }
     let engine_wanted = ENGINE_RULES.iter().any(|c| settings.rules.contains(c));
-    let name = module_name(&source.path);
-    module.imports.anchor(&package_of(&source.path, &name));
-    if engine_wanted
-        && worth_lowering(
-            &module,
-            &name,
-            &library_roots(&settings.python),
-            &project.python,
-        )
-    {
+    if engine_wanted {
         let ctx = FileContext::new(&module, &settings.python, &project.python, name);
         let results = analyse_module(&ctx);
         if settings
@@ -231,7 +235,12 @@ fn lint_python(
             &project.python,
         ));
     }
-    let comments = module.comments();
+    // Comments matter only for suppressing findings.
+    let comments = if findings.is_empty() {
+        Vec::new()
+    } else {
+        module.comments()
+    };
     (findings, comments)
 }
 

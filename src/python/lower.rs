@@ -1801,7 +1801,22 @@ fn collect_defs<'t>(node: Node<'t>, class: Option<Node<'t>>, out: &mut Vec<Def<'
                 collect_defs(def, None, out);
             }
             "class_definition" => collect_defs(def, Some(def), out),
-            _ => collect_defs(def, class, out),
+            // Definitions are statements: expressions cannot hold one
+            // (lambdas are expressions, lowered with their function).
+            "block"
+            | "if_statement"
+            | "elif_clause"
+            | "else_clause"
+            | "try_statement"
+            | "except_clause"
+            | "except_group_clause"
+            | "finally_clause"
+            | "with_statement"
+            | "for_statement"
+            | "while_statement"
+            | "match_statement"
+            | "case_clause" => collect_defs(def, class, out),
+            _ => {}
         }
     }
 }
