@@ -99,6 +99,16 @@ pub struct ResourceSpec {
     /// Meant to live for the whole process (engines, pools, clients).
     #[serde(default)]
     pub long_lived: bool,
+    /// Acquiring opens nothing until the resource is used through its own
+    /// methods (`create_engine` connects on first use): a raise before any
+    /// use, or never using it, leaks nothing.
+    #[serde(default)]
+    pub lazy: bool,
+    /// `keyword=suffix` rules: an acquisition call with such a keyword
+    /// argument keeps nothing open and is not tracked
+    /// (`poolclass=NullPool`).
+    #[serde(default)]
+    pub inert_when: Vec<String>,
     /// Only in user configuration, where there is no per-file `language`;
     /// defaults to Python there. In `rules/` files it must match the file's.
     #[serde(default)]

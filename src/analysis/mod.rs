@@ -146,6 +146,9 @@ pub struct Leak {
     pub overwritten_at: Option<Span>,
     /// Where it is released on the paths that do release it.
     pub released_at: Vec<Span>,
+    /// It was used (a method called, passed along) before it leaked, on
+    /// some leaking path.
+    pub engaged: bool,
 }
 
 /// What the engine learnt about one function.
@@ -160,6 +163,7 @@ pub struct Outcome {
 
 #[derive(Default)]
 struct Findings {
+    engaged: Vec<bool>,
     /// Per site: how it leaked, and the first overwrite span per kind.
     clean: Vec<Option<Option<Span>>>,
     raised: Vec<Option<(Span, Option<Span>)>>,
@@ -200,6 +204,7 @@ fn transfer(
             let previous = state.open[*site];
             if previous.is_open() && !state.held_elsewhere(*site, *dst) {
                 if let Some(out) = out.as_deref_mut() {
+                    out.engaged[*site] |= previous.engaged;
                     if previous.clean {
                         out.clean[*site].get_or_insert(Some(event.span));
                     }
@@ -354,6 +359,7 @@ pub fn analyse(f: &Function) -> Outcome {
         raised: vec![None; ns],
         released: vec![Vec::new(); ns],
         returned: Vec::new(),
+        engaged: vec![false; ns],
     };
     for (b, block) in f.blocks.iter().enumerate() {
         let Some(mut state) = ins[b].clone() else {
@@ -367,6 +373,9 @@ pub fn analyse(f: &Function) -> Outcome {
     for exit in [f.normal_exit, f.raise_exit] {
         if let Some(state) = &ins[exit] {
             for (site, open) in state.open.iter().enumerate() {
+                if open.is_open() {
+                    found.engaged[site] |= open.engaged;
+                }
                 if open.clean {
                     found.clean[site].get_or_insert(None);
                 }
@@ -389,6 +398,7 @@ pub fn analyse(f: &Function) -> Outcome {
                 path: LeakPath::Normal,
                 overwritten_at,
                 released_at,
+                engaged: found.engaged[site],
             });
         } else if let Some((raised_at, overwritten_at)) = found.raised[site] {
             leaks.push(Leak {
@@ -396,6 +406,7 @@ pub fn analyse(f: &Function) -> Outcome {
                 path: LeakPath::OnError { raised_at },
                 overwritten_at,
                 released_at,
+                engaged: found.engaged[site],
             });
         }
     }

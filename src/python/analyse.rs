@@ -120,6 +120,8 @@ pub fn summarise(results: &[(Lowered, Outcome)]) -> Vec<(String, FnSummary)> {
             returns,
             releases_params: l.releases_params.clone(),
             dependency_generator,
+            returns_awaited: l.is_async,
+            value_type: None,
         };
         if summary != FnSummary::default() {
             out.push((l.qualified_name.clone(), summary));
@@ -137,5 +139,16 @@ pub fn summarise_file(
 ) -> Vec<(String, FnSummary)> {
     let (module, name) = parse_module(path, text);
     let ctx = FileContext::new(&module, resources, known, name);
-    summarise(&analyse_module(&ctx))
+    let mut out = summarise(&analyse_module(&ctx));
+    // Module-level engines and factories, for the modules that import them.
+    for (global, type_name) in &ctx.globals {
+        out.push((
+            format!("{}.{global}", ctx.module_name),
+            FnSummary {
+                value_type: Some(type_name.clone()),
+                ..FnSummary::default()
+            },
+        ));
+    }
+    out
 }

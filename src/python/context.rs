@@ -20,6 +20,11 @@ pub struct FnSummary {
     /// A generator that yields a resource and releases it after the yield
     /// (a FastAPI-style dependency): `next()` on it skips the cleanup.
     pub dependency_generator: bool,
+    /// It is a coroutine function: callers get the resource by awaiting it.
+    pub returns_awaited: bool,
+    /// For a module-level name rather than a function: the resource or
+    /// factory type it is bound to (`SessionLocal = sessionmaker(...)`).
+    pub value_type: Option<String>,
 }
 
 /// Qualified function name (`app.db.get_conn`, `app.db.Repo.session`) ->
@@ -174,19 +179,46 @@ impl<'a> FileContext<'a> {
         attrs: &HashMap<String, String>,
         class: Option<&str>,
     ) -> Option<(&'a ResourceSpec, Node<'t>)> {
+        let (spec, call, needs_await) = self.acquisition_any(value, locals, attrs, class)?;
+        // `conn = asyncpg.connect(dsn)` without `await` is a coroutine:
+        // nothing is open until it is awaited.
+        if needs_await && !is_awaited(value) {
+            return None;
+        }
+        Some((spec, call))
+    }
+
+    /// Like [`Self::acquisition`], also for awaitable acquisitions that are
+    /// not awaited (`async with pool.acquire() as conn` enters them
+    /// directly); the flag says whether the acquisition must be awaited.
+    pub fn acquisition_any<'t>(
+        &self,
+        value: Node<'t>,
+        locals: &HashMap<String, String>,
+        attrs: &HashMap<String, String>,
+        class: Option<&str>,
+    ) -> Option<(&'a ResourceSpec, Node<'t>, bool)> {
         let value = unwrap_value(value, self);
-        if value.kind() != "call" {
+        if value.kind() != "call" || self.is_inert(value) {
             return None;
         }
         let callee = value.child_by_field_name("function")?;
         if let Some(q) = self.module.imports.resolve(callee, self.module.text) {
-            let spec = self.resources.specs.iter().find(|s| {
-                s.acquire
+            for spec in &self.resources.specs {
+                if let Some(a) = spec
+                    .acquire
                     .iter()
-                    .any(|a| a.call.as_deref() == Some(q.as_str()))
-            });
-            if let Some(spec) = spec {
-                return Some((spec, value));
+                    .find(|a| a.call.as_deref() == Some(q.as_str()))
+                {
+                    return Some((spec, value, a.awaited));
+                }
+            }
+            // A module-level factory of another project module
+            // (`from app.db.session import SessionLocal`).
+            if let Some(t) = self.summaries.get(&q).and_then(|s| s.value_type.clone()) {
+                if let Some(found) = self.method_acquisition(&t, "__call__", value) {
+                    return Some(found);
+                }
             }
         }
         // A method on a value of known type, or calling a factory.
@@ -210,22 +242,71 @@ impl<'a> FileContext<'a> {
             _ => (None, ""),
         };
         if let Some(receiver_type) = receiver_type {
-            let found = self.resources.specs.iter().find(|s| {
-                s.acquire.iter().any(|a| {
-                    a.method.as_deref() == Some(method)
-                        && a.on.as_deref().is_some_and(|on| {
-                            self.spec(on).is_some_and(|o| o.is_type(&receiver_type))
-                                || on == receiver_type
-                        })
-                })
-            });
-            if let Some(spec) = found {
-                return Some((spec, value));
+            if let Some(found) = self.method_acquisition(&receiver_type, method, value) {
+                return Some(found);
             }
         }
         let q = self.qualify(callee, class)?;
-        let returns = self.summaries.get(&q)?.returns.as_deref()?;
-        self.spec(returns).map(|spec| (spec, value))
+        let summary = self.summaries.get(&q)?;
+        let returns = summary.returns.as_deref()?;
+        self.spec(returns)
+            .map(|spec| (spec, value, summary.returns_awaited))
+    }
+
+    fn method_acquisition<'t>(
+        &self,
+        receiver_type: &str,
+        method: &str,
+        call: Node<'t>,
+    ) -> Option<(&'a ResourceSpec, Node<'t>, bool)> {
+        for spec in &self.resources.specs {
+            let found = spec.acquire.iter().find(|a| {
+                a.method.as_deref() == Some(method)
+                    && a.on.as_deref().is_some_and(|on| {
+                        self.spec(on).is_some_and(|o| o.is_type(receiver_type))
+                            || on == receiver_type
+                    })
+            });
+            if let Some(a) = found {
+                return Some((spec, call, a.awaited));
+            }
+        }
+        None
+    }
+
+    /// An acquisition made inert by its arguments, as its spec's `inert_when`
+    /// says (`create_engine(url, poolclass=NullPool)` keeps no connection
+    /// open between uses).
+    fn is_inert(&self, call: Node) -> bool {
+        let Some(args) = call.child_by_field_name("arguments") else {
+            return false;
+        };
+        let mut cursor = args.walk();
+        let keywords: Vec<(String, String)> = args
+            .named_children(&mut cursor)
+            .filter(|a| a.kind() == "keyword_argument")
+            .filter_map(|a| {
+                Some((
+                    self.text(a.child_by_field_name("name")?).to_string(),
+                    self.text(a.child_by_field_name("value")?).to_string(),
+                ))
+            })
+            .collect();
+        if keywords.is_empty() {
+            return false;
+        }
+        self.resources
+            .specs
+            .iter()
+            .flat_map(|s| s.inert_when.iter())
+            .any(|rule| {
+                let Some((name, suffix)) = rule.split_once('=') else {
+                    return false;
+                };
+                keywords
+                    .iter()
+                    .any(|(k, v)| k == name.trim() && v.ends_with(suffix.trim()))
+            })
     }
 
     /// Whether `method` releases the resource type stored in `self.attr`.
@@ -247,7 +328,16 @@ impl<'a> FileContext<'a> {
         match node.kind() {
             "identifier" => {
                 let name = self.text(node);
-                locals.get(name).or_else(|| self.globals.get(name)).cloned()
+                locals
+                    .get(name)
+                    .or_else(|| self.globals.get(name))
+                    .cloned()
+                    .or_else(|| {
+                        // A factory or engine bound at module level in another
+                        // project module.
+                        let q = self.module.imports.resolve(node, self.module.text)?;
+                        self.summaries.get(&q)?.value_type.clone()
+                    })
             }
             "attribute" => {
                 let object = node.child_by_field_name("object")?;
@@ -259,6 +349,22 @@ impl<'a> FileContext<'a> {
                 }
             }
             _ => None,
+        }
+    }
+}
+
+/// Whether the value expression awaits what it produces (`await x`,
+/// `await asyncio.wait_for(x, ...)`).
+fn is_awaited(value: Node) -> bool {
+    let mut n = value;
+    loop {
+        match n.kind() {
+            "await" => return true,
+            "parenthesized_expression" => match n.named_child(0) {
+                Some(inner) => n = inner,
+                None => return false,
+            },
+            _ => return false,
         }
     }
 }

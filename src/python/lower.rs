@@ -301,7 +301,11 @@ impl<'c, 'a, 't> Lowerer<'c, 'a, 't> {
                 } else {
                     Some(a)
                 };
-                if let Some(v) = a.and_then(|a| self.tracked(a)) {
+                // Handing a lazy resource (an engine) to a function does not
+                // open anything by itself.
+                let lazy =
+                    a.is_some_and(|a| self.spec_of_var(self.text(a)).is_some_and(|s| s.lazy));
+                if let Some(v) = a.and_then(|a| self.tracked(a)).filter(|_| !lazy) {
                     out.push(v);
                 }
             }
@@ -971,7 +975,10 @@ impl<'c, 'a, 't> Lowerer<'c, 'a, 't> {
 
     fn with_item(&mut self, expr: Node<'t>, alias: Option<Node<'t>>, is_async: bool) {
         let inner = unwrap_value(expr, self.ctx);
-        if let Some((_, call)) = self.acquisition(inner) {
+        let entered =
+            self.ctx
+                .acquisition_any(inner, &self.locals, self.attrs, self.class.as_deref());
+        if let Some((_, call, _)) = entered {
             if let Some(a) = alias.filter(|a| a.kind() == "identifier") {
                 self.scoped_names.push(self.text(a).to_string());
             }

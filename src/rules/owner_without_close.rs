@@ -131,7 +131,7 @@ fn check_class(ctx: &FileContext, class: Node, out: &mut Vec<Finding>) {
         }
     }
     let attrs = class_attributes(ctx, class);
-    let mut acquired: HashMap<String, (Span, String)> = HashMap::new();
+    let mut acquired: HashMap<String, (Span, String, Option<String>)> = HashMap::new();
     let mut released: Vec<String> = Vec::new();
     preorder(class, |n| {
         match n.kind() {
@@ -146,12 +146,17 @@ fn check_class(ctx: &FileContext, class: Node, out: &mut Vec<Finding>) {
                     return true;
                 };
                 if let Some((spec, call)) = ctx.acquisition(r, &HashMap::new(), &attrs, None) {
+                    let parent = call
+                        .child_by_field_name("function")
+                        .and_then(|f| f.child_by_field_name("object"))
+                        .and_then(|o| self_attribute(ctx, o));
                     // Engines, pools and clients on an application object
                     // are long-lived by design.
                     if spec.kind != ResourceKind::Factory && !spec.long_lived {
                         acquired.entry(attr).or_insert((
                             Span::new(call.start_byte(), call.end_byte()),
                             spec.type_name.clone(),
+                            parent,
                         ));
                     }
                 }
@@ -214,8 +219,11 @@ fn check_class(ctx: &FileContext, class: Node, out: &mut Vec<Finding>) {
         .into_iter()
         .filter(|(a, _)| !released.contains(a))
         .collect();
-    acquired.sort_by_key(|(_, (span, _))| *span);
-    for (attr, (span, type_name)) in acquired {
+    // `self.cur = self.conn.cursor()`: part of the connection's story.
+    let reported: Vec<String> = acquired.iter().map(|(a, _)| a.clone()).collect();
+    acquired.retain(|(_, (_, _, parent))| parent.as_ref().is_none_or(|p| !reported.contains(p)));
+    acquired.sort_by_key(|(_, (span, _, _))| *span);
+    for (attr, (span, type_name, _)) in acquired {
         out.push(OWNER_WITHOUT_CLOSE.finding(
             span,
             format!("`{class_name}` keeps `self.{attr}` ({type_name}) but has no method that releases it"),

@@ -127,6 +127,10 @@ pub fn check(
         let leaking: Vec<usize> = outcome.leaks.iter().map(|k| k.site).collect();
         for leak in &outcome.leaks {
             let site = &l.function.sites[leak.site];
+            // A lazy resource (an engine) that was never used holds nothing.
+            if !leak.engaged && ctx.spec(&site.type_name).is_some_and(|s| s.lazy) {
+                continue;
+            }
             // A cursor whose connection leaks too is part of that story.
             if site.parent.is_some_and(|p| leaking.contains(&p)) {
                 continue;

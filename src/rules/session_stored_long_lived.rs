@@ -40,6 +40,7 @@ use tree_sitter::Node;
 
 use crate::diagnostic::{Finding, Span};
 use crate::python::context::FileContext;
+use crate::python::lower::GENERIC_RELEASES;
 use crate::python::preorder;
 use crate::resources::ResourceKind;
 
@@ -63,6 +64,37 @@ fn short_lived(kind: ResourceKind) -> bool {
     )
 }
 
+/// Whether a later statement of the same body releases `name`
+/// (`name.close()`, or `close_db(name)`).
+fn released_later(ctx: &FileContext, stmts: &[Node], name: &str) -> bool {
+    stmts.iter().any(|stmt| {
+        let mut found = false;
+        preorder(*stmt, |n| {
+            if found || matches!(n.kind(), "function_definition" | "class_definition") {
+                return false;
+            }
+            if n.kind() == "call" {
+                if let Some(f) = n.child_by_field_name("function") {
+                    let on_name = f.kind() == "attribute"
+                        && f.child_by_field_name("object")
+                            .is_some_and(|o| ctx.text(o) == name)
+                        && f.child_by_field_name("attribute")
+                            .is_some_and(|a| GENERIC_RELEASES.contains(&ctx.text(a)));
+                    let helper = ctx.text(f).to_ascii_lowercase().contains("close")
+                        && n.child_by_field_name("arguments").is_some_and(|a| {
+                            let mut c = a.walk();
+                            let hit = a.named_children(&mut c).any(|x| ctx.text(x) == name);
+                            hit
+                        });
+                    found = on_name || helper;
+                }
+            }
+            !found
+        });
+        found
+    })
+}
+
 fn span(n: Node) -> Span {
     Span::new(n.start_byte(), n.end_byte())
 }
@@ -84,7 +116,11 @@ pub fn check(ctx: &FileContext) -> Vec<Finding> {
     });
     for (scope, place) in scopes {
         let mut cursor = scope.walk();
-        for stmt in scope.named_children(&mut cursor) {
+        let stmts: Vec<Node> = scope.named_children(&mut cursor).collect();
+        // Names bound to resources here, in order: a cursor of one of them
+        // is part of its connection's story.
+        let mut bound: Vec<String> = Vec::new();
+        for (i, stmt) in stmts.iter().enumerate() {
             if stmt.kind() != "expression_statement" {
                 continue;
             }
@@ -100,15 +136,27 @@ pub fn check(ctx: &FileContext) -> Vec<Finding> {
             if left.kind() != "identifier" {
                 continue;
             }
-            if let Some((spec, call)) = ctx.acquisition(right, &empty, &empty, None) {
-                if short_lived(spec.kind) {
-                    out.push(SESSION_STORED_LONG_LIVED.finding(
-                        span(call),
-                        format!("`{}` ({}) is kept at {place} and outlives its unit of work", ctx.text(left), spec.type_name),
-                        "Create it per request, task or test (a `with` block or a dependency that closes it), and keep only the engine, pool or factory long-lived.",
-                    ));
-                }
+            let Some((spec, call)) = ctx.acquisition(right, &empty, &empty, None) else {
+                continue;
+            };
+            if !short_lived(spec.kind) {
+                continue;
             }
+            let name = ctx.text(left);
+            let parent_bound = call
+                .child_by_field_name("function")
+                .and_then(|f| f.child_by_field_name("object"))
+                .is_some_and(|o| bound.iter().any(|b| b == ctx.text(o)));
+            bound.push(name.to_string());
+            // A script that closes it further down does not keep it.
+            if parent_bound || released_later(ctx, &stmts[i + 1..], name) {
+                continue;
+            }
+            out.push(SESSION_STORED_LONG_LIVED.finding(
+                span(call),
+                format!("`{name}` ({}) is kept at {place} and outlives its unit of work", spec.type_name),
+                "Create it per request, task or test (a `with` block or a dependency that closes it), and keep only the engine, pool or factory long-lived.",
+            ));
         }
     }
     // Registries: `registry.register("db_session", service=db.session)`.

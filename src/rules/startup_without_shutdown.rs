@@ -128,6 +128,69 @@ fn lifespan_names(ctx: &FileContext) -> Vec<String> {
     out
 }
 
+/// Module-level functions registered as shutdown handlers without the
+/// decorator.
+fn registered_shutdown_functions<'t>(ctx: &FileContext<'t>) -> Vec<Node<'t>> {
+    let mut names: Vec<&str> = Vec::new();
+    preorder(ctx.module.tree.root_node(), |n| {
+        match n.kind() {
+            "call" => {
+                let callee = n
+                    .child_by_field_name("function")
+                    .map(|f| ctx.text(f))
+                    .unwrap_or("");
+                if callee.ends_with("add_event_handler") {
+                    if let Some(args) = n.child_by_field_name("arguments") {
+                        let mut c = args.walk();
+                        let list: Vec<Node> = args.named_children(&mut c).collect();
+                        if list.len() >= 2
+                            && ctx.text(list[0]).contains("shutdown")
+                            && list[1].kind() == "identifier"
+                        {
+                            names.push(ctx.text(list[1]));
+                        }
+                    }
+                }
+            }
+            "keyword_argument" => {
+                let key = n
+                    .child_by_field_name("name")
+                    .map(|k| ctx.text(k))
+                    .unwrap_or("");
+                if key == "on_shutdown" {
+                    if let Some(v) = n.child_by_field_name("value") {
+                        let mut c = v.walk();
+                        for item in v
+                            .named_children(&mut c)
+                            .filter(|i| i.kind() == "identifier")
+                        {
+                            names.push(ctx.text(item));
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
+        true
+    });
+    let root = ctx.module.tree.root_node();
+    let mut cursor = root.walk();
+    root.named_children(&mut cursor)
+        .filter_map(|c| {
+            if c.kind() == "decorated_definition" {
+                c.child_by_field_name("definition")
+            } else {
+                Some(c)
+            }
+        })
+        .filter(|d| d.kind() == "function_definition")
+        .filter(|d| {
+            d.child_by_field_name("name")
+                .is_some_and(|n| names.contains(&ctx.text(n)))
+        })
+        .collect()
+}
+
 /// Release calls in `node` (after byte `after`): the texts of their
 /// receivers (`app.state.mongo` for `app.state.mongo.close()`).
 fn released_targets(ctx: &FileContext, node: Node, after: usize) -> Vec<String> {
@@ -209,11 +272,16 @@ pub fn check(ctx: &FileContext) -> Vec<Finding> {
         }
         true
     });
-    let shutdown_releases: Vec<String> = handlers
+    let mut shutdown_releases: Vec<String> = handlers
         .iter()
         .filter(|h| h.role == Role::Shutdown)
         .flat_map(|h| released_targets(ctx, h.def, 0))
         .collect();
+    // `app.add_event_handler("shutdown", close_clients)` and
+    // `Starlette(on_shutdown=[close_clients])` register plain functions.
+    for helper in registered_shutdown_functions(ctx) {
+        shutdown_releases.extend(released_targets(ctx, helper, 0));
+    }
     let mut out = Vec::new();
     let empty = HashMap::new();
     for h in handlers.iter().filter(|h| h.role != Role::Shutdown) {

@@ -114,7 +114,7 @@ fn check_with(
             };
             semantics == Some(WithSemantics::Transaction)
         });
-        if !transaction_only {
+        if !transaction_only || closed_after(module, with, alias) {
             continue;
         }
         let callee = module.node_text(function);
@@ -137,6 +137,43 @@ fn check_with(
             );
         out.push(finding.with_fix(closing_fix(module, call, alias, crlf)));
     }
+}
+
+/// Whether a statement after the `with` block (in the same block) closes
+/// the connection it bound: `with sqlite3.connect(p) as conn: ...` then
+/// `conn.close()` is the transaction idiom plus an explicit close.
+fn closed_after(module: &PyModule, with: Node, alias: Option<Node>) -> bool {
+    let Some(target) = alias
+        .and_then(|a| a.named_child(0).or(Some(a)))
+        .filter(|t| t.kind() == "identifier")
+    else {
+        return false;
+    };
+    let name = module.node_text(target);
+    let mut next = with.next_named_sibling();
+    while let Some(stmt) = next {
+        let mut found = false;
+        preorder(stmt, |n| {
+            if n.kind() == "call" {
+                if let Some(f) = n
+                    .child_by_field_name("function")
+                    .filter(|f| f.kind() == "attribute")
+                {
+                    found |= f
+                        .child_by_field_name("object")
+                        .is_some_and(|o| module.node_text(o) == name)
+                        && f.child_by_field_name("attribute")
+                            .is_some_and(|a| module.node_text(a) == "close");
+                }
+            }
+            !found
+        });
+        if found {
+            return true;
+        }
+        next = stmt.next_named_sibling();
+    }
+    false
 }
 
 /// Wraps `call` in `closing(...)`, re-enters the alias to keep the
