@@ -159,6 +159,9 @@ pub struct Outcome {
     pub returned: Vec<SiteId>,
     /// Sites released (or guarded) somewhere.
     pub released: Vec<SiteId>,
+    /// Sites handed over other than by returning (stored, captured) on
+    /// some path.
+    pub stored: Vec<SiteId>,
 }
 
 #[derive(Default)]
@@ -169,6 +172,7 @@ struct Findings {
     raised: Vec<Option<(Span, Option<Span>)>>,
     released: Vec<Vec<Span>>,
     returned: Vec<SiteId>,
+    stored: Vec<SiteId>,
 }
 
 /// Applies one event to `state`; records overwrites, releases and returns
@@ -244,10 +248,15 @@ fn transfer(
         }
         EventKind::Escape { var, returned } => {
             for &site in &state.holds[*var] {
-                if *returned && state.open[site].is_open() {
+                if state.open[site].is_open() {
                     if let Some(out) = out.as_deref_mut() {
-                        if !out.returned.contains(&site) {
-                            out.returned.push(site);
+                        let list = if *returned {
+                            &mut out.returned
+                        } else {
+                            &mut out.stored
+                        };
+                        if !list.contains(&site) {
+                            list.push(site);
                         }
                     }
                 }
@@ -359,6 +368,7 @@ pub fn analyse(f: &Function) -> Outcome {
         raised: vec![None; ns],
         released: vec![Vec::new(); ns],
         returned: Vec::new(),
+        stored: Vec::new(),
         engaged: vec![false; ns],
     };
     for (b, block) in f.blocks.iter().enumerate() {
@@ -411,10 +421,12 @@ pub fn analyse(f: &Function) -> Outcome {
         }
     }
     found.returned.sort_unstable();
+    found.stored.sort_unstable();
     Outcome {
         leaks,
         returned: found.returned,
         released,
+        stored: found.stored,
     }
 }
 

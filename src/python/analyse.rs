@@ -107,9 +107,12 @@ pub fn summarise(results: &[(Lowered, Outcome)]) -> Vec<(String, FnSummary)> {
             .iter()
             .any(|d| d.contains("cache") || d.contains("singleton") || d.ends_with("property"));
         let returns = match l.gen {
+            // Stored somewhere on another path (a registry that disposes it):
+            // a caller of this function does not own what it gets.
             GenMode::NotGenerator if !cached => o
                 .returned
-                .first()
+                .iter()
+                .find(|s| !o.stored.contains(s))
                 .map(|&s| l.function.sites[s].type_name.clone()),
             _ => None,
         };

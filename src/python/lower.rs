@@ -30,6 +30,8 @@ pub const GENERIC_RELEASES: &[&str] = &[
     "release",
     "remove",
     "detach",
+    "__exit__",
+    "__aexit__",
 ];
 
 /// Methods that store their argument in a container that outlives the
@@ -96,6 +98,17 @@ const SPAWNING: &[&str] = &[
     "call_later",
     "add_done_callback",
 ];
+
+/// Whether a method stores its arguments: the known container methods, and
+/// registries by their names (`reaper.add_engine(e)`, `track_pool(p)`).
+fn is_storing(method: &str) -> bool {
+    STORING_METHODS.contains(&method)
+        || [
+            "add_", "register", "track", "attach", "store", "cache", "append",
+        ]
+        .iter()
+        .any(|p| method.starts_with(p))
+}
 
 /// How `yield` behaves in this function.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -278,20 +291,23 @@ impl<'c, 'a, 't> Lowerer<'c, 'a, 't> {
     /// `conn.cursor().execute()`) and its arguments.
     fn call_touches(&self, call: Node) -> Vec<VarId> {
         let mut out = Vec::new();
-        if let Some(mut callee) = call.child_by_field_name("function") {
-            // Down the receiver chain to its root name.
-            while matches!(callee.kind(), "attribute" | "call" | "subscript") {
-                let next = match callee.kind() {
-                    "attribute" => callee.child_by_field_name("object"),
-                    "call" => callee.child_by_field_name("function"),
-                    _ => callee.child_by_field_name("value"),
-                };
-                match next {
-                    Some(n) => callee = n,
-                    None => break,
-                }
+        // The receiver: `conn.execute()`, or through calls made on it,
+        // `conn.cursor().execute()`. Not through attributes: in
+        // `conn.encoders.pop(k)` the connection itself is not used.
+        let mut receiver = call
+            .child_by_field_name("function")
+            .filter(|f| f.kind() == "attribute")
+            .and_then(|f| f.child_by_field_name("object"));
+        while let Some(r) = receiver {
+            if r.kind() == "call" {
+                receiver = r
+                    .child_by_field_name("function")
+                    .filter(|f| f.kind() == "attribute")
+                    .and_then(|f| f.child_by_field_name("object"));
+            } else {
+                out.extend(self.tracked(r));
+                break;
             }
-            out.extend(self.tracked(callee));
         }
         if let Some(args) = call.child_by_field_name("arguments") {
             let mut cursor = args.walk();
@@ -1451,6 +1467,22 @@ impl<'c, 'a, 't> Lowerer<'c, 'a, 't> {
             return;
         }
 
+        // Entered by hand (`await conn.__aenter__()`): whoever enters a
+        // context manager manually pairs it with `__aexit__` elsewhere, as a
+        // pool's acquire/release pair does.
+        if let (Some("__enter__" | "__aenter__"), Some(r)) = (method, receiver) {
+            if let Some(v) = self.tracked(r) {
+                self.emit(
+                    EventKind::Escape {
+                        var: v,
+                        returned: false,
+                    },
+                    at,
+                    false,
+                );
+            }
+        }
+
         // A bound release method handed on (`atexit.register(conn.close)`,
         // `self.addCleanup(conn.close)`): whoever receives it will call it.
         for a in &args {
@@ -1643,7 +1675,7 @@ impl<'c, 'a, 't> Lowerer<'c, 'a, 't> {
 
         // Handed over to a constructor or a container: the new owner has it
         // before the call can fail.
-        if self.is_constructor(call) || method.is_some_and(|m| STORING_METHODS.contains(&m)) {
+        if self.is_constructor(call) || method.is_some_and(is_storing) {
             self.escape_args(call);
         }
         // Predicates (`conn.is_closed()`, `pool.has_capacity()`) are taken
