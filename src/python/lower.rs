@@ -704,10 +704,22 @@ impl<'c, 'a, 't> Lowerer<'c, 'a, 't> {
         self.cur = after;
     }
 
-    /// Lowers `if`/`elif` (`node` has condition and consequence) and the
-    /// alternatives that follow it, joining at `after`.
+    /// Lowers `if`/`elif`/`else`, joining at `after`.
     fn if_chain(&mut self, node: Node<'t>, after: BlockId) {
-        let Some(cond) = node.child_by_field_name("condition") else {
+        self.branch(node, after);
+        let mut cursor = node.walk();
+        let alternatives: Vec<Node<'t>> = node
+            .children_by_field_name("alternative", &mut cursor)
+            .collect();
+        self.alternatives(&alternatives, after);
+        self.f.edge(self.cur, after);
+    }
+
+    /// One conditional branch (`if` or `elif`: a condition and a
+    /// consequence that joins `after`); leaves `cur` on the path where the
+    /// condition is false, with what that says about `None` applied.
+    fn branch(&mut self, clause: Node<'t>, after: BlockId) {
+        let Some(cond) = clause.child_by_field_name("condition") else {
             return;
         };
         self.expr(cond);
@@ -717,7 +729,7 @@ impl<'c, 'a, 't> Lowerer<'c, 'a, 't> {
         self.f.edge(head, then);
         self.cur = then;
         self.assume_none(&when_true, span(cond));
-        if let Some(body) = node.child_by_field_name("consequence") {
+        if let Some(body) = clause.child_by_field_name("consequence") {
             self.block(body);
         }
         self.f.edge(self.cur, after);
@@ -725,14 +737,6 @@ impl<'c, 'a, 't> Lowerer<'c, 'a, 't> {
         self.f.edge(head, otherwise);
         self.cur = otherwise;
         self.assume_none(&when_false, span(cond));
-        let mut cursor = node.walk();
-        let alternatives: Vec<Node<'t>> = node
-            .children_by_field_name("alternative", &mut cursor)
-            .collect();
-        if node.kind() == "if_statement" {
-            self.alternatives(&alternatives, after);
-        }
-        self.f.edge(self.cur, after);
     }
 
     fn alternatives(&mut self, alternatives: &[Node<'t>], after: BlockId) {
@@ -741,24 +745,7 @@ impl<'c, 'a, 't> Lowerer<'c, 'a, 't> {
         };
         match first.kind() {
             "elif_clause" => {
-                let Some(cond) = first.child_by_field_name("condition") else {
-                    return;
-                };
-                self.expr(cond);
-                let (when_true, when_false) = self.none_facts(cond);
-                let head = self.cur;
-                let then = self.new_block();
-                self.f.edge(head, then);
-                self.cur = then;
-                self.assume_none(&when_true, span(cond));
-                if let Some(body) = first.child_by_field_name("consequence") {
-                    self.block(body);
-                }
-                self.f.edge(self.cur, after);
-                let otherwise = self.new_block();
-                self.f.edge(head, otherwise);
-                self.cur = otherwise;
-                self.assume_none(&when_false, span(cond));
+                self.branch(*first, after);
                 self.alternatives(rest, after);
             }
             "else_clause" => {
@@ -1842,19 +1829,7 @@ fn collect_defs<'t>(node: Node<'t>, class: Option<Node<'t>>, out: &mut Vec<Def<'
             "class_definition" => collect_defs(def, Some(def), out),
             // Definitions are statements: expressions cannot hold one
             // (lambdas are expressions, lowered with their function).
-            "block"
-            | "if_statement"
-            | "elif_clause"
-            | "else_clause"
-            | "try_statement"
-            | "except_clause"
-            | "except_group_clause"
-            | "finally_clause"
-            | "with_statement"
-            | "for_statement"
-            | "while_statement"
-            | "match_statement"
-            | "case_clause" => collect_defs(def, class, out),
+            kind if super::is_statement_container(kind) => collect_defs(def, class, out),
             _ => {}
         }
     }

@@ -115,6 +115,31 @@ impl<'a> PyModule<'a> {
     }
 }
 
+/// Nodes that can hold statements (and so imports and definitions): walks
+/// that look for those never descend into expressions.
+pub fn is_statement_container(kind: &str) -> bool {
+    matches!(
+        kind,
+        "module"
+            | "block"
+            | "function_definition"
+            | "class_definition"
+            | "decorated_definition"
+            | "if_statement"
+            | "elif_clause"
+            | "else_clause"
+            | "try_statement"
+            | "except_clause"
+            | "except_group_clause"
+            | "finally_clause"
+            | "with_statement"
+            | "for_statement"
+            | "while_statement"
+            | "match_statement"
+            | "case_clause"
+    )
+}
+
 /// Visits `root` and its descendants in document order without recursion;
 /// `visit` returns whether to descend into the node's children.
 pub fn preorder<'t>(root: Node<'t>, mut visit: impl FnMut(Node<'t>) -> bool) {

@@ -73,28 +73,8 @@ impl ImportMap {
                     }
                     false
                 }
-                // Imports are statements: only statement containers can hold
-                // one, so expressions are never walked.
-                kind => matches!(
-                    kind,
-                    "module"
-                        | "block"
-                        | "function_definition"
-                        | "class_definition"
-                        | "decorated_definition"
-                        | "if_statement"
-                        | "elif_clause"
-                        | "else_clause"
-                        | "try_statement"
-                        | "except_clause"
-                        | "except_group_clause"
-                        | "finally_clause"
-                        | "with_statement"
-                        | "for_statement"
-                        | "while_statement"
-                        | "match_statement"
-                        | "case_clause"
-                ),
+                // Imports are statements: expressions are never walked.
+                kind => super::is_statement_container(kind),
             }
         });
         map

@@ -69,7 +69,9 @@ fn line_end(text: &str, at: usize) -> usize {
     text[at..].find('\n').map_or(text.len(), |i| at + i + 1)
 }
 
-fn has_yield(stmts: &[Node]) -> bool {
+/// Whether any of `stmts` holds a node of one of `kinds`, outside nested
+/// functions and classes.
+fn contains_kind(stmts: &[Node], kinds: &[&str]) -> bool {
     stmts.iter().any(|s| {
         let mut found = false;
         preorder(*s, |n| {
@@ -80,34 +82,27 @@ fn has_yield(stmts: &[Node]) -> bool {
             {
                 return false;
             }
-            found |= n.kind() == "yield";
+            found |= kinds.contains(&n.kind());
             !found
         });
         found
     })
 }
 
+fn has_yield(stmts: &[Node]) -> bool {
+    contains_kind(stmts, &["yield"])
+}
+
 fn has_early_exit(stmts: &[Node]) -> bool {
-    stmts.iter().any(|s| {
-        let mut found = false;
-        preorder(*s, |n| {
-            if matches!(
-                n.kind(),
-                "function_definition" | "class_definition" | "lambda"
-            ) && n != *s
-            {
-                return false;
-            }
-            if matches!(
-                n.kind(),
-                "return_statement" | "yield" | "break_statement" | "continue_statement"
-            ) {
-                found = true;
-            }
-            !found
-        });
-        found
-    })
+    contains_kind(
+        stmts,
+        &[
+            "return_statement",
+            "yield",
+            "break_statement",
+            "continue_statement",
+        ],
+    )
 }
 
 /// `x = acquire(...)` + the rest of its block, rewritten as

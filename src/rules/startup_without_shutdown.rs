@@ -128,6 +128,26 @@ fn lifespan_names(ctx: &FileContext) -> Vec<String> {
     out
 }
 
+/// The module-level functions of this file with one of `names`.
+fn module_functions_named<'t>(ctx: &FileContext<'t>, names: &[&str]) -> Vec<Node<'t>> {
+    let root = ctx.module.tree.root_node();
+    let mut cursor = root.walk();
+    root.named_children(&mut cursor)
+        .filter_map(|c| {
+            if c.kind() == "decorated_definition" {
+                c.child_by_field_name("definition")
+            } else {
+                Some(c)
+            }
+        })
+        .filter(|d| d.kind() == "function_definition")
+        .filter(|d| {
+            d.child_by_field_name("name")
+                .is_some_and(|n| names.contains(&ctx.text(n)))
+        })
+        .collect()
+}
+
 /// Module-level functions registered as shutdown handlers without the
 /// decorator.
 fn registered_shutdown_functions<'t>(ctx: &FileContext<'t>) -> Vec<Node<'t>> {
@@ -173,22 +193,7 @@ fn registered_shutdown_functions<'t>(ctx: &FileContext<'t>) -> Vec<Node<'t>> {
         }
         true
     });
-    let root = ctx.module.tree.root_node();
-    let mut cursor = root.walk();
-    root.named_children(&mut cursor)
-        .filter_map(|c| {
-            if c.kind() == "decorated_definition" {
-                c.child_by_field_name("definition")
-            } else {
-                Some(c)
-            }
-        })
-        .filter(|d| d.kind() == "function_definition")
-        .filter(|d| {
-            d.child_by_field_name("name")
-                .is_some_and(|n| names.contains(&ctx.text(n)))
-        })
-        .collect()
+    module_functions_named(ctx, &names)
 }
 
 /// Release calls in `node` (after byte `after`): the texts of their
@@ -238,22 +243,7 @@ fn helpers_called<'t>(ctx: &FileContext<'t>, node: Node<'t>, after: usize) -> Ve
         }
         true
     });
-    let root = ctx.module.tree.root_node();
-    let mut cursor = root.walk();
-    root.named_children(&mut cursor)
-        .filter_map(|c| {
-            if c.kind() == "decorated_definition" {
-                c.child_by_field_name("definition")
-            } else {
-                Some(c)
-            }
-        })
-        .filter(|d| d.kind() == "function_definition")
-        .filter(|d| {
-            d.child_by_field_name("name")
-                .is_some_and(|n| names.contains(&ctx.text(n)))
-        })
-        .collect()
+    module_functions_named(ctx, &names)
 }
 
 pub fn check(ctx: &FileContext) -> Vec<Finding> {
