@@ -5,9 +5,7 @@ use std::path::Path;
 
 use crate::config::Settings;
 use crate::diagnostic::{Finding, Span};
-use crate::python::analyse::{
-    analyse_module, imports_a_library, library_roots, package_of, worth_lowering,
-};
+use crate::python::analyse::{analyse_module, package_of, worth_lowering};
 use crate::python::context::{module_name, FileContext, Summaries};
 use crate::python::{self, PyModule};
 use crate::rules::{self, IO_ERROR, SYNTAX_ERROR};
@@ -72,6 +70,19 @@ pub fn has_syntax_error(text: &str, language: Language) -> bool {
 #[derive(Debug, Default, Clone)]
 pub struct Project {
     pub python: Summaries,
+    /// The modules that own a summary, for a quick "does this file
+    /// touch the project's resource helpers" test.
+    pub python_modules: std::collections::HashSet<String>,
+}
+
+impl Project {
+    pub fn new(python: Summaries) -> Project {
+        let python_modules = crate::python::analyse::summarised_modules(&python);
+        Project {
+            python,
+            python_modules,
+        }
+    }
 }
 
 /// The first pass: summaries of every Python function worth it (see
@@ -110,14 +121,14 @@ pub fn build_project(files: &[(&Path, &str, &Settings)]) -> Project {
         let found = summarise(&callers, &summaries);
         summaries.extend(found);
     }
-    Project { python: summaries }
+    Project::new(summaries)
 }
 
 /// Whether the first pass should summarise a file: the engine is on and
 /// the file imports a library that acquires resources.
 pub fn wanted_by_first_pass(text: &str, settings: &Settings) -> bool {
     ENGINE_RULES.iter().any(|c| settings.rules.contains(c))
-        && imports_a_library(text, &library_roots(&settings.python))
+        && settings.python_libraries.imported_by(text)
 }
 
 /// The rules that need the dataflow engine.
@@ -168,7 +179,11 @@ fn lint_python(
 ) -> (Vec<Finding>, Vec<Span>) {
     let mut module = PyModule::parse(&source.text);
     let mut findings = Vec::new();
-    let depth = module.max_depth();
+    let depth = if python::may_be_deep(&source.text) {
+        module.max_depth()
+    } else {
+        0
+    };
     if depth > python::MAX_TREE_DEPTH {
         findings.push(io_finding(format!(
             "file not analysed: its syntax tree is {depth} levels deep, over the limit of {}",
@@ -185,10 +200,14 @@ fn lint_python(
     }
     // Every rule below needs a library (or a project module that wraps
     // one) imported: files that import none are done after parsing.
-    let roots = library_roots(&settings.python);
     let name = module_name(&source.path);
     module.imports.anchor(&package_of(&source.path, &name));
-    if !worth_lowering(&module, &name, &roots, &project.python) {
+    if !worth_lowering(
+        &module,
+        &name,
+        &settings.python_libraries,
+        &project.python_modules,
+    ) {
         let comments = if findings.is_empty() {
             Vec::new()
         } else {

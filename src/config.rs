@@ -209,6 +209,8 @@ pub struct Settings {
     pub format: Option<Format>,
     pub python: ResourceTable,
     pub rust: ResourceTable,
+    /// The modules of `python`'s acquisitions, for the byte prefilter.
+    pub python_libraries: crate::python::analyse::LibraryModules,
 }
 
 impl Settings {
@@ -256,6 +258,10 @@ impl Settings {
             force_exclude: options.force_exclude.unwrap_or(false),
             per_file_ignores,
             format: options.format,
+            python_libraries: crate::python::analyse::LibraryModules::new(&resources::table_for(
+                SpecLanguage::Python,
+                extra,
+            )),
             python: resources::table_for(SpecLanguage::Python, extra),
             rust: resources::table_for(SpecLanguage::Rust, extra),
         })

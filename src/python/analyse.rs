@@ -1,6 +1,7 @@
 //! Runs the engine over every function of a Python file and turns the
 //! results into project summaries (first pass) or leak reports (second).
 
+use std::collections::HashSet;
 use std::path::Path;
 
 use super::context::{module_name, FileContext, FnSummary, Summaries};
@@ -29,26 +30,52 @@ pub fn parse_module<'a>(path: &Path, text: &'a str) -> (PyModule<'a>, String) {
     (module, name)
 }
 
-/// The top-level library modules whose calls acquire resources
-/// (`sqlite3`, `sqlalchemy`).
-pub fn library_roots(resources: &ResourceTable) -> Vec<String> {
-    let mut roots: Vec<String> = resources
-        .specs
-        .iter()
-        .flat_map(|s| s.acquire.iter())
-        .filter_map(|a| a.call.as_deref())
-        .filter_map(|c| c.split('.').next())
-        .map(str::to_string)
-        .collect();
-    roots.sort();
-    roots.dedup();
-    roots
+/// The library modules whose calls acquire resources, down to two
+/// segments: `http.client` rather than `http` (which every `HTTPStatus`
+/// import would match), `sqlalchemy.orm`, `sqlite3`; with one automaton that
+/// finds them all in a file's bytes in a single pass.
+#[derive(Debug, Clone)]
+pub struct LibraryModules {
+    pub names: Vec<String>,
+    matcher: Option<aho_corasick::AhoCorasick>,
 }
 
-/// A byte-level test run before parsing, so that files that cannot matter
-/// are never parsed twice: a known library on an `import`/`from` line.
-pub fn imports_a_library(text: &str, roots: &[String]) -> bool {
-    roots.iter().any(|m| imports_word(text, m))
+impl LibraryModules {
+    pub fn new(resources: &ResourceTable) -> LibraryModules {
+        let mut names: Vec<String> = resources
+            .specs
+            .iter()
+            .flat_map(|s| s.acquire.iter())
+            .filter_map(|a| a.call.as_deref())
+            .filter_map(|c| c.rsplit_once('.').map(|(module, _)| module))
+            .map(|m| m.split('.').take(2).collect::<Vec<_>>().join("."))
+            .collect();
+        names.sort();
+        names.dedup();
+        let matcher = aho_corasick::AhoCorasick::new(&names).ok();
+        LibraryModules { names, matcher }
+    }
+
+    /// A byte-level test run before parsing, so that files that cannot
+    /// matter are never parsed twice: a known module, as a whole dotted
+    /// name, on an `import`/`from` line.
+    pub fn imported_by(&self, text: &str) -> bool {
+        let Some(matcher) = &self.matcher else {
+            return false;
+        };
+        let is_name = |c: char| c.is_alphanumeric() || c == '_' || c == '.';
+        matcher.find_overlapping_iter(text).any(|m| {
+            let before = text[..m.start()].chars().next_back();
+            let after = text[m.end()..].chars().next();
+            if before.is_some_and(is_name) || after.is_some_and(|c| c.is_alphanumeric() || c == '_')
+            {
+                return false;
+            }
+            let line_start = text[..m.start()].rfind('\n').map_or(0, |p| p + 1);
+            let line = text[line_start..].trim_start();
+            line.starts_with("import ") || line.starts_with("from ")
+        })
+    }
 }
 
 /// After parsing: whether the module imports a resource library or a
@@ -56,33 +83,40 @@ pub fn imports_a_library(text: &str, roots: &[String]) -> bool {
 pub fn worth_lowering(
     module: &PyModule,
     name: &str,
-    roots: &[String],
-    summaries: &Summaries,
+    libraries: &LibraryModules,
+    summarised: &HashSet<String>,
 ) -> bool {
-    if roots.iter().any(|r| module.imports.imports_module(r)) {
+    if libraries
+        .names
+        .iter()
+        .any(|r| module.imports.covers_module(r))
+    {
         return true;
     }
-    summaries.keys().any(|q| {
-        let owner = q.rsplit_once('.').map_or("", |(m, _)| m);
-        owner == name
-            || owner.starts_with(&format!("{name}."))
-            || module.imports.imports_module(owner)
-    })
+    // This module, or a module it imports from, has summaries: check the
+    // name and each dotted prefix of every import against the set.
+    let hit = |path: &str| {
+        let mut p = path;
+        loop {
+            if summarised.contains(p) {
+                return true;
+            }
+            match p.rsplit_once('.') {
+                Some((parent, _)) => p = parent,
+                None => return false,
+            }
+        }
+    };
+    hit(name) || module.imports.targets().any(hit)
 }
 
-/// Whether `module` occurs on a line that starts with `import` or `from`.
-fn imports_word(text: &str, module: &str) -> bool {
-    let is_name = |c: char| c.is_alphanumeric() || c == '_';
-    text.match_indices(module).any(|(i, _)| {
-        let before = text[..i].chars().next_back();
-        let after = text[i + module.len()..].chars().next();
-        if before.is_some_and(is_name) || after.is_some_and(is_name) {
-            return false;
-        }
-        let line_start = text[..i].rfind('\n').map_or(0, |p| p + 1);
-        let line = text[line_start..].trim_start();
-        line.starts_with("import ") || line.starts_with("from ")
-    })
+/// The modules (and classes) that own a summary: `app.db` for
+/// `app.db.get_conn`, `app.db.Repo` for `app.db.Repo.session`.
+pub fn summarised_modules(summaries: &Summaries) -> HashSet<String> {
+    summaries
+        .keys()
+        .filter_map(|q| q.rsplit_once('.').map(|(m, _)| m.to_string()))
+        .collect()
 }
 
 /// Every function of the module, lowered and analysed.

@@ -21,9 +21,37 @@ pub struct PyModule<'a> {
 }
 
 /// How deep a syntax tree may be before we refuse to analyse it: deeper
-/// trees are generated or hostile, and recursive analyses would risk the
-/// stack.
-pub const MAX_TREE_DEPTH: usize = 500;
+/// trees are generated or hostile, and the recursive lowering would risk
+/// the (64 MiB) stack of the worker threads.
+pub const MAX_TREE_DEPTH: usize = 2000;
+
+/// A byte-level bound: whether the file could possibly have a tree deeper
+/// than [`MAX_TREE_DEPTH`], so the exact (tree-walking) check is only run
+/// for files that might. Depth comes from bracket nesting, long logical
+/// lines (operator chains) and indentation, which Python caps at 100
+/// levels; each is bounded here generously.
+pub fn may_be_deep(text: &str) -> bool {
+    let (mut depth, mut max_depth) = (0usize, 0usize);
+    let (mut line, mut max_line) = (0usize, 0usize);
+    let bytes = text.as_bytes();
+    for (i, &b) in bytes.iter().enumerate() {
+        match b {
+            b'(' | b'[' | b'{' => {
+                depth += 1;
+                max_depth = max_depth.max(depth);
+            }
+            b')' | b']' | b'}' => depth = depth.saturating_sub(1),
+            // A backslash continuation keeps the logical line going.
+            b'\n' if i == 0 || bytes[i - 1] != b'\\' => line = 0,
+            _ => {}
+        }
+        line += 1;
+        max_line = max_line.max(line);
+    }
+    // Two tree levels per bracket, one per character of a logical line
+    // (an operator chain), three per indentation level.
+    2 * max_depth + max_line + 300 > MAX_TREE_DEPTH
+}
 
 impl<'a> PyModule<'a> {
     pub fn parse(text: &'a str) -> PyModule<'a> {
@@ -175,6 +203,19 @@ mod tests {
         assert!(PyModule::parse("match x:\n    case 1:\n        pass\n")
             .first_syntax_error()
             .is_none());
+    }
+
+    #[test]
+    fn the_byte_bound_spots_possibly_deep_files() {
+        assert!(!may_be_deep("x = (1 + 2)\nif x:\n    y = [x]\n"));
+        assert!(may_be_deep(&format!(
+            "x = {}1{}",
+            "(".repeat(900),
+            ")".repeat(900)
+        )));
+        assert!(may_be_deep(&format!("x = {}", "a + ".repeat(600))));
+        // A backslash continuation keeps one logical line.
+        assert!(may_be_deep(&"a + \\\n".repeat(600)));
     }
 
     #[test]

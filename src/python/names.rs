@@ -150,6 +150,24 @@ impl ImportMap {
         best
     }
 
+    /// Every qualified name an import binds.
+    pub fn targets(&self) -> impl Iterator<Item = &str> {
+        self.bindings.values().map(String::as_str)
+    }
+
+    /// Whether the imports reach `module`: they bind it, something inside
+    /// it, or a package above it (`import sqlalchemy` reaches
+    /// `sqlalchemy.orm`).
+    pub fn covers_module(&self, module: &str) -> bool {
+        self.bindings.values().any(|t| {
+            t == module
+                || t.strip_prefix(module).is_some_and(|r| r.starts_with('.'))
+                || module
+                    .strip_prefix(t.as_str())
+                    .is_some_and(|r| r.starts_with('.'))
+        })
+    }
+
     /// Whether any import binds the top-level module `module`.
     pub fn imports_module(&self, module: &str) -> bool {
         self.bindings

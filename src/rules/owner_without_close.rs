@@ -81,11 +81,12 @@ const RELEASING_METHODS: &[&str] = &[
 pub fn check(ctx: &FileContext) -> Vec<Finding> {
     let mut out = Vec::new();
     let mut classes = Vec::new();
+    // Classes are statements: only statement containers are walked.
     preorder(ctx.module.tree.root_node(), |n| {
         if n.kind() == "class_definition" {
             classes.push(n);
         }
-        true
+        crate::python::is_statement_container(n.kind())
     });
     for class in classes {
         check_class(ctx, class, &mut out);

@@ -112,7 +112,7 @@ pub fn check(ctx: &FileContext) -> Vec<Finding> {
                 scopes.push((body, "a class attribute"));
             }
         }
-        true
+        crate::python::is_statement_container(n.kind())
     });
     for (scope, place) in scopes {
         let mut cursor = scope.walk();
@@ -160,6 +160,10 @@ pub fn check(ctx: &FileContext) -> Vec<Finding> {
         }
     }
     // Registries: `registry.register("db_session", service=db.session)`.
+    let text = ctx.module.text;
+    if !REGISTERING.iter().any(|m| text.contains(m)) {
+        return out;
+    }
     preorder(root, |n| {
         if n.kind() != "call" {
             return true;

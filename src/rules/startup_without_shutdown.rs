@@ -247,6 +247,14 @@ fn helpers_called<'t>(ctx: &FileContext<'t>, node: Node<'t>, after: usize) -> Ve
 }
 
 pub fn check(ctx: &FileContext) -> Vec<Finding> {
+    // Startup handlers and lifespans are spelled with one of these.
+    let text = ctx.module.text;
+    if !["on_event", "lifespan", "add_event_handler", "on_startup"]
+        .iter()
+        .any(|w| text.contains(w))
+    {
+        return Vec::new();
+    }
     let lifespans = lifespan_names(ctx);
     let mut handlers = Vec::new();
     preorder(ctx.module.tree.root_node(), |n| {
