@@ -68,6 +68,8 @@ pub struct FileContext<'a> {
     pub globals: HashMap<String, String>,
     /// Functions defined at module level (to qualify local calls).
     pub local_functions: Vec<String>,
+    /// Names passed as `lifespan=` (FastAPI, Starlette).
+    pub lifespans: Vec<String>,
 }
 
 impl<'a> FileContext<'a> {
@@ -84,7 +86,24 @@ impl<'a> FileContext<'a> {
             module_name,
             globals: HashMap::new(),
             local_functions: Vec::new(),
+            lifespans: Vec::new(),
         };
+        if module.text.contains("lifespan") {
+            super::preorder(module.tree.root_node(), |n| {
+                if n.kind() == "keyword_argument"
+                    && n.child_by_field_name("name")
+                        .is_some_and(|k| module.node_text(k) == "lifespan")
+                {
+                    if let Some(v) = n
+                        .child_by_field_name("value")
+                        .filter(|v| v.kind() == "identifier")
+                    {
+                        ctx.lifespans.push(module.node_text(v).to_string());
+                    }
+                }
+                true
+            });
+        }
         let root = module.tree.root_node();
         let mut cursor = root.walk();
         for stmt in root.named_children(&mut cursor) {

@@ -1324,7 +1324,10 @@ impl<'c, 'a, 't> Lowerer<'c, 'a, 't> {
                         self.expr(value);
                     }
                 }
-                self.emit(EventKind::Effect, at, yield_raises);
+                // The caller uses what is yielded: a raise thrown in at the
+                // yield is blamed on it.
+                let touches: Vec<VarId> = value.and_then(|v| self.tracked(v)).into_iter().collect();
+                self.emit_touching(EventKind::Effect, at, yield_raises, touches);
             }
             _ => {
                 if let Some(value) = value {
@@ -1853,9 +1856,12 @@ fn lower_function(
     let decorators = decorator_names(ctx, decorated);
     let fixture = is_fixture(&decorators);
     let has_yield = contains_own(body, &|n| n.kind() == "yield");
+    // A lifespan handed to FastAPI/Starlette is resumed normally at
+    // shutdown: nothing is thrown in at its yield.
+    let lifespan = name == "lifespan" || ctx.lifespans.iter().any(|l| l == &name);
     let gen = if !has_yield {
         GenMode::NotGenerator
-    } else if fixture {
+    } else if fixture || lifespan {
         GenMode::Loan {
             yield_raises: false,
         }
