@@ -117,23 +117,12 @@ impl<'a> FileContext<'a> {
                     ctx.local_functions.push(module.node_text(name).to_string());
                 }
             }
-            if stmt.kind() != "expression_statement" {
-                continue;
-            }
-            let Some(assign) = stmt.named_child(0).filter(|n| n.kind() == "assignment") else {
+            let Some((left, right)) = super::simple_assignment(stmt) else {
                 continue;
             };
-            let (Some(left), Some(right)) = (
-                assign.child_by_field_name("left"),
-                assign.child_by_field_name("right"),
-            ) else {
-                continue;
-            };
-            if left.kind() == "identifier" {
-                if let Some(ty) = ctx.type_of_value(right, &HashMap::new(), &HashMap::new()) {
-                    ctx.globals
-                        .insert(module.node_text(left).to_string(), ty.type_name.clone());
-                }
+            if let Some(ty) = ctx.type_of_value(right, &HashMap::new(), &HashMap::new()) {
+                ctx.globals
+                    .insert(module.node_text(left).to_string(), ty.type_name.clone());
             }
         }
         ctx

@@ -143,6 +143,18 @@ impl<'a> PyModule<'a> {
     }
 }
 
+/// `name = value` as a statement: the name and the value.
+pub fn simple_assignment(stmt: Node) -> Option<(Node, Node)> {
+    if stmt.kind() != "expression_statement" {
+        return None;
+    }
+    let assign = stmt.named_child(0).filter(|a| a.kind() == "assignment")?;
+    let left = assign
+        .child_by_field_name("left")
+        .filter(|l| l.kind() == "identifier")?;
+    Some((left, assign.child_by_field_name("right")?))
+}
+
 /// Nodes that can hold statements (and so imports and definitions): walks
 /// that look for those never descend into expressions.
 pub fn is_statement_container(kind: &str) -> bool {

@@ -121,21 +121,9 @@ pub fn check(ctx: &FileContext) -> Vec<Finding> {
         // is part of its connection's story.
         let mut bound: Vec<String> = Vec::new();
         for (i, stmt) in stmts.iter().enumerate() {
-            if stmt.kind() != "expression_statement" {
-                continue;
-            }
-            let Some(assign) = stmt.named_child(0).filter(|a| a.kind() == "assignment") else {
+            let Some((left, right)) = crate::python::simple_assignment(*stmt) else {
                 continue;
             };
-            let (Some(left), Some(right)) = (
-                assign.child_by_field_name("left"),
-                assign.child_by_field_name("right"),
-            ) else {
-                continue;
-            };
-            if left.kind() != "identifier" {
-                continue;
-            }
             let Some((spec, call)) = ctx.acquisition(right, &empty, &empty, None) else {
                 continue;
             };
