@@ -53,8 +53,8 @@ pub fn io_finding(message: String) -> Finding {
     )
 }
 
-/// The syntax tree a file parsed into, kept so a fix can be checked by
-/// parsing its result.
+/// Whether `text` fails to parse: a fix is kept only if its result still
+/// parses.
 pub fn has_syntax_error(text: &str, language: Language) -> bool {
     match language {
         Language::Python => PyModule::parse(text).first_syntax_error().is_some(),

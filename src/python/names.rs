@@ -167,13 +167,6 @@ impl ImportMap {
                     .is_some_and(|r| r.starts_with('.'))
         })
     }
-
-    /// Whether any import binds the top-level module `module`.
-    pub fn imports_module(&self, module: &str) -> bool {
-        self.bindings
-            .values()
-            .any(|t| t == module || t.strip_prefix(module).is_some_and(|r| r.starts_with('.')))
-    }
 }
 
 #[cfg(test)]
@@ -257,6 +250,9 @@ mod tests {
         );
         let m = PyModule::parse("import os\n");
         assert_eq!(m.imports.spelling_of("contextlib.closing"), None);
-        assert!(m.imports.imports_module("os") && !m.imports.imports_module("o"));
+        assert!(m.imports.covers_module("os") && !m.imports.covers_module("o"));
+        let m = PyModule::parse("import sqlalchemy\nfrom http import HTTPStatus\n");
+        assert!(m.imports.covers_module("sqlalchemy.orm"));
+        assert!(!m.imports.covers_module("http.client"));
     }
 }

@@ -1,0 +1,624 @@
+//! Expressions and calls: what a call acquires, releases, guards or hands
+//! over, and which resources it uses (for blaming a raise).
+
+use tree_sitter::Node;
+
+use super::{span, GenMode, Lowerer, NotAwaited, GENERIC_RELEASES};
+use crate::ir::{EventKind, SiteId, VarId};
+use crate::resources::{ResourceKind, ResourceSpec};
+
+/// Methods that store their argument in a container that outlives the
+/// call.
+const STORING_METHODS: &[&str] = &[
+    "append",
+    "appendleft",
+    "add",
+    "extend",
+    "insert",
+    "put",
+    "put_nowait",
+    "setdefault",
+    "update",
+    "register",
+    "push",
+    "set",
+    "__setitem__",
+];
+
+/// Words in a function's name that say it releases what it is given:
+/// `close_quietly(conn)`, `release_connection(conn)`, `cleanup(session)`.
+const RELEASING_WORDS: &[&str] = &[
+    "close",
+    "release",
+    "dispose",
+    "cleanup",
+    "shutdown",
+    "teardown",
+    "disconnect",
+    "putconn",
+];
+
+/// Calls that run their arguments in another task, thread or process.
+const SPAWNING: &[&str] = &[
+    "create_task",
+    "ensure_future",
+    "start_soon",
+    "submit",
+    "run_in_executor",
+    "spawn",
+    "apply_async",
+    "run_coroutine_threadsafe",
+    "add_task",
+    "call_soon",
+    "call_soon_threadsafe",
+    "call_later",
+    "add_done_callback",
+];
+
+/// Whether a method stores its arguments: the known container methods, and
+/// registries by their names (`reaper.add_engine(e)`, `track_pool(p)`).
+fn is_storing(method: &str) -> bool {
+    STORING_METHODS.contains(&method)
+        || [
+            "add_", "register", "track", "attach", "store", "cache", "append",
+        ]
+        .iter()
+        .any(|p| method.starts_with(p))
+}
+
+impl<'c, 'a, 't> Lowerer<'c, 'a, 't> {
+    /// The tracked variables a call uses: its receiver (`conn.execute()`,
+    /// `conn.cursor().execute()`) and its arguments.
+    pub(super) fn call_touches(&self, call: Node) -> Vec<VarId> {
+        let mut out = Vec::new();
+        // The receiver: `conn.execute()`, or through calls made on it,
+        // `conn.cursor().execute()`. Not through attributes: in
+        // `conn.encoders.pop(k)` the connection itself is not used.
+        let mut receiver = call
+            .child_by_field_name("function")
+            .filter(|f| f.kind() == "attribute")
+            .and_then(|f| f.child_by_field_name("object"));
+        while let Some(r) = receiver {
+            if r.kind() == "call" {
+                receiver = r
+                    .child_by_field_name("function")
+                    .filter(|f| f.kind() == "attribute")
+                    .and_then(|f| f.child_by_field_name("object"));
+            } else {
+                out.extend(self.tracked(r));
+                break;
+            }
+        }
+        if let Some(args) = call.child_by_field_name("arguments") {
+            let mut cursor = args.walk();
+            for a in args.named_children(&mut cursor) {
+                let a = if a.kind() == "keyword_argument" {
+                    a.child_by_field_name("value")
+                } else {
+                    Some(a)
+                };
+                // Handing a lazy resource (an engine) to a function does not
+                // open anything by itself.
+                let lazy =
+                    a.is_some_and(|a| self.spec_of_var(self.text(a)).is_some_and(|s| s.lazy));
+                if let Some(v) = a.and_then(|a| self.tracked(a)).filter(|_| !lazy) {
+                    out.push(v);
+                }
+            }
+        }
+        out.sort_unstable();
+        out.dedup();
+        out
+    }
+    /// Tracked names in value positions of `node` (tuple items, constructor
+    /// arguments, conditional branches) escape.
+    pub(super) fn escape_values(&mut self, node: Node<'t>, returned: bool) {
+        if let Some(v) = self.tracked(node) {
+            self.emit(EventKind::Escape { var: v, returned }, span(node), false);
+            return;
+        }
+        match node.kind() {
+            "expression_list"
+            | "tuple"
+            | "list"
+            | "set"
+            | "parenthesized_expression"
+            | "conditional_expression"
+            | "boolean_operator"
+            | "await"
+            | "pair"
+            | "dictionary" => {
+                let mut cursor = node.walk();
+                let children: Vec<Node<'t>> = node.named_children(&mut cursor).collect();
+                for c in children {
+                    self.escape_values(c, returned);
+                }
+            }
+            "call" if self.is_constructor(node) => self.escape_args(node),
+            _ => {}
+        }
+    }
+
+    pub(super) fn is_constructor(&self, call: Node) -> bool {
+        let Some(callee) = call.child_by_field_name("function") else {
+            return false;
+        };
+        let name = match callee.kind() {
+            "identifier" => self.text(callee),
+            "attribute" => callee
+                .child_by_field_name("attribute")
+                .map(|a| self.text(a))
+                .unwrap_or(""),
+            _ => "",
+        };
+        name.trim_start_matches('_')
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_uppercase())
+            || matches!(name, "cls" | "dict" | "list" | "tuple" | "set" | "partial")
+    }
+
+    pub(super) fn escape_args(&mut self, call: Node<'t>) {
+        let Some(args) = call.child_by_field_name("arguments") else {
+            return;
+        };
+        let mut cursor = args.walk();
+        let children: Vec<Node<'t>> = args.named_children(&mut cursor).collect();
+        for a in children {
+            let a = if a.kind() == "keyword_argument" {
+                match a.child_by_field_name("value") {
+                    Some(v) => v,
+                    None => continue,
+                }
+            } else {
+                a
+            };
+            self.escape_values(a, false);
+        }
+    }
+
+    // ---- expressions --------------------------------------------------
+
+    pub(super) fn acquisition(&self, value: Node<'t>) -> Option<(&'a ResourceSpec, Node<'t>)> {
+        self.ctx
+            .acquisition(value, &self.locals, self.attrs, self.class.as_deref())
+    }
+
+    pub(super) fn expr(&mut self, node: Node<'t>) {
+        match node.kind() {
+            "call" => self.call(node, false),
+            "await" => {
+                let touches = match node.named_child(0) {
+                    Some(inner) if inner.kind() == "call" => {
+                        self.call(inner, true);
+                        self.call_touches(inner)
+                    }
+                    Some(inner) => {
+                        self.expr(inner);
+                        self.tracked(inner).into_iter().collect()
+                    }
+                    None => Vec::new(),
+                };
+                self.emit_touching(EventKind::Effect, span(node), true, touches);
+            }
+            "yield" => self.yield_expr(node),
+            "lambda" => self.capture(node),
+            "named_expression" => {
+                if let (Some(n), Some(v)) = (
+                    node.child_by_field_name("name"),
+                    node.child_by_field_name("value"),
+                ) {
+                    self.assign_name(n, v);
+                }
+            }
+            "subscript" => {
+                let mut cursor = node.walk();
+                let children: Vec<Node<'t>> = node.named_children(&mut cursor).collect();
+                for c in children {
+                    self.expr(c);
+                }
+                self.effect(span(node));
+            }
+            "identifier" | "string_content" | "integer" | "float" | "true" | "false" | "none"
+            | "comment" => {}
+            "list" | "tuple" | "set" | "dictionary" => {
+                let mut cursor = node.walk();
+                let children: Vec<Node<'t>> = node.named_children(&mut cursor).collect();
+                for c in children {
+                    self.expr(c);
+                }
+            }
+            _ => {
+                let mut cursor = node.walk();
+                let children: Vec<Node<'t>> = node.named_children(&mut cursor).collect();
+                for c in children {
+                    self.expr(c);
+                }
+            }
+        }
+    }
+
+    pub(super) fn yield_expr(&mut self, node: Node<'t>) {
+        let value = node.named_child(0);
+        let at = span(node);
+        match self.gen {
+            GenMode::Loan { yield_raises } => {
+                if let Some(value) = value {
+                    if let Some((spec, call)) = self
+                        .acquisition(value)
+                        .filter(|(s, _)| s.kind != ResourceKind::Factory)
+                    {
+                        self.call_parts(call);
+                        let v = self.temp_var();
+                        let site = self.site(span(call), spec, "<yielded>");
+                        self.emit(EventKind::Acquire { dst: v, site }, span(call), true);
+                        self.yielded.push(site);
+                    } else if self.tracked(value).is_some() {
+                        let holds: Vec<SiteId> = self
+                            .site_by_span
+                            .values()
+                            .copied()
+                            .filter(|s| self.f.sites[*s].var_name == self.text(value))
+                            .collect();
+                        self.yielded.extend(holds);
+                    } else if value.kind() == "identifier"
+                        && self.scoped_names.iter().any(|n| n == self.text(value))
+                    {
+                        // `with SessionLocal() as db: yield db`
+                        self.yields_scoped = true;
+                    } else {
+                        self.expr(value);
+                    }
+                }
+                // The caller uses what is yielded: a raise thrown in at the
+                // yield is blamed on it.
+                let touches: Vec<VarId> = value.and_then(|v| self.tracked(v)).into_iter().collect();
+                self.emit_touching(EventKind::Effect, at, yield_raises, touches);
+            }
+            _ => {
+                if let Some(value) = value {
+                    self.expr(value);
+                    self.escape_values(value, false);
+                }
+                self.emit(EventKind::Effect, at, true);
+            }
+        }
+    }
+
+    /// Lowers what a call evaluates before it runs: the receiver and the
+    /// arguments.
+    pub(super) fn call_parts(&mut self, call: Node<'t>) {
+        if let Some(callee) = call.child_by_field_name("function") {
+            if callee.kind() == "attribute" {
+                if let Some(o) = callee.child_by_field_name("object") {
+                    self.expr(o);
+                }
+            } else if callee.kind() != "identifier" {
+                self.expr(callee);
+            }
+        }
+        if let Some(args) = call.child_by_field_name("arguments") {
+            let mut cursor = args.walk();
+            let children: Vec<Node<'t>> = args.named_children(&mut cursor).collect();
+            for a in children {
+                let v = if a.kind() == "keyword_argument" {
+                    a.child_by_field_name("value")
+                } else {
+                    Some(a)
+                };
+                if let Some(v) = v {
+                    self.expr(v);
+                }
+            }
+        }
+    }
+
+    pub(super) fn args(&self, call: Node<'t>) -> Vec<Node<'t>> {
+        call.child_by_field_name("arguments")
+            .map(|a| {
+                let mut c = a.walk();
+                a.named_children(&mut c).collect()
+            })
+            .unwrap_or_default()
+    }
+
+    pub(super) fn call(&mut self, call: Node<'t>, awaited: bool) {
+        let at = span(call);
+        let Some(callee) = call.child_by_field_name("function") else {
+            self.call_parts(call);
+            self.effect(at);
+            return;
+        };
+        let method = (callee.kind() == "attribute")
+            .then(|| {
+                callee
+                    .child_by_field_name("attribute")
+                    .map(|a| self.text(a))
+            })
+            .flatten();
+        // Handed to another task or thread: `create_task(worker(conn))`,
+        // `executor.submit(work, conn)`. Whatever it mentions is its to
+        // release.
+        let spawn_name =
+            method.or_else(|| (callee.kind() == "identifier").then(|| self.text(callee)));
+        if spawn_name.is_some_and(|m| SPAWNING.contains(&m)) {
+            let mut mentioned = Vec::new();
+            if let Some(args) = call.child_by_field_name("arguments") {
+                crate::python::preorder(args, |n| {
+                    if let Some(v) = self.tracked(n) {
+                        mentioned.push(v);
+                    }
+                    true
+                });
+            }
+            for v in mentioned {
+                self.emit(
+                    EventKind::Escape {
+                        var: v,
+                        returned: false,
+                    },
+                    at,
+                    false,
+                );
+            }
+        }
+        self.call_parts(call);
+        let args = self.args(call);
+        let positional: Vec<Node<'t>> = args
+            .iter()
+            .copied()
+            .filter(|a| a.kind() != "keyword_argument")
+            .collect();
+        let qualified = self.ctx.qualify(callee, self.class.as_deref());
+        let receiver = (callee.kind() == "attribute")
+            .then(|| callee.child_by_field_name("object"))
+            .flatten();
+
+        // Guards: closing(x), stack.enter_context(x), stack.callback(x.close).
+        let guard_call = matches!(
+            qualified.as_deref(),
+            Some("contextlib.closing" | "contextlib.aclosing")
+        ) || matches!(
+            method,
+            Some(
+                "enter_context"
+                    | "enter_async_context"
+                    | "callback"
+                    | "push_async_callback"
+                    | "push"
+            )
+        );
+        if guard_call {
+            for a in &positional {
+                let target = if a.kind() == "attribute" {
+                    a.child_by_field_name("object").unwrap_or(*a)
+                } else {
+                    *a
+                };
+                if let Some(v) = self.tracked(target) {
+                    self.emit(EventKind::Guard { var: v }, at, false);
+                }
+            }
+            self.effect(at);
+            return;
+        }
+
+        // Entered by hand (`await conn.__aenter__()`): whoever enters a
+        // context manager manually pairs it with `__aexit__` elsewhere, as a
+        // pool's acquire/release pair does.
+        if let (Some("__enter__" | "__aenter__"), Some(r)) = (method, receiver) {
+            if let Some(v) = self.tracked(r) {
+                self.emit(
+                    EventKind::Escape {
+                        var: v,
+                        returned: false,
+                    },
+                    at,
+                    false,
+                );
+            }
+        }
+
+        // A bound release method handed on (`atexit.register(conn.close)`,
+        // `self.addCleanup(conn.close)`): whoever receives it will call it.
+        for a in &args {
+            let a = if a.kind() == "keyword_argument" {
+                a.child_by_field_name("value").unwrap_or(*a)
+            } else {
+                *a
+            };
+            if a.kind() != "attribute" {
+                continue;
+            }
+            let attr = a
+                .child_by_field_name("attribute")
+                .map(|n| self.text(n))
+                .unwrap_or("");
+            if let Some(v) = a
+                .child_by_field_name("object")
+                .and_then(|o| self.tracked(o))
+            {
+                if GENERIC_RELEASES.contains(&attr) {
+                    self.emit(EventKind::Guard { var: v }, at, false);
+                }
+            }
+        }
+
+        // `next(gen())`: a dependency generator whose cleanup never runs.
+        if qualified.is_none()
+            && callee.kind() == "identifier"
+            && matches!(self.text(callee), "next" | "anext")
+        {
+            if let Some(inner) = positional.first().filter(|a| a.kind() == "call") {
+                if let Some(f) = inner.child_by_field_name("function") {
+                    // `next(self.model.get_db())`: the receiver cannot be
+                    // resolved; the method name is matched against the
+                    // project's generators.
+                    let q = self.ctx.qualify(f, self.class.as_deref()).or_else(|| {
+                        (f.kind() == "attribute")
+                            .then(|| f.child_by_field_name("attribute"))
+                            .flatten()
+                            .map(|a| format!("?.{}", self.text(a)))
+                    });
+                    if let Some(q) = q {
+                        self.next_calls.push((at, q));
+                    }
+                }
+            }
+        }
+
+        // Release methods on a tracked receiver (or a parameter).
+        if let (Some(m), Some(r)) = (method, receiver) {
+            let rname = self.text(r);
+            if let Some(i) = self.params.iter().position(|p| p == rname) {
+                if GENERIC_RELEASES.contains(&m) && !self.releases_params.contains(&i) {
+                    self.releases_params.push(i);
+                }
+            }
+            let receiver_type = self.ctx.type_of_name(r, &self.locals, self.attrs);
+            if let Some(spec) = receiver_type.as_deref().and_then(|t| self.ctx.spec(t)) {
+                let release = spec
+                    .release
+                    .iter()
+                    .find(|rel| rel.method.as_deref() == Some(m) && rel.on.is_none());
+                if let Some(rel) = release {
+                    if rel.is_async && !awaited && self.statement_call == Some(call.id()) {
+                        self.not_awaited.push(NotAwaited {
+                            call: at,
+                            receiver: rname.to_string(),
+                            method: m.to_string(),
+                        });
+                    }
+                }
+            }
+            if let Some(v) = self.tracked(r) {
+                let spec = self.spec_of_var(rname);
+                let is_release = GENERIC_RELEASES.contains(&m)
+                    || spec.is_some_and(|s| {
+                        s.release
+                            .iter()
+                            .any(|rel| rel.method.as_deref() == Some(m) && rel.on.is_none())
+                    });
+                if is_release {
+                    self.emit(EventKind::Release { var: v }, at, true);
+                    return;
+                }
+            }
+            // Owner releases: pool.putconn(conn), pool.release(conn).
+            let mut released = false;
+            for (i, a) in positional.iter().enumerate() {
+                let Some(v) = self.tracked(*a) else { continue };
+                let aname = self.text(*a);
+                let by_spec = self.spec_of_var(aname).is_some_and(|s| {
+                    s.release.iter().any(|rel| {
+                        rel.method.as_deref() == Some(m)
+                            && rel.on.is_some()
+                            && rel.arg.unwrap_or(0) == i
+                    })
+                });
+                if by_spec
+                    || (i == 0
+                        && matches!(
+                            m,
+                            "release" | "putconn" | "put_connection" | "close_connection"
+                        ))
+                {
+                    self.emit(EventKind::Release { var: v }, at, true);
+                    released = true;
+                }
+            }
+            if released {
+                return;
+            }
+        }
+
+        // A function named for releasing (`close_quietly(conn)`): whatever
+        // project or utility code it is, it is taken at its word.
+        let callee_name = match callee.kind() {
+            "identifier" => self.text(callee),
+            "attribute" => callee
+                .child_by_field_name("attribute")
+                .map(|a| self.text(a))
+                .unwrap_or(""),
+            _ => "",
+        }
+        .to_ascii_lowercase();
+        if RELEASING_WORDS.iter().any(|w| callee_name.contains(w)) {
+            let released: Vec<VarId> = args
+                .iter()
+                .map(|a| {
+                    if a.kind() == "keyword_argument" {
+                        a.child_by_field_name("value").unwrap_or(*a)
+                    } else {
+                        *a
+                    }
+                })
+                .filter_map(|a| self.tracked(a))
+                .collect();
+            if !released.is_empty() {
+                for v in released {
+                    self.emit(EventKind::Release { var: v }, at, true);
+                }
+                return;
+            }
+        }
+
+        // Free-call releases and project functions that release a
+        // parameter.
+        if let Some(q) = &qualified {
+            let summary_releases = self
+                .ctx
+                .summaries
+                .get(q)
+                .map(|s| s.releases_params.clone())
+                .unwrap_or_default();
+            let mut released = false;
+            for (i, a) in positional.iter().enumerate() {
+                let Some(v) = self.tracked(*a) else { continue };
+                let aname = self.text(*a);
+                let by_spec = self.spec_of_var(aname).is_some_and(|s| {
+                    s.release.iter().any(|rel| {
+                        rel.call.as_deref() == Some(q.as_str()) && rel.arg.unwrap_or(0) == i
+                    })
+                });
+                if by_spec || summary_releases.contains(&i) {
+                    self.emit(EventKind::Release { var: v }, at, true);
+                    released = true;
+                }
+            }
+            // `DatabaseService.reset_instance()`: releases every live value
+            // of the types it resets.
+            let resets: Vec<VarId> = self
+                .locals
+                .iter()
+                .filter(|(_, t)| {
+                    self.ctx.spec(t).is_some_and(|s| {
+                        s.release
+                            .iter()
+                            .any(|rel| rel.call.as_deref() == Some(q.as_str()) && rel.arg.is_none())
+                    })
+                })
+                .filter_map(|(n, _)| self.f.var_names.iter().position(|x| x == n))
+                .collect();
+            for v in resets {
+                self.emit(EventKind::Release { var: v }, at, true);
+                released = true;
+            }
+            if released {
+                return;
+            }
+        }
+
+        // Handed over to a constructor or a container: the new owner has it
+        // before the call can fail.
+        if self.is_constructor(call) || method.is_some_and(is_storing) {
+            self.escape_args(call);
+        }
+        // Predicates (`conn.is_closed()`, `pool.has_capacity()`) are taken
+        // not to raise: a finally that asks before closing is the careful
+        // idiom, not a leak.
+        let predicate = method.is_some_and(|m| m.starts_with("is_") || m.starts_with("has_"));
+        let touches = self.call_touches(call);
+        self.emit_touching(EventKind::Effect, at, !predicate, touches);
+    }
+}

@@ -1,0 +1,294 @@
+//! Entry points: finding every function of a file, with its class,
+//! decorators and parameters, and lowering each.
+
+use std::collections::{HashMap, HashSet};
+
+use tree_sitter::Node;
+
+use super::{contains_own, span, yields_in_loop, GenMode, Lowered, Lowerer};
+use crate::ir::Function;
+use crate::python::context::FileContext;
+
+fn decorator_names(ctx: &FileContext, decorated: Option<Node>) -> Vec<String> {
+    let Some(parent) = decorated else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    let mut cursor = parent.walk();
+    for d in parent
+        .named_children(&mut cursor)
+        .filter(|c| c.kind() == "decorator")
+    {
+        let Some(mut e) = d.named_child(0) else {
+            continue;
+        };
+        if e.kind() == "call" {
+            if let Some(f) = e.child_by_field_name("function") {
+                e = f;
+            }
+        }
+        let name = ctx
+            .module
+            .imports
+            .resolve(e, ctx.module.text)
+            .unwrap_or_else(|| ctx.text(e).to_string());
+        out.push(name);
+    }
+    out
+}
+
+/// Whether decorators mark a pytest fixture.
+pub fn is_fixture(decorators: &[String]) -> bool {
+    decorators.iter().any(|d| {
+        matches!(
+            d.as_str(),
+            "pytest.fixture" | "pytest_asyncio.fixture" | "fixture" | "pytest.yield_fixture"
+        )
+    })
+}
+
+fn param_names(ctx: &FileContext, params: Option<Node>) -> (Vec<String>, HashMap<String, String>) {
+    let mut names = Vec::new();
+    let mut types = HashMap::new();
+    let Some(params) = params else {
+        return (names, types);
+    };
+    let mut cursor = params.walk();
+    for p in params.named_children(&mut cursor) {
+        let (name, ty) = match p.kind() {
+            "identifier" => (Some(p), None),
+            "typed_parameter" => (
+                p.named_child(0).filter(|n| n.kind() == "identifier"),
+                p.child_by_field_name("type"),
+            ),
+            "default_parameter" => (p.child_by_field_name("name"), None),
+            "typed_default_parameter" => {
+                (p.child_by_field_name("name"), p.child_by_field_name("type"))
+            }
+            _ => (None, None),
+        };
+        let Some(name) = name else { continue };
+        let name = ctx.text(name).to_string();
+        if let Some(t) = ty.and_then(|t| t.named_child(0)) {
+            if let Some(q) = ctx.module.imports.resolve(t, ctx.module.text) {
+                if let Some(spec) = ctx.spec(&q) {
+                    types.insert(name.clone(), spec.type_name.clone());
+                }
+            }
+        }
+        names.push(name);
+    }
+    (names, types)
+}
+
+/// The types of `self.x` attributes assigned anywhere in a class body.
+pub(crate) fn class_attributes(ctx: &FileContext, class: Node) -> HashMap<String, String> {
+    let mut attrs = HashMap::new();
+    crate::python::preorder(class, |n| {
+        if n.kind() == "assignment" {
+            if let (Some(l), Some(r)) = (
+                n.child_by_field_name("left"),
+                n.child_by_field_name("right"),
+            ) {
+                if l.kind() == "attribute" {
+                    let obj = l.child_by_field_name("object");
+                    if obj.is_some_and(|o| ctx.text(o) == "self") {
+                        if let Some(spec) = ctx.type_of_value(r, &HashMap::new(), &HashMap::new()) {
+                            if let Some(a) = l.child_by_field_name("attribute") {
+                                attrs.insert(ctx.text(a).to_string(), spec.type_name.clone());
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        true
+    });
+    attrs
+}
+
+/// Lowers every function and method of the file.
+pub fn lower_file(ctx: &FileContext) -> Vec<Lowered> {
+    let mut defs = Vec::new();
+    collect_defs(ctx.module.tree.root_node(), None, &mut defs);
+    let mut class_attrs: HashMap<usize, HashMap<String, String>> = HashMap::new();
+    let empty = HashMap::new();
+    let mut out = Vec::new();
+    for d in defs {
+        let class = d
+            .class
+            .and_then(|c| c.child_by_field_name("name"))
+            .map(|n| ctx.text(n).to_string());
+        let attrs = match d.class {
+            Some(c) => &*class_attrs
+                .entry(c.id())
+                .or_insert_with(|| class_attributes(ctx, c)),
+            None => &empty,
+        };
+        if let Some(l) = lower_function(ctx, d.def, d.decorated, class, attrs) {
+            out.push(l);
+        }
+    }
+    out
+}
+
+/// A function definition with the class it is a method of and the
+/// `decorated_definition` around it, found without `Node::parent` (which
+/// tree-sitter answers by searching down from the root).
+struct Def<'t> {
+    def: Node<'t>,
+    class: Option<Node<'t>>,
+    decorated: Option<Node<'t>>,
+}
+
+fn collect_defs<'t>(node: Node<'t>, class: Option<Node<'t>>, out: &mut Vec<Def<'t>>) {
+    let mut cursor = node.walk();
+    for child in node.named_children(&mut cursor) {
+        let (def, decorated) = if child.kind() == "decorated_definition" {
+            match child.child_by_field_name("definition") {
+                Some(d) => (d, Some(child)),
+                None => continue,
+            }
+        } else {
+            (child, None)
+        };
+        match def.kind() {
+            "function_definition" => {
+                out.push(Def {
+                    def,
+                    class,
+                    decorated,
+                });
+                collect_defs(def, None, out);
+            }
+            "class_definition" => collect_defs(def, Some(def), out),
+            // Definitions are statements: expressions cannot hold one
+            // (lambdas are expressions, lowered with their function).
+            kind if crate::python::is_statement_container(kind) => collect_defs(def, class, out),
+            _ => {}
+        }
+    }
+}
+
+fn lower_function(
+    ctx: &FileContext,
+    def: Node,
+    decorated: Option<Node>,
+    class: Option<String>,
+    attrs: &HashMap<String, String>,
+) -> Option<Lowered> {
+    let name_node = def.child_by_field_name("name")?;
+    let body = def.child_by_field_name("body")?;
+    let name = ctx.text(name_node).to_string();
+    let qualified_name = match &class {
+        Some(c) => format!("{}.{c}.{name}", ctx.module_name),
+        None => format!("{}.{name}", ctx.module_name),
+    };
+    let is_async = def.child(0).is_some_and(|c| c.kind() == "async");
+    let decorators = decorator_names(ctx, decorated);
+    let fixture = is_fixture(&decorators);
+    let has_yield = contains_own(body, &|n| n.kind() == "yield");
+    // A lifespan handed to FastAPI/Starlette is resumed normally at
+    // shutdown: nothing is thrown in at its yield.
+    let lifespan = name == "lifespan" || ctx.lifespans.iter().any(|l| l == &name);
+    let gen = if !has_yield {
+        GenMode::NotGenerator
+    } else if fixture || lifespan {
+        GenMode::Loan {
+            yield_raises: false,
+        }
+    } else if decorators.iter().any(|d| {
+        matches!(
+            d.as_str(),
+            "contextlib.contextmanager"
+                | "contextlib.asynccontextmanager"
+                | "contextmanager"
+                | "asynccontextmanager"
+        )
+    }) || !yields_in_loop(body)
+    {
+        GenMode::Loan { yield_raises: true }
+    } else {
+        GenMode::Iterator
+    };
+    let (params, param_types) = param_names(ctx, def.child_by_field_name("parameters"));
+    let f = Function::new(qualified_name.clone(), span(def));
+    let entry = f.entry;
+    let raise_exit = f.raise_exit;
+    let mut lowerer = Lowerer {
+        ctx,
+        f,
+        cur: entry,
+        exc: raise_exit,
+        finallies: Vec::new(),
+        loops: Vec::new(),
+        locals: param_types,
+        attrs,
+        class: class.clone(),
+        params: params.clone(),
+        globals_declared: HashSet::new(),
+        site_by_span: HashMap::new(),
+        gen,
+        not_awaited: Vec::new(),
+        next_calls: Vec::new(),
+        yielded: Vec::new(),
+        releases_params: Vec::new(),
+        temp: 0,
+        statement_call: None,
+        scoped_names: Vec::new(),
+        yields_scoped: false,
+    };
+    // Every name the function binds is a variable from the start: code
+    // lowered before the binding (a `finally` copy, a loop body) must
+    // already see it.
+    crate::python::preorder(body, |n| {
+        if n != body
+            && matches!(
+                n.kind(),
+                "function_definition" | "class_definition" | "lambda"
+            )
+        {
+            return false;
+        }
+        let target = match n.kind() {
+            "assignment" => n.child_by_field_name("left"),
+            "named_expression" => n.child_by_field_name("name"),
+            _ => None,
+        };
+        if let Some(t) = target {
+            // Names inside `a.b` or `a[i]` targets are not bound here.
+            crate::python::preorder(t, |id| {
+                if id.kind() == "identifier" {
+                    lowerer.f.var(ctx.text(id));
+                }
+                !matches!(id.kind(), "attribute" | "subscript")
+            });
+        }
+        true
+    });
+    lowerer.f.blocks[entry].exc = Some(raise_exit);
+    let first = lowerer.new_block();
+    lowerer.f.edge(entry, first);
+    lowerer.cur = first;
+    lowerer.block(body);
+    let exit = lowerer.f.normal_exit;
+    lowerer.f.edge(lowerer.cur, exit);
+    let mut releases_params = lowerer.releases_params;
+    releases_params.sort_unstable();
+    Some(Lowered {
+        function: lowerer.f,
+        qualified_name,
+        class,
+        params,
+        is_async,
+        gen,
+        is_fixture: fixture,
+        decorators,
+        not_awaited: lowerer.not_awaited,
+        next_calls: lowerer.next_calls,
+        yielded: lowerer.yielded,
+        yields_scoped: lowerer.yields_scoped,
+        releases_params,
+        name_span: span(name_node),
+    })
+}
