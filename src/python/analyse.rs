@@ -153,7 +153,23 @@ pub fn summarise(results: &[(Lowered, Outcome)]) -> Vec<(String, FnSummary)> {
         let dependency_generator = matches!(l.gen, GenMode::Loan { .. })
             && !l.is_fixture
             && (l.yields_scoped || l.yielded.iter().any(|s| o.released.contains(s)));
+        // `return conn, cur` with both fresh: positions of returned sites.
+        let returns_tuple: Vec<Option<String>> = match (l.gen, l.tuple_returns.first(), cached) {
+            (GenMode::NotGenerator, Some(names), false) => names
+                .iter()
+                .map(|name| {
+                    let name = name.as_deref()?;
+                    o.returned
+                        .iter()
+                        .filter(|s| !o.stored.contains(s))
+                        .find(|&&s| l.function.sites[s].var_name == name)
+                        .map(|&s| l.function.sites[s].type_name.clone())
+                })
+                .collect(),
+            _ => Vec::new(),
+        };
         let summary = FnSummary {
+            returns_tuple,
             returns,
             releases_params: l.releases_params.clone(),
             dependency_generator,

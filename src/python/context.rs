@@ -20,6 +20,9 @@ pub struct FnSummary {
     /// A generator that yields a resource and releases it after the yield
     /// (a FastAPI-style dependency): `next()` on it skips the cleanup.
     pub dependency_generator: bool,
+    /// It returns a tuple with fresh resources of these types in these
+    /// positions (`return conn, cur`).
+    pub returns_tuple: Vec<Option<String>>,
     /// It is a coroutine function: callers get the resource by awaiting it.
     pub returns_awaited: bool,
     /// For a module-level name rather than a function: the resource or

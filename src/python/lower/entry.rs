@@ -236,6 +236,7 @@ fn lower_function(
         temp: 0,
         statement_call: None,
         scoped_names: Vec::new(),
+        tuple_returns: Vec::new(),
         yields_scoped: false,
     };
     // Every name the function binds is a variable from the start: code
@@ -288,6 +289,7 @@ fn lower_function(
         next_calls: lowerer.next_calls,
         yielded: lowerer.yielded,
         yields_scoped: lowerer.yields_scoped,
+        tuple_returns: lowerer.tuple_returns,
         releases_params,
         name_span: span(name_node),
     })

@@ -96,6 +96,8 @@ pub struct Lowered {
     pub yielded: Vec<SiteId>,
     /// It yields a resource scoped by its own `with` block.
     pub yields_scoped: bool,
+    /// For each `return a, b`: the tracked name in each position.
+    pub tuple_returns: Vec<Vec<Option<String>>>,
     pub releases_params: Vec<usize>,
     /// The function's `def` line (name), for messages.
     pub name_span: Span,
@@ -133,6 +135,8 @@ struct Lowerer<'c, 'a, 't> {
     yielded: Vec<SiteId>,
     releases_params: Vec<usize>,
     temp: usize,
+    /// For each `return a, b`: the tracked name in each position.
+    tuple_returns: Vec<Vec<Option<String>>>,
     /// Names bound by `with <acquisition> as name`.
     scoped_names: Vec<String>,
     /// A loan generator yields a name its `with` scopes.
@@ -403,6 +407,18 @@ impl<'c, 'a, 't> Lowerer<'c, 'a, 't> {
 
     fn ret(&mut self, node: Node<'t>) {
         if let Some(value) = node.named_child(0) {
+            // `return conn, cur`: remember which name goes where, for the
+            // summary of what callers unpack.
+            if matches!(value.kind(), "expression_list" | "tuple") {
+                let mut cursor = value.walk();
+                let names: Vec<Option<String>> = value
+                    .named_children(&mut cursor)
+                    .map(|e| self.tracked(e).map(|_| self.text(e).to_string()))
+                    .collect();
+                if names.iter().any(Option::is_some) {
+                    self.tuple_returns.push(names);
+                }
+            }
             self.returned_value(value);
         }
         self.run_finallies(0);
@@ -941,7 +957,7 @@ impl<'c, 'a, 't> Lowerer<'c, 'a, 't> {
                     for (t, v) in targets.into_iter().zip(values) {
                         self.assign_from(t, v);
                     }
-                } else {
+                } else if !self.unpack_returned_tuple(&targets, right) {
                     self.expr(right);
                     for t in targets {
                         self.clear_targets(t);
@@ -1058,6 +1074,42 @@ impl<'c, 'a, 't> Lowerer<'c, 'a, 't> {
         } else if node.kind() == "call" && self.is_constructor(node) {
             self.escape_args(node);
         }
+    }
+
+    /// `conn, cur = get_conn()` where the project's `get_conn` returns
+    /// fresh resources in those positions: each target acquires one.
+    fn unpack_returned_tuple(&mut self, targets: &[Node<'t>], right: Node<'t>) -> bool {
+        let call = super::context::unwrap_value(right, self.ctx);
+        if call.kind() != "call" {
+            return false;
+        }
+        let Some(q) = call
+            .child_by_field_name("function")
+            .and_then(|f| self.ctx.qualify(f, self.class.as_deref()))
+        else {
+            return false;
+        };
+        let Some(types) = self.ctx.summaries.get(&q).map(|s| s.returns_tuple.clone()) else {
+            return false;
+        };
+        if types.len() != targets.len() || types.iter().all(Option::is_none) {
+            return false;
+        }
+        self.expr(right);
+        for (t, ty) in targets.iter().zip(types) {
+            let spec = ty.as_deref().and_then(|ty| self.ctx.spec(ty));
+            match spec {
+                Some(spec) if t.kind() == "identifier" => {
+                    let name = self.text(*t).to_string();
+                    let v = self.f.var(&name);
+                    let site = self.site(span(*t), spec, &name);
+                    self.emit(EventKind::Acquire { dst: v, site }, span(*t), false);
+                    self.locals.insert(name, spec.type_name.clone());
+                }
+                _ => self.clear_targets(*t),
+            }
+        }
+        true
     }
 
     fn clear_name(&mut self, name: &str, at: Node) {
