@@ -73,6 +73,8 @@ pub struct FileContext<'a> {
     pub local_functions: Vec<String>,
     /// Names passed as `lifespan=` (FastAPI, Starlette).
     pub lifespans: Vec<String>,
+    /// Functions used as FastAPI dependencies: `Depends(get_db)`.
+    pub dependencies: Vec<String>,
 }
 
 impl<'a> FileContext<'a> {
@@ -90,7 +92,25 @@ impl<'a> FileContext<'a> {
             globals: HashMap::new(),
             local_functions: Vec::new(),
             lifespans: Vec::new(),
+            dependencies: Vec::new(),
         };
+        if module.text.contains("Depends") {
+            super::preorder(module.tree.root_node(), |n| {
+                if n.kind() == "call"
+                    && n.child_by_field_name("function")
+                        .is_some_and(|f| module.node_text(f).ends_with("Depends"))
+                {
+                    if let Some(a) = n
+                        .child_by_field_name("arguments")
+                        .and_then(|a| a.named_child(0))
+                        .filter(|a| a.kind() == "identifier")
+                    {
+                        ctx.dependencies.push(module.node_text(a).to_string());
+                    }
+                }
+                true
+            });
+        }
         if module.text.contains("lifespan") {
             super::preorder(module.tree.root_node(), |n| {
                 if n.kind() == "keyword_argument"

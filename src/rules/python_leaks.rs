@@ -6,7 +6,7 @@ use crate::analysis::{LeakPath, Outcome};
 use crate::config::RuleSet;
 use crate::diagnostic::{Applicability, Edit, Finding, Fix};
 use crate::python::context::{FileContext, Summaries};
-use crate::python::lower::Lowered;
+use crate::python::lower::{GenMode, Lowered};
 use crate::python::rewrite;
 use crate::resources::ResourceKind;
 
@@ -71,6 +71,42 @@ fn lost_here(at: crate::diagnostic::Span, site: crate::diagnostic::Span) -> &'st
     } else {
         "the last reference is lost here"
     }
+}
+
+/// A plain (non-generator) FastAPI dependency that returns a fresh
+/// resource: FastAPI closes nothing a dependency returns, only what a
+/// generator dependency releases after its `yield`.
+fn returned_to_fastapi(ctx: &FileContext, l: &Lowered, outcome: &Outcome) -> Vec<Finding> {
+    let name = l.qualified_name.rsplit('.').next().unwrap_or("");
+    let cached = l.decorators.iter().any(|d| d.contains("cache"));
+    if l.class.is_some()
+        || cached
+        || !matches!(l.gen, GenMode::NotGenerator)
+        || !ctx.dependencies.iter().any(|d| d == name)
+    {
+        return Vec::new();
+    }
+    outcome
+        .returned
+        .iter()
+        .filter(|s| !outcome.stored.contains(s))
+        .map(|&s| &l.function.sites[s])
+        .filter(|site| site.kind != ResourceKind::Factory)
+        .map(|site| {
+            UNCLOSED_RESOURCE.finding(
+                site.span,
+                format!(
+                    "`{name}` is a FastAPI dependency that returns a new {} ({}) on every request, and FastAPI never closes it",
+                    kind_word(site.kind),
+                    site.type_name
+                ),
+                format!(
+                    "Make `{name}` a generator: create it, `yield` it, and release it after the yield in a `finally:`; \
+                     or create one long-lived instance at startup and return that."
+                ),
+            )
+        })
+        .collect()
 }
 
 /// A pytest test: `test*` functions, also as methods of `Test*` classes.
@@ -216,6 +252,9 @@ pub fn check(
                 }
             };
             out.push(finding);
+        }
+        if rules.contains(UNCLOSED_RESOURCE.code) {
+            out.extend(returned_to_fastapi(ctx, l, outcome));
         }
         if rules.contains(CLOSE_NOT_AWAITED.code) {
             for na in &l.not_awaited {

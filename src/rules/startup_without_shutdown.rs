@@ -128,6 +128,37 @@ fn lifespan_names(ctx: &FileContext) -> Vec<String> {
     out
 }
 
+/// The receivers of calls (before byte `before`) that are given one of
+/// `names` as an argument: `FastAPILimiter` for
+/// `FastAPILimiter.init(redis)`.
+fn receivers_given(ctx: &FileContext, body: Node, names: &[String], before: usize) -> Vec<String> {
+    let mut out = Vec::new();
+    preorder(body, |n| {
+        if n.kind() == "call" && n.start_byte() < before {
+            let f = n
+                .child_by_field_name("function")
+                .filter(|f| f.kind() == "attribute");
+            let receiver = f.and_then(|f| f.child_by_field_name("object"));
+            if let (Some(receiver), Some(args)) = (receiver, n.child_by_field_name("arguments")) {
+                let mut cursor = args.walk();
+                let given = args.named_children(&mut cursor).any(|a| {
+                    let a = if a.kind() == "keyword_argument" {
+                        a.child_by_field_name("value").unwrap_or(a)
+                    } else {
+                        a
+                    };
+                    names.iter().any(|name| ctx.text(a) == name)
+                });
+                if given {
+                    out.push(ctx.text(receiver).split_whitespace().collect());
+                }
+            }
+        }
+        true
+    });
+    out
+}
+
 /// The module-level functions of this file with one of `names`.
 fn module_functions_named<'t>(ctx: &FileContext<'t>, names: &[&str]) -> Vec<Node<'t>> {
     let root = ctx.module.tree.root_node();
@@ -341,6 +372,12 @@ pub fn check(ctx: &FileContext) -> Vec<Finding> {
         };
         for (at, type_name, names) in acquired {
             if names.iter().any(|n| released.contains(n)) {
+                continue;
+            }
+            // Handed to a library that is itself closed at shutdown:
+            // `FastAPILimiter.init(redis)` ... `FastAPILimiter.close()`.
+            let holders = receivers_given(ctx, body, &names, yield_at.unwrap_or(usize::MAX));
+            if holders.iter().any(|h| released.contains(h)) {
                 continue;
             }
             let name = &names[names.len() - 1];

@@ -135,6 +135,25 @@ impl<'c, 'a, 't> Lowerer<'c, 'a, 't> {
                 }
             }
             "call" if self.is_constructor(node) => self.escape_args(node),
+            // `return client[name]`: the derived object (a database handle)
+            // keeps the resource.
+            "subscript" => {
+                if let Some(root) = node.child_by_field_name("value") {
+                    self.escape_values(root, returned);
+                }
+            }
+            // `return client.mydb`: so does a client's attribute; a
+            // connection's attribute (`conn.server_version`) is a value.
+            "attribute" => {
+                if let Some(root) = node.child_by_field_name("object") {
+                    let client = self
+                        .spec_of_var(self.text(root))
+                        .is_some_and(|s| s.kind == ResourceKind::Client);
+                    if client {
+                        self.escape_values(root, returned);
+                    }
+                }
+            }
             _ => {}
         }
     }
