@@ -143,6 +143,15 @@ impl<'a> PyModule<'a> {
     }
 }
 
+/// The value an argument passes: `x` for both `f(x)` and `f(key=x)`.
+pub fn argument_value(arg: Node) -> Node {
+    if arg.kind() == "keyword_argument" {
+        arg.child_by_field_name("value").unwrap_or(arg)
+    } else {
+        arg
+    }
+}
+
 /// `name = value` as a statement: the name and the value.
 pub fn simple_assignment(stmt: Node) -> Option<(Node, Node)> {
     if stmt.kind() != "expression_statement" {

@@ -190,12 +190,7 @@ pub fn check(ctx: &FileContext) -> Vec<Finding> {
         };
         let mut cursor = args.walk();
         for a in args.named_children(&mut cursor) {
-            let value = if a.kind() == "keyword_argument" {
-                a.child_by_field_name("value")
-            } else {
-                Some(a)
-            };
-            let Some(value) = value else { continue };
+            let value = crate::python::argument_value(a);
             let session_like = match value.kind() {
                 "attribute" => value
                     .child_by_field_name("attribute")

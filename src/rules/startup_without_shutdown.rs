@@ -142,11 +142,7 @@ fn receivers_given(ctx: &FileContext, body: Node, names: &[String], before: usiz
             if let (Some(receiver), Some(args)) = (receiver, n.child_by_field_name("arguments")) {
                 let mut cursor = args.walk();
                 let given = args.named_children(&mut cursor).any(|a| {
-                    let a = if a.kind() == "keyword_argument" {
-                        a.child_by_field_name("value").unwrap_or(a)
-                    } else {
-                        a
-                    };
+                    let a = crate::python::argument_value(a);
                     names.iter().any(|name| ctx.text(a) == name)
                 });
                 if given {

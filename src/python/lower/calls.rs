@@ -5,6 +5,7 @@ use tree_sitter::Node;
 
 use super::{span, GenMode, Lowerer, NotAwaited, GENERIC_RELEASES};
 use crate::ir::{EventKind, SiteId, VarId};
+use crate::python::argument_value;
 use crate::resources::{ResourceKind, ResourceSpec};
 
 /// Methods that store their argument in a container that outlives the
@@ -92,11 +93,7 @@ impl<'c, 'a, 't> Lowerer<'c, 'a, 't> {
         if let Some(args) = call.child_by_field_name("arguments") {
             let mut cursor = args.walk();
             for a in args.named_children(&mut cursor) {
-                let a = if a.kind() == "keyword_argument" {
-                    a.child_by_field_name("value")
-                } else {
-                    Some(a)
-                };
+                let a = Some(argument_value(a));
                 // Handing a lazy resource (an engine) to a function does not
                 // open anything by itself.
                 let lazy =
@@ -158,18 +155,23 @@ impl<'c, 'a, 't> Lowerer<'c, 'a, 't> {
         }
     }
 
-    pub(super) fn is_constructor(&self, call: Node) -> bool {
-        let Some(callee) = call.child_by_field_name("function") else {
-            return false;
-        };
-        let name = match callee.kind() {
+    /// The simple name a call goes by: `f` for `f()`, `m` for `x.y.m()`.
+    pub(super) fn callee_name(&self, callee: Node) -> &'a str {
+        match callee.kind() {
             "identifier" => self.text(callee),
             "attribute" => callee
                 .child_by_field_name("attribute")
                 .map(|a| self.text(a))
                 .unwrap_or(""),
             _ => "",
+        }
+    }
+
+    pub(super) fn is_constructor(&self, call: Node) -> bool {
+        let Some(callee) = call.child_by_field_name("function") else {
+            return false;
         };
+        let name = self.callee_name(callee);
         name.trim_start_matches('_')
             .chars()
             .next()
@@ -184,14 +186,7 @@ impl<'c, 'a, 't> Lowerer<'c, 'a, 't> {
         let mut cursor = args.walk();
         let children: Vec<Node<'t>> = args.named_children(&mut cursor).collect();
         for a in children {
-            let a = if a.kind() == "keyword_argument" {
-                match a.child_by_field_name("value") {
-                    Some(v) => v,
-                    None => continue,
-                }
-            } else {
-                a
-            };
+            let a = argument_value(a);
             self.escape_values(a, false);
         }
     }
@@ -320,14 +315,7 @@ impl<'c, 'a, 't> Lowerer<'c, 'a, 't> {
             let mut cursor = args.walk();
             let children: Vec<Node<'t>> = args.named_children(&mut cursor).collect();
             for a in children {
-                let v = if a.kind() == "keyword_argument" {
-                    a.child_by_field_name("value")
-                } else {
-                    Some(a)
-                };
-                if let Some(v) = v {
-                    self.expr(v);
-                }
+                self.expr(argument_value(a));
             }
         }
     }
@@ -441,11 +429,7 @@ impl<'c, 'a, 't> Lowerer<'c, 'a, 't> {
         // A bound release method handed on (`atexit.register(conn.close)`,
         // `self.addCleanup(conn.close)`): whoever receives it will call it.
         for a in &args {
-            let a = if a.kind() == "keyword_argument" {
-                a.child_by_field_name("value").unwrap_or(*a)
-            } else {
-                *a
-            };
+            let a = argument_value(*a);
             if a.kind() != "attribute" {
                 continue;
             }
@@ -553,25 +537,11 @@ impl<'c, 'a, 't> Lowerer<'c, 'a, 't> {
 
         // A function named for releasing (`close_quietly(conn)`): whatever
         // project or utility code it is, it is taken at its word.
-        let callee_name = match callee.kind() {
-            "identifier" => self.text(callee),
-            "attribute" => callee
-                .child_by_field_name("attribute")
-                .map(|a| self.text(a))
-                .unwrap_or(""),
-            _ => "",
-        }
-        .to_ascii_lowercase();
+        let callee_name = self.callee_name(callee).to_ascii_lowercase();
         if RELEASING_WORDS.iter().any(|w| callee_name.contains(w)) {
             let released: Vec<VarId> = args
                 .iter()
-                .map(|a| {
-                    if a.kind() == "keyword_argument" {
-                        a.child_by_field_name("value").unwrap_or(*a)
-                    } else {
-                        *a
-                    }
-                })
+                .map(|a| argument_value(*a))
                 .filter_map(|a| self.tracked(a))
                 .collect();
             if !released.is_empty() {
