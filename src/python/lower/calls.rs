@@ -111,7 +111,7 @@ impl<'c, 'a, 't> Lowerer<'c, 'a, 't> {
     /// arguments, conditional branches) escape.
     pub(super) fn escape_values(&mut self, node: Node<'t>, returned: bool) {
         if let Some(v) = self.tracked(node) {
-            self.emit(EventKind::Escape { var: v, returned }, span(node), false);
+            self.hand_over(v, span(node), returned);
             return;
         }
         match node.kind() {
@@ -359,14 +359,7 @@ impl<'c, 'a, 't> Lowerer<'c, 'a, 't> {
                 });
             }
             for v in mentioned {
-                self.emit(
-                    EventKind::Escape {
-                        var: v,
-                        returned: false,
-                    },
-                    at,
-                    false,
-                );
+                self.hand_over(v, at, false);
             }
         }
         self.call_parts(call);
@@ -415,14 +408,7 @@ impl<'c, 'a, 't> Lowerer<'c, 'a, 't> {
         // pool's acquire/release pair does.
         if let (Some("__enter__" | "__aenter__"), Some(r)) = (method, receiver) {
             if let Some(v) = self.tracked(r) {
-                self.emit(
-                    EventKind::Escape {
-                        var: v,
-                        returned: false,
-                    },
-                    at,
-                    false,
-                );
+                self.hand_over(v, at, false);
             }
         }
 

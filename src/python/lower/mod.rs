@@ -234,6 +234,11 @@ impl<'c, 'a, 't> Lowerer<'c, 'a, 't> {
         });
     }
 
+    /// Whatever `var` holds is handed over (returned when `returned`).
+    fn hand_over(&mut self, var: VarId, at: Span, returned: bool) {
+        self.emit(EventKind::Escape { var, returned }, at, false);
+    }
+
     fn effect(&mut self, at: Span) {
         self.emit(EventKind::Effect, at, true);
     }
@@ -436,14 +441,7 @@ impl<'c, 'a, 't> Lowerer<'c, 'a, 't> {
                 let v = self.temp_var();
                 let site = self.site(span(call), spec, "<returned>");
                 self.emit(EventKind::Acquire { dst: v, site }, span(call), true);
-                self.emit(
-                    EventKind::Escape {
-                        var: v,
-                        returned: true,
-                    },
-                    span(value),
-                    false,
-                );
+                self.hand_over(v, span(value), true);
                 return;
             }
         }
@@ -905,14 +903,7 @@ impl<'c, 'a, 't> Lowerer<'c, 'a, 't> {
             true
         });
         for v in captured {
-            self.emit(
-                EventKind::Escape {
-                    var: v,
-                    returned: false,
-                },
-                span(node),
-                false,
-            );
+            self.hand_over(v, span(node), false);
         }
     }
 
