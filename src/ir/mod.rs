@@ -27,13 +27,6 @@ pub struct Site {
     pub long_lived: bool,
 }
 
-impl Site {
-    /// Whether the resource is long-lived by design (its spec says so).
-    pub fn long_lived_hint(&self) -> bool {
-        self.long_lived
-    }
-}
-
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EventKind {
     /// `dst` now holds a fresh resource from `site`.

@@ -58,9 +58,7 @@ pub fn check(results: &[(Lowered, Outcome)]) -> Vec<Finding> {
             .map(|k| (k.site, false));
         for (site_id, was_returned) in returned.chain(leaked) {
             let site = &l.function.sites[site_id];
-            if site.kind == ResourceKind::Factory
-                || site.long_lived_hint()
-                || reported.contains(&site_id)
+            if site.kind == ResourceKind::Factory || site.long_lived || reported.contains(&site_id)
             {
                 continue;
             }

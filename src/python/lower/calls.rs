@@ -155,6 +155,30 @@ impl<'c, 'a, 't> Lowerer<'c, 'a, 't> {
         }
     }
 
+    /// Releases each tracked positional argument `i` that its spec says
+    /// the call releases (`by_spec(release entry, i)`) or that `always(i)`
+    /// marks; whether any was released.
+    fn release_arguments(
+        &mut self,
+        positional: &[Node<'t>],
+        at: crate::diagnostic::Span,
+        by_spec: impl Fn(&crate::resources::Release, usize) -> bool,
+        always: impl Fn(usize) -> bool,
+    ) -> bool {
+        let mut released = false;
+        for (i, a) in positional.iter().enumerate() {
+            let Some(v) = self.tracked(*a) else { continue };
+            let spec_says = self
+                .spec_of_var(self.text(*a))
+                .is_some_and(|s| s.release.iter().any(|rel| by_spec(rel, i)));
+            if spec_says || always(i) {
+                self.emit(EventKind::Release { var: v }, at, true);
+                released = true;
+            }
+        }
+        released
+    }
+
     /// The simple name a call goes by: `f` for `f()`, `m` for `x.y.m()`.
     pub(super) fn callee_name(&self, callee: Node) -> &'a str {
         match callee.kind() {
@@ -494,28 +518,20 @@ impl<'c, 'a, 't> Lowerer<'c, 'a, 't> {
                 }
             }
             // Owner releases: pool.putconn(conn), pool.release(conn).
-            let mut released = false;
-            for (i, a) in positional.iter().enumerate() {
-                let Some(v) = self.tracked(*a) else { continue };
-                let aname = self.text(*a);
-                let by_spec = self.spec_of_var(aname).is_some_and(|s| {
-                    s.release.iter().any(|rel| {
-                        rel.method.as_deref() == Some(m)
-                            && rel.on.is_some()
-                            && rel.arg.unwrap_or(0) == i
-                    })
-                });
-                if by_spec
-                    || (i == 0
-                        && matches!(
-                            m,
-                            "release" | "putconn" | "put_connection" | "close_connection"
-                        ))
-                {
-                    self.emit(EventKind::Release { var: v }, at, true);
-                    released = true;
-                }
-            }
+            let owner_release = matches!(
+                m,
+                "release" | "putconn" | "put_connection" | "close_connection"
+            );
+            let released = self.release_arguments(
+                &positional,
+                at,
+                |rel, i| {
+                    rel.method.as_deref() == Some(m)
+                        && rel.on.is_some()
+                        && rel.arg.unwrap_or(0) == i
+                },
+                |i| i == 0 && owner_release,
+            );
             if released {
                 return;
             }
@@ -547,20 +563,12 @@ impl<'c, 'a, 't> Lowerer<'c, 'a, 't> {
                 .get(q)
                 .map(|s| s.releases_params.clone())
                 .unwrap_or_default();
-            let mut released = false;
-            for (i, a) in positional.iter().enumerate() {
-                let Some(v) = self.tracked(*a) else { continue };
-                let aname = self.text(*a);
-                let by_spec = self.spec_of_var(aname).is_some_and(|s| {
-                    s.release.iter().any(|rel| {
-                        rel.call.as_deref() == Some(q.as_str()) && rel.arg.unwrap_or(0) == i
-                    })
-                });
-                if by_spec || summary_releases.contains(&i) {
-                    self.emit(EventKind::Release { var: v }, at, true);
-                    released = true;
-                }
-            }
+            let mut released = self.release_arguments(
+                &positional,
+                at,
+                |rel, i| rel.call.as_deref() == Some(q.as_str()) && rel.arg.unwrap_or(0) == i,
+                |i| summary_releases.contains(&i),
+            );
             // `DatabaseService.reset_instance()`: releases every live value
             // of the types it resets.
             let resets: Vec<VarId> = self
