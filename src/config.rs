@@ -250,6 +250,7 @@ impl Settings {
             spec.validate()
                 .map_err(|e| ConfigError(format!("invalid [[resource]]: {e}")))?;
         }
+        let python = resources::table_for(SpecLanguage::Python, extra);
         Ok(Settings {
             root,
             source,
@@ -258,11 +259,8 @@ impl Settings {
             force_exclude: options.force_exclude.unwrap_or(false),
             per_file_ignores,
             format: options.format,
-            python_libraries: crate::python::analyse::LibraryModules::new(&resources::table_for(
-                SpecLanguage::Python,
-                extra,
-            )),
-            python: resources::table_for(SpecLanguage::Python, extra),
+            python_libraries: crate::python::analyse::LibraryModules::new(&python),
+            python,
             rust: resources::table_for(SpecLanguage::Rust, extra),
         })
     }

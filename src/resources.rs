@@ -239,14 +239,23 @@ pub fn parse_library(origin: &str, text: &str) -> Result<LibraryFile, SpecError>
 
 /// The built-in knowledge for one language plus the user's own specs.
 pub fn table_for(language: SpecLanguage, extra: &[ResourceSpec]) -> ResourceTable {
-    let mut specs = Vec::new();
-    for (origin, text) in EMBEDDED {
-        // Validated by a test; a broken embedded file is a build defect.
-        let file = parse_library(origin, text).expect("embedded rules file is valid");
-        if file.language == language {
-            specs.extend(file.resource);
-        }
-    }
+    // Parsed once per process: every configuration directory builds its
+    // tables from the same embedded files.
+    static BUILT_IN: std::sync::OnceLock<Vec<LibraryFile>> = std::sync::OnceLock::new();
+    let built_in = BUILT_IN.get_or_init(|| {
+        EMBEDDED
+            .iter()
+            // Validated by a test; a broken embedded file is a build defect.
+            .map(|(origin, text)| {
+                parse_library(origin, text).expect("embedded rules file is valid")
+            })
+            .collect()
+    });
+    let mut specs: Vec<ResourceSpec> = built_in
+        .iter()
+        .filter(|f| f.language == language)
+        .flat_map(|f| f.resource.iter().cloned())
+        .collect();
     specs.extend(
         extra
             .iter()
