@@ -85,9 +85,9 @@ impl Project {
     }
 }
 
-/// The first pass: summaries of every Python function worth it (see
-/// `worth_analysing`), in two rounds so that helpers built on helpers are
-/// known too. `files` are (path, text, settings).
+/// The first pass: summaries of the functions in files that import a
+/// resource library (see `wanted_by_first_pass`), in two rounds so that
+/// helpers built on helpers are known too. `files` are (path, text, settings).
 pub fn build_project(files: &[(&Path, &str, &Settings)]) -> Project {
     use rayon::prelude::*;
     let admitted: Vec<&(&Path, &str, &Settings)> = files

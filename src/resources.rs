@@ -207,17 +207,6 @@ impl ResourceTable {
                 .map(move |a| (s, a))
         })
     }
-
-    /// Whether any spec mentions the root module `module` (`sqlite3` for
-    /// `sqlite3.connect`), so front ends can skip files that import none.
-    pub fn mentions_module(&self, module: &str) -> bool {
-        self.specs.iter().flat_map(|s| &s.acquire).any(|a| {
-            a.call
-                .as_deref()
-                .and_then(|c| c.split(['.', ':']).next())
-                .is_some_and(|root| root == module)
-        })
-    }
 }
 
 /// Parses and validates one library file.
@@ -301,8 +290,9 @@ mod tests {
         assert_eq!(spec.with_semantics, Some(WithSemantics::Transaction));
         let (spec, _) = table.acquired_by_call("psycopg.connect").next().unwrap();
         assert_eq!(spec.with_semantics, Some(WithSemantics::Closes));
-        assert!(table.mentions_module("psycopg2"));
-        assert!(!table.mentions_module("os"));
+        let libraries = crate::python::analyse::LibraryModules::new(&table);
+        assert!(libraries.imported_by("import psycopg2\n"));
+        assert!(!libraries.imported_by("import os\n"));
     }
 
     #[test]
