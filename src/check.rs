@@ -160,7 +160,7 @@ pub fn lint(
     }
     let (mut findings, comments) = match language {
         Language::Python => lint_python(source, settings, project),
-        Language::Rust => (lint_rust(source), Vec::new()),
+        Language::Rust => (lint_rust(source, settings), Vec::new()),
     };
     suppress::apply(source, language, &comments, &mut findings);
     let ignored = settings.ignored_for(&source.path);
@@ -263,10 +263,21 @@ fn lint_python(
     (findings, comments)
 }
 
-fn lint_rust(source: &SourceFile) -> Vec<Finding> {
+/// The Rust rules: only files the prefilter admits are lowered.
+const RUST_RULES: &[&str] = &[
+    "LK201", "LK202", "LK203", "LK204", "LK205", "LK206", "LK207", "LK208",
+];
+
+fn lint_rust(source: &SourceFile, settings: &Settings) -> Vec<Finding> {
+    let wanted = RUST_RULES.iter().any(|c| settings.rules.contains(c))
+        && settings.rust_prefilter.admits(&source.text);
     let parsed = rust::parse(source);
     let findings = match parsed {
-        RustParse::Parsed(_file) => Vec::new(),
+        RustParse::Parsed(file) if wanted => {
+            let analysis = rust::analyse::analyse_file(&file, source, &settings.rust);
+            rules::rust_leaks::check(&analysis, &file, source, &settings.rules)
+        }
+        RustParse::Parsed(_) => Vec::new(),
         RustParse::SyntaxError(span, message) => vec![SYNTAX_ERROR.finding(
             span,
             message,

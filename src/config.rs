@@ -211,6 +211,8 @@ pub struct Settings {
     pub rust: ResourceTable,
     /// The modules of `python`'s acquisitions, for the byte prefilter.
     pub python_libraries: crate::python::analyse::LibraryModules,
+    /// Which Rust files can matter, for the byte prefilter.
+    pub rust_prefilter: crate::rust::analyse::RustPrefilter,
 }
 
 impl Settings {
@@ -251,6 +253,7 @@ impl Settings {
                 .map_err(|e| ConfigError(format!("invalid [[resource]]: {e}")))?;
         }
         let python = resources::table_for(SpecLanguage::Python, extra);
+        let rust = resources::table_for(SpecLanguage::Rust, extra);
         Ok(Settings {
             root,
             source,
@@ -261,7 +264,8 @@ impl Settings {
             format: options.format,
             python_libraries: crate::python::analyse::LibraryModules::new(&python),
             python,
-            rust: resources::table_for(SpecLanguage::Rust, extra),
+            rust_prefilter: crate::rust::analyse::RustPrefilter::new(&rust),
+            rust,
         })
     }
 

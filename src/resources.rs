@@ -54,6 +54,22 @@ pub struct Acquire {
     /// The call returns an awaitable that yields the resource.
     #[serde(default)]
     pub awaited: bool,
+    /// The resource is element N of the returned tuple
+    /// (`tokio_postgres::connect` returns `(Client, Connection)`).
+    #[serde(default)]
+    pub element: Option<usize>,
+    /// The resource is written through the `&mut` argument N
+    /// (`sqlite3_open(path, &mut db)`).
+    #[serde(default)]
+    pub out_arg: Option<usize>,
+    /// Match `call` by its last segment through any path: FFI symbols are
+    /// re-exported by several `-sys` crates and `ffi` modules.
+    #[serde(default)]
+    pub any_path: bool,
+    /// The resource's state lives on the receiver, not in the returned
+    /// value (mongodb's `session.start_transaction()` returns `()`).
+    #[serde(default)]
+    pub into_receiver: bool,
 }
 
 /// One way to release the resource: a method on it (`conn.close()`), a
@@ -72,6 +88,10 @@ pub struct Release {
     /// The release returns a coroutine that must be awaited.
     #[serde(default, rename = "async")]
     pub is_async: bool,
+    /// Match `call` by its last segment through any path (see
+    /// [`Acquire::any_path`]).
+    #[serde(default)]
+    pub any_path: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -99,6 +119,16 @@ pub struct ResourceSpec {
     /// Meant to live for the whole process (engines, pools, clients).
     #[serde(default)]
     pub long_lived: bool,
+    /// A guard borrowed from a pool, returned to it on drop.
+    #[serde(default)]
+    pub pooled: bool,
+    /// A future or driver that must be spawned or awaited for a sibling
+    /// resource to make progress (`tokio_postgres::Connection`).
+    #[serde(default)]
+    pub must_poll: bool,
+    /// A builder (`kind = "factory"`): its other methods return itself.
+    #[serde(default)]
+    pub builder: bool,
     /// Acquiring opens nothing until the resource is used through its own
     /// methods (`create_engine` connects on first use): a raise before any
     /// use, or never using it, leaks nothing.
@@ -273,7 +303,12 @@ mod tests {
             // Every `on` names a type declared somewhere for that language.
             let table = table_for(file.language, &[]);
             for spec in &file.resource {
-                for on in spec.acquire.iter().filter_map(|a| a.on.as_deref()) {
+                for on in spec
+                    .acquire
+                    .iter()
+                    .filter_map(|a| a.on.as_deref())
+                    .filter(|on| *on != "*")
+                {
                     assert!(
                         table.specs.iter().any(|s| s.is_type(on)),
                         "{origin}: unknown type {on}"

@@ -162,6 +162,10 @@ pub struct Outcome {
     /// Sites handed over other than by returning (stored, captured) on
     /// some path.
     pub stored: Vec<SiteId>,
+    /// For each acquisition event (site, event span) made while other
+    /// sites may still be open on a path without exceptions: those sites.
+    /// Nested acquisitions from one pool are found with it.
+    pub open_at_acquire: Vec<(SiteId, Span, Vec<SiteId>)>,
 }
 
 #[derive(Default)]
@@ -173,6 +177,7 @@ struct Findings {
     released: Vec<Vec<Span>>,
     returned: Vec<SiteId>,
     stored: Vec<SiteId>,
+    open_at_acquire: Vec<(SiteId, Span, Vec<SiteId>)>,
 }
 
 /// Applies one event to `state`; records overwrites, releases and returns
@@ -181,6 +186,7 @@ fn transfer(
     state: &mut State,
     event: &Event,
     sites_parent: &dyn Fn(SiteId) -> Option<SiteId>,
+    sites_drop_releases: &dyn Fn(SiteId) -> bool,
     mut out: Option<&mut Findings>,
 ) {
     let lose =
@@ -277,6 +283,26 @@ fn transfer(
             }
         }
         EventKind::Clear { dst } => lose(state, *dst, None, &mut out),
+        EventKind::Drop { var } => {
+            // RAII values are released by the drop (children with them);
+            // the rest are lost with their last reference.
+            let (raii, other): (Vec<SiteId>, Vec<SiteId>) = state.holds[*var]
+                .iter()
+                .partition(|&&s| sites_drop_releases(s));
+            state.holds[*var] = other;
+            for site in raii {
+                if state.held_elsewhere(site, *var) {
+                    continue;
+                }
+                state.open[site] = Open::default();
+                for child in 0..state.open.len() {
+                    if sites_parent(child) == Some(site) {
+                        state.open[child] = Open::default();
+                    }
+                }
+            }
+            lose(state, *var, None, &mut out);
+        }
         EventKind::AssumeNone { var } => {
             for site in std::mem::take(&mut state.holds[*var]) {
                 state.open[site] = Open::default();
@@ -304,6 +330,7 @@ pub fn analyse(f: &Function) -> Outcome {
         return Outcome::default();
     }
     let parent_of = |s: SiteId| f.sites[s].parent;
+    let drops = |s: SiteId| f.sites[s].drop_releases;
     let mut ins: Vec<Option<State>> = vec![None; f.blocks.len()];
     ins[f.entry] = Some(State::new(nv, ns));
     let mut queue: VecDeque<BlockId> = VecDeque::from([f.entry]);
@@ -339,7 +366,7 @@ pub fn analyse(f: &Function) -> Outcome {
                 sent = event.touches.is_empty();
             }
             if event.kind != EventKind::Effect {
-                transfer(&mut state, event, &parent_of, None);
+                transfer(&mut state, event, &parent_of, &drops, None);
                 sent = false;
             }
             if !event.touches.is_empty() {
@@ -370,13 +397,22 @@ pub fn analyse(f: &Function) -> Outcome {
         returned: Vec::new(),
         stored: Vec::new(),
         engaged: vec![false; ns],
+        open_at_acquire: Vec::new(),
     };
     for (b, block) in f.blocks.iter().enumerate() {
         let Some(mut state) = ins[b].clone() else {
             continue;
         };
         for event in &block.events {
-            transfer(&mut state, event, &parent_of, Some(&mut found));
+            if let EventKind::Acquire { site, .. } = event.kind {
+                let open: Vec<SiteId> = (0..ns)
+                    .filter(|&s| s != site && state.open[s].clean)
+                    .collect();
+                if !open.is_empty() {
+                    found.open_at_acquire.push((site, event.span, open));
+                }
+            }
+            transfer(&mut state, event, &parent_of, &drops, Some(&mut found));
             state.engage(event);
         }
     }
@@ -427,6 +463,7 @@ pub fn analyse(f: &Function) -> Outcome {
         returned: found.returned,
         released,
         stored: found.stored,
+        open_at_acquire: found.open_at_acquire,
     }
 }
 
@@ -455,6 +492,8 @@ mod tests {
                 var_name: "c".into(),
                 parent: None,
                 long_lived: false,
+                drop_releases: false,
+                origin: None,
             })
         }
         fn ev(&mut self, b: BlockId, kind: EventKind, at: usize, may_raise: bool) {

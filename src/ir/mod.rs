@@ -25,6 +25,12 @@ pub struct Site {
     pub parent: Option<SiteId>,
     /// Meant to live for the process (engines, pools, shared clients).
     pub long_lived: bool,
+    /// Going out of scope releases it (Rust RAII): a [`EventKind::Drop`]
+    /// releases it rather than losing it.
+    pub drop_releases: bool,
+    /// What it was acquired from (the pool expression, as the front end
+    /// spells it), so that two guards from one pool can be compared.
+    pub origin: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,6 +50,11 @@ pub enum EventKind {
     Copy { dst: VarId, src: VarId },
     /// `dst` is bound to something that is not a tracked resource.
     Clear { dst: VarId },
+    /// `var` goes out of scope: what it holds is released if dropping
+    /// releases it (RAII), and lost otherwise. Unlike `Release`, it does
+    /// not count as an explicit release (a transaction dropped is rolled
+    /// back, not committed).
+    Drop { var: VarId },
     /// On this path `var` is `None` (or falsy): it holds no resource.
     AssumeNone { var: VarId },
     /// Any other operation; raises when `may_raise`.

@@ -2,17 +2,26 @@
 //! [`declare_rule!`]; the doc comment written there *is* the page that
 //! `leaklint rule CODE` prints, so documentation cannot drift from code.
 
+pub mod acquire_in_loop;
 pub mod close_not_awaited;
+pub mod ffi_handle_leak;
 pub mod fixture_without_teardown;
+pub mod forgotten_guard;
 pub mod generator_dependency_next;
+pub mod guard_stored_long_lived;
 mod io_error;
 pub mod leak_on_error_path;
+pub mod nested_acquire;
 pub mod owner_without_close;
 pub mod python_leaks;
+pub mod raw_transaction_without_guard;
+pub mod rust_leaks;
 pub mod session_stored_long_lived;
 pub mod startup_without_shutdown;
 mod syntax_error;
+pub mod transaction_never_committed;
 pub mod unclosed_resource;
+pub mod unspawned_connection;
 pub mod with_does_not_close;
 
 use crate::diagnostic::{Finding, Severity, Span};
@@ -127,22 +136,30 @@ macro_rules! declare_rule {
     };
 }
 
+pub use acquire_in_loop::ACQUIRE_IN_LOOP;
 pub use close_not_awaited::CLOSE_NOT_AWAITED;
+pub use ffi_handle_leak::FFI_HANDLE_LEAK;
 pub use fixture_without_teardown::FIXTURE_WITHOUT_TEARDOWN;
+pub use forgotten_guard::FORGOTTEN_GUARD;
 pub use generator_dependency_next::GENERATOR_DEPENDENCY_NEXT;
+pub use guard_stored_long_lived::GUARD_STORED_LONG_LIVED;
 pub use io_error::IO_ERROR;
 pub use leak_on_error_path::LEAK_ON_ERROR_PATH;
+pub use nested_acquire::NESTED_ACQUIRE;
 pub use owner_without_close::OWNER_WITHOUT_CLOSE;
+pub use raw_transaction_without_guard::RAW_TRANSACTION_WITHOUT_GUARD;
 pub use session_stored_long_lived::SESSION_STORED_LONG_LIVED;
 pub use startup_without_shutdown::STARTUP_WITHOUT_SHUTDOWN;
 pub use syntax_error::SYNTAX_ERROR;
+pub use transaction_never_committed::TRANSACTION_NEVER_COMMITTED;
 pub use unclosed_resource::UNCLOSED_RESOURCE;
+pub use unspawned_connection::UNSPAWNED_CONNECTION;
 pub use with_does_not_close::WITH_DOES_NOT_CLOSE;
 
 /// Every implemented rule, in code order. Rules not implemented yet are not
 /// listed (and cannot be selected).
 pub fn all() -> &'static [&'static RuleMeta] {
-    static ALL: [&RuleMeta; 11] = [
+    static ALL: [&RuleMeta; 19] = [
         &SYNTAX_ERROR,
         &IO_ERROR,
         &UNCLOSED_RESOURCE,
@@ -154,6 +171,14 @@ pub fn all() -> &'static [&'static RuleMeta] {
         &SESSION_STORED_LONG_LIVED,
         &STARTUP_WITHOUT_SHUTDOWN,
         &OWNER_WITHOUT_CLOSE,
+        &FORGOTTEN_GUARD,
+        &RAW_TRANSACTION_WITHOUT_GUARD,
+        &TRANSACTION_NEVER_COMMITTED,
+        &NESTED_ACQUIRE,
+        &ACQUIRE_IN_LOOP,
+        &GUARD_STORED_LONG_LIVED,
+        &FFI_HANDLE_LEAK,
+        &UNSPAWNED_CONNECTION,
     ];
     &ALL
 }

@@ -4,6 +4,12 @@
 //! recursion), so that absurd nesting is refused before syn, whose parser
 //! recurses, could exhaust the stack.
 
+pub mod analyse;
+pub mod items;
+pub mod knowledge;
+pub mod lower;
+pub mod names;
+
 use std::str::FromStr;
 
 use proc_macro2::{TokenStream, TokenTree};

@@ -279,6 +279,8 @@ impl<'c, 'a, 't> Lowerer<'c, 'a, 't> {
             var_name: var_name.to_string(),
             parent,
             long_lived: spec.long_lived,
+            drop_releases: false,
+            origin: None,
         });
         self.site_by_span.insert(at, s);
         s

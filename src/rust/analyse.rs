@@ -1,0 +1,158 @@
+//! Runs the Rust front end over one parsed file: gathers the file's names
+//! and items, lowers every function, method, closure and async block, and
+//! runs the engine on each.
+
+use aho_corasick::AhoCorasick;
+
+use crate::analysis::{analyse, Outcome};
+use crate::resources::ResourceTable;
+use crate::rust::items::{extern_handles, impl_self_name, Items};
+use crate::rust::knowledge::Knowledge;
+use crate::rust::lower::{lower_fn, Ctx, Lowered};
+use crate::rust::names::Names;
+use crate::source::SourceFile;
+
+/// A cheap test of whether a Rust file can matter at all: it names a
+/// crate the knowledge files know, sends SQL that could begin a
+/// transaction, or declares `extern` functions. Files that do none of
+/// these are not lowered.
+#[derive(Debug, Clone)]
+pub struct RustPrefilter {
+    matcher: AhoCorasick,
+}
+
+impl RustPrefilter {
+    pub fn new(table: &ResourceTable) -> RustPrefilter {
+        let mut words: Vec<String> = Vec::new();
+        for spec in &table.specs {
+            let names = std::iter::once(&spec.type_name)
+                .chain(&spec.aliases)
+                .chain(spec.acquire.iter().filter_map(|a| a.call.as_ref()));
+            for n in names {
+                let word = if n.contains("::") {
+                    n.split("::").next().unwrap_or(n).to_string()
+                } else {
+                    n.clone()
+                };
+                if !word.is_empty() && !words.contains(&word) {
+                    words.push(word);
+                }
+            }
+        }
+        for w in [
+            "BEGIN",
+            "begin",
+            "START TRANSACTION",
+            "extern",
+            "forget",
+            "into_raw",
+        ] {
+            words.push(w.to_string());
+        }
+        RustPrefilter {
+            matcher: AhoCorasick::new(&words).expect("valid patterns"),
+        }
+    }
+
+    pub fn admits(&self, text: &str) -> bool {
+        self.matcher.is_match(text)
+    }
+}
+
+/// Whether an item's attributes mark a test (`#[test]`, `#[tokio::test]`,
+/// `#[sqlx::test]`) or test-only code (`#[cfg(test)]`).
+fn is_test_attr(attrs: &[syn::Attribute]) -> bool {
+    attrs.iter().any(|a| {
+        let path = a.path();
+        if path.segments.last().is_some_and(|s| s.ident == "test") {
+            return true;
+        }
+        if path.is_ident("cfg") {
+            if let syn::Meta::List(list) = &a.meta {
+                return list
+                    .tokens
+                    .to_string()
+                    .split(|c: char| !c.is_alphanumeric() && c != '_')
+                    .any(|w| w == "test");
+            }
+        }
+        false
+    })
+}
+
+/// The lowered functions of a file with the engine's outcome for each.
+pub struct FileAnalysis<'a> {
+    pub functions: Vec<(Lowered, Outcome)>,
+    pub names: Names,
+    pub knowledge: Knowledge<'a>,
+}
+
+pub fn analyse_file<'a>(
+    file: &syn::File,
+    source: &SourceFile,
+    table: &'a ResourceTable,
+) -> FileAnalysis<'a> {
+    let names = Names::collect(file);
+    let knowledge = Knowledge {
+        table,
+        local: extern_handles(file),
+    };
+    let items = Items::collect(file, &names, &knowledge, source);
+    let ctx = Ctx {
+        source,
+        names: &names,
+        knowledge: &knowledge,
+        items: &items,
+    };
+    let mut lowered = Vec::new();
+    lower_items(&ctx, &file.items, false, &mut lowered);
+    let functions = lowered
+        .into_iter()
+        .map(|l| {
+            let outcome = analyse(&l.function);
+            (l, outcome)
+        })
+        .collect();
+    FileAnalysis {
+        functions,
+        names,
+        knowledge,
+    }
+}
+
+fn lower_items(ctx: &Ctx, items: &[syn::Item], in_test: bool, out: &mut Vec<Lowered>) {
+    for item in items {
+        match item {
+            syn::Item::Fn(f) => {
+                let test = in_test || is_test_attr(&f.attrs);
+                out.extend(lower_fn(ctx, &f.sig, &f.block, None, test));
+            }
+            syn::Item::Impl(imp) => {
+                let test = in_test || is_test_attr(&imp.attrs);
+                let self_ty = impl_self_name(imp);
+                for it in &imp.items {
+                    if let syn::ImplItem::Fn(m) = it {
+                        let test = test || is_test_attr(&m.attrs);
+                        out.extend(lower_fn(ctx, &m.sig, &m.block, self_ty.clone(), test));
+                    }
+                }
+            }
+            syn::Item::Trait(t) => {
+                for it in &t.items {
+                    if let syn::TraitItem::Fn(m) = it {
+                        if let Some(block) = &m.default {
+                            let test = in_test || is_test_attr(&m.attrs);
+                            out.extend(lower_fn(ctx, &m.sig, block, None, test));
+                        }
+                    }
+                }
+            }
+            syn::Item::Mod(m) => {
+                if let Some((_, inner)) = &m.content {
+                    lower_items(ctx, inner, in_test || is_test_attr(&m.attrs), out);
+                }
+            }
+            _ => {}
+        }
+    }
+}

@@ -1,0 +1,361 @@
+//! Facts about one Rust file's items that the lowering of any function may
+//! need: struct field types (for `self.pool`), return types of the file's
+//! functions, `extern` functions that open or close handles, and which
+//! functions acquire from a pool they are given (for LK204 across calls).
+
+use std::collections::HashMap;
+
+use syn::visit::Visit;
+
+use crate::resources::{Acquire, Release, ResourceKind, ResourceSpec};
+use crate::rust::knowledge::{type_path, Knowledge};
+use crate::rust::lower::span_of;
+use crate::rust::names::Names;
+use crate::source::SourceFile;
+
+/// Where a function acquires a pooled guard from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AcquiresFrom {
+    /// Its argument N (not counting `self`).
+    Param(usize),
+    /// A pool field of `self` (`self.pool`).
+    SelfField(String),
+}
+
+#[derive(Debug, Default)]
+pub struct Items {
+    /// Struct name -> field name -> resolved type path.
+    pub fields: HashMap<String, HashMap<String, String>>,
+    /// `f` and `Type::f` -> resolved return type path.
+    pub returns: HashMap<String, String>,
+    /// `f` and `Type::f` -> where it acquires pooled guards from.
+    pub acquires_from: HashMap<String, AcquiresFrom>,
+}
+
+/// Function names that say they open or close a raw handle, for `extern`
+/// declarations no rules file knows.
+fn opens(name: &str) -> bool {
+    let n = name.to_ascii_lowercase();
+    (n.contains("open") || n.contains("connect"))
+        && ![
+            "close",
+            "free",
+            "finish",
+            "disconnect",
+            "destroy",
+            "release",
+        ]
+        .iter()
+        .any(|w| n.contains(w))
+}
+
+fn closes(name: &str) -> bool {
+    let n = name.to_ascii_lowercase();
+    [
+        "close",
+        "free",
+        "finish",
+        "disconnect",
+        "destroy",
+        "release",
+    ]
+    .iter()
+    .any(|w| n.contains(w))
+}
+
+/// Resource specs for the file's own `extern` functions that return a
+/// handle from a function named like an open or connect, released by one
+/// named like a close.
+pub fn extern_handles(file: &syn::File) -> Vec<ResourceSpec> {
+    struct Externs {
+        open: Vec<String>,
+        close: Vec<String>,
+    }
+    impl<'ast> Visit<'ast> for Externs {
+        fn visit_foreign_item_fn(&mut self, f: &'ast syn::ForeignItemFn) {
+            let name = f.sig.ident.to_string();
+            let returns_value = !matches!(f.sig.output, syn::ReturnType::Default);
+            if returns_value && opens(&name) {
+                self.open.push(name);
+            } else if closes(&name) {
+                self.close.push(name);
+            }
+        }
+    }
+    let mut e = Externs {
+        open: Vec::new(),
+        close: Vec::new(),
+    };
+    e.visit_file(file);
+    if e.open.is_empty() || e.close.is_empty() {
+        return Vec::new();
+    }
+    vec![ResourceSpec {
+        type_name: "extern handle".into(),
+        aliases: Vec::new(),
+        kind: ResourceKind::Handle,
+        acquire: e
+            .open
+            .into_iter()
+            .map(|name| Acquire {
+                call: Some(name),
+                method: None,
+                on: None,
+                awaited: false,
+                element: None,
+                out_arg: None,
+                any_path: true,
+                into_receiver: false,
+            })
+            .collect(),
+        release: e
+            .close
+            .into_iter()
+            .map(|name| Release {
+                method: None,
+                call: Some(name),
+                on: None,
+                arg: Some(0),
+                is_async: false,
+                any_path: true,
+            })
+            .collect(),
+        with_semantics: None,
+        async_with: None,
+        drop_releases: false,
+        long_lived: false,
+        pooled: false,
+        must_poll: false,
+        builder: false,
+        lazy: false,
+        inert_when: Vec::new(),
+        language: None,
+    }]
+}
+
+/// The type named by an `impl` block's self type (`Repo` of
+/// `impl<'a> Repo<'a>`).
+pub fn impl_self_name(item: &syn::ItemImpl) -> Option<String> {
+    match &*item.self_ty {
+        syn::Type::Path(p) => p.path.segments.last().map(|s| s.ident.to_string()),
+        _ => None,
+    }
+}
+
+/// Text of an expression with whitespace, borrows and derefs removed, for
+/// comparing receivers (`&*self.pool` and `self.pool` are one pool).
+pub fn receiver_key(text: &str) -> String {
+    let mut t: String = text.chars().filter(|c| !c.is_whitespace()).collect();
+    loop {
+        let before = t.len();
+        for p in ["&mut", "&", "*"] {
+            if let Some(rest) = t.strip_prefix(p) {
+                t = rest.to_string();
+            }
+        }
+        if t.starts_with('(') && t.ends_with(')') {
+            t = t[1..t.len() - 1].to_string();
+        }
+        for s in [".clone()", ".as_ref()", ".get_ref()", ".deref()"] {
+            if let Some(rest) = t.strip_suffix(s) {
+                t = rest.to_string();
+            }
+        }
+        if t.len() == before {
+            return t;
+        }
+    }
+}
+
+impl Items {
+    pub fn collect(
+        file: &syn::File,
+        names: &Names,
+        knowledge: &Knowledge,
+        source: &SourceFile,
+    ) -> Items {
+        let mut items = Items::default();
+        let mut fns: Vec<(Option<String>, &syn::Signature, &syn::Block)> = Vec::new();
+        collect_items(&file.items, names, &mut items, &mut fns);
+        for (self_ty, sig, body) in fns {
+            if let Some(from) = pool_use(
+                self_ty.as_deref(),
+                sig,
+                body,
+                names,
+                knowledge,
+                &items,
+                source,
+            ) {
+                let name = sig.ident.to_string();
+                if let Some(t) = &self_ty {
+                    items
+                        .acquires_from
+                        .insert(format!("{t}::{name}"), from.clone());
+                }
+                items.acquires_from.entry(name).or_insert(from);
+            }
+        }
+        items
+    }
+
+    /// The type of `self.<field>` (or `x.<field>` for `x` of struct type).
+    pub fn field_type(&self, owner: &str, field: &str) -> Option<&String> {
+        let owner = owner.rsplit("::").next().unwrap_or(owner);
+        self.fields.get(owner)?.get(field)
+    }
+}
+
+fn collect_items<'a>(
+    list: &'a [syn::Item],
+    names: &Names,
+    items: &mut Items,
+    fns: &mut Vec<(Option<String>, &'a syn::Signature, &'a syn::Block)>,
+) {
+    for item in list {
+        match item {
+            syn::Item::Struct(s) => {
+                let mut fields = HashMap::new();
+                for (i, f) in s.fields.iter().enumerate() {
+                    let name = f
+                        .ident
+                        .as_ref()
+                        .map(|i| i.to_string())
+                        .unwrap_or_else(|| i.to_string());
+                    if let Some(t) = type_path(&f.ty, names) {
+                        fields.insert(name, t);
+                    }
+                }
+                items.fields.insert(s.ident.to_string(), fields);
+            }
+            syn::Item::Fn(f) => {
+                if let syn::ReturnType::Type(_, ty) = &f.sig.output {
+                    if let Some(t) = return_path(ty, names) {
+                        items.returns.insert(f.sig.ident.to_string(), t);
+                    }
+                }
+                fns.push((None, &f.sig, &f.block));
+            }
+            syn::Item::Impl(imp) => {
+                let self_ty = impl_self_name(imp);
+                for it in &imp.items {
+                    if let syn::ImplItem::Fn(m) = it {
+                        if let (Some(t), syn::ReturnType::Type(_, ty)) = (&self_ty, &m.sig.output) {
+                            if let Some(r) = return_path(ty, names) {
+                                let r = if r == "Self" { t.clone() } else { r };
+                                items.returns.insert(format!("{t}::{}", m.sig.ident), r);
+                            }
+                        }
+                        fns.push((self_ty.clone(), &m.sig, &m.block));
+                    }
+                }
+            }
+            syn::Item::Mod(m) => {
+                if let Some((_, inner)) = &m.content {
+                    collect_items(inner, names, items, fns);
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// A return type with `Result<T, E>` unwrapped to `T`.
+fn return_path(ty: &syn::Type, names: &Names) -> Option<String> {
+    if let syn::Type::Path(p) = ty {
+        if let Some(last) = p.path.segments.last() {
+            if last.ident == "Result" {
+                if let syn::PathArguments::AngleBracketed(args) = &last.arguments {
+                    if let Some(syn::GenericArgument::Type(inner)) = args.args.first() {
+                        return type_path(inner, names);
+                    }
+                }
+            }
+        }
+    }
+    type_path(ty, names)
+}
+
+/// Whether a function acquires from a pool parameter or a pool field of
+/// `self`: a method call that acquires on a pool-typed receiver.
+fn pool_use(
+    self_ty: Option<&str>,
+    sig: &syn::Signature,
+    body: &syn::Block,
+    names: &Names,
+    knowledge: &Knowledge,
+    items: &Items,
+    source: &SourceFile,
+) -> Option<AcquiresFrom> {
+    let mut params: Vec<(String, String)> = Vec::new();
+    for input in &sig.inputs {
+        if let syn::FnArg::Typed(pt) = input {
+            let name = match &*pt.pat {
+                syn::Pat::Ident(i) => i.ident.to_string(),
+                syn::Pat::TupleStruct(ts) if ts.elems.len() == 1 => match &ts.elems[0] {
+                    syn::Pat::Ident(i) => i.ident.to_string(),
+                    _ => String::new(),
+                },
+                _ => String::new(),
+            };
+            params.push((name, type_path(&pt.ty, names).unwrap_or_default()));
+        }
+    }
+    struct Finder<'k, 'a> {
+        knowledge: &'k Knowledge<'a>,
+        params: &'k [(String, String)],
+        self_ty: Option<&'k str>,
+        items: &'k Items,
+        source: &'k SourceFile,
+        found: Option<AcquiresFrom>,
+    }
+    impl Finder<'_, '_> {
+        fn is_pool(&self, ty: &str) -> bool {
+            self.knowledge
+                .spec_of_type(ty)
+                .is_some_and(|s| s.kind == ResourceKind::Pool)
+        }
+    }
+    impl<'ast> Visit<'ast> for Finder<'_, '_> {
+        fn visit_expr_method_call(&mut self, m: &'ast syn::ExprMethodCall) {
+            syn::visit::visit_expr_method_call(self, m);
+            if self.found.is_some() {
+                return;
+            }
+            let span = span_of(self.source, &*m.receiver);
+            let key = receiver_key(self.source.text.get(span.range()).unwrap_or(""));
+            let method = m.method.to_string();
+            let acquires = |ty: &str| {
+                self.is_pool(ty)
+                    && self
+                        .knowledge
+                        .method_acquires(&method, ty)
+                        .iter()
+                        .any(|(s, _)| crate::rust::knowledge::is_guard(s.kind))
+            };
+            if let Some(field) = key.strip_prefix("self.") {
+                if let Some(ty) = self.self_ty.and_then(|t| self.items.field_type(t, field)) {
+                    if acquires(ty) {
+                        self.found = Some(AcquiresFrom::SelfField(key.clone()));
+                    }
+                }
+            } else if let Some(i) = self.params.iter().position(|(n, _)| *n == key) {
+                if acquires(&self.params[i].1) {
+                    self.found = Some(AcquiresFrom::Param(i));
+                }
+            }
+        }
+        fn visit_expr_closure(&mut self, _: &'ast syn::ExprClosure) {}
+        fn visit_item(&mut self, _: &'ast syn::Item) {}
+    }
+    let mut finder = Finder {
+        knowledge,
+        params: &params,
+        self_ty,
+        items,
+        source,
+        found: None,
+    };
+    finder.visit_block(body);
+    finder.found
+}
