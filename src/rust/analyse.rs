@@ -29,28 +29,40 @@ impl RustPrefilter {
                 .chain(&spec.aliases)
                 .chain(spec.acquire.iter().filter_map(|a| a.call.as_ref()));
             for n in names {
-                let word = if n.contains("::") {
-                    n.split("::").next().unwrap_or(n).to_string()
-                } else {
-                    n.clone()
+                // A crate is used through its path (`sqlx::`, `use
+                // sqlx::{..}`); FFI symbols through their own names.
+                let word = match n.split_once("::") {
+                    Some((krate, _)) => format!("{krate}::"),
+                    None => n.clone(),
                 };
                 if !word.is_empty() && !words.contains(&word) {
                     words.push(word);
                 }
             }
+            for a in spec.acquire.iter().filter(|a| a.any_path) {
+                if let Some(name) = a.call.as_deref().and_then(|c| c.rsplit("::").next()) {
+                    words.push(name.to_string());
+                }
+            }
         }
         for w in [
-            "BEGIN",
-            "begin",
-            "START TRANSACTION",
-            "extern",
-            "forget",
-            "into_raw",
+            "\"begin",
+            "\"start transaction",
+            "extern \"",
+            "extern {",
+            "forget(",
+            "::leak(",
+            "into_raw(",
+            "ManuallyDrop",
+            "into_raw_fd",
         ] {
             words.push(w.to_string());
         }
         RustPrefilter {
-            matcher: AhoCorasick::new(&words).expect("valid patterns"),
+            matcher: AhoCorasick::builder()
+                .ascii_case_insensitive(true)
+                .build(&words)
+                .expect("valid patterns"),
         }
     }
 
@@ -64,7 +76,11 @@ impl RustPrefilter {
 fn is_test_attr(attrs: &[syn::Attribute]) -> bool {
     attrs.iter().any(|a| {
         let path = a.path();
-        if path.segments.last().is_some_and(|s| s.ident == "test") {
+        if path
+            .segments
+            .last()
+            .is_some_and(|s| s.ident == "test" || s.ident.to_string().ends_with("_test"))
+        {
             return true;
         }
         if path.is_ident("cfg") {
@@ -93,10 +109,7 @@ pub fn analyse_file<'a>(
     table: &'a ResourceTable,
 ) -> FileAnalysis<'a> {
     let names = Names::collect(file);
-    let knowledge = Knowledge {
-        table,
-        local: extern_handles(file),
-    };
+    let knowledge = Knowledge::new(table, extern_handles(file), &source.text);
     let items = Items::collect(file, &names, &knowledge, source);
     let ctx = Ctx {
         source,

@@ -74,8 +74,10 @@ pub fn extern_handles(file: &syn::File) -> Vec<ResourceSpec> {
     impl<'ast> Visit<'ast> for Externs {
         fn visit_foreign_item_fn(&mut self, f: &'ast syn::ForeignItemFn) {
             let name = f.sig.ident.to_string();
-            let returns_value = !matches!(f.sig.output, syn::ReturnType::Default);
-            if returns_value && opens(&name) {
+            // Only pointers are handles: an `open` that returns a status
+            // or a flag (`CFReadStreamOpen -> Boolean`) allocates nothing.
+            let returns_pointer = matches!(&f.sig.output, syn::ReturnType::Type(_, t) if matches!(**t, syn::Type::Ptr(_)));
+            if returns_pointer && opens(&name) {
                 self.open.push(name);
             } else if closes(&name) {
                 self.close.push(name);

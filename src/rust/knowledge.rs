@@ -3,6 +3,8 @@
 //! one. No type checker: a type is a resolved path with its generic
 //! arguments dropped and its smart-pointer and extractor wrappers peeled.
 
+use std::collections::{HashMap, HashSet};
+
 use crate::resources::{Acquire, ResourceKind, ResourceSpec, ResourceTable};
 use crate::rust::names::Names;
 
@@ -77,22 +79,114 @@ fn path_names(name: &str, actual: &str) -> bool {
 pub struct Knowledge<'a> {
     pub table: &'a ResourceTable,
     pub local: Vec<ResourceSpec>,
+    /// The crates the file's text mentions: a bare type name no import
+    /// resolved (`Connection`, `Object`) names a spec only when its crate
+    /// is one of them, so a crate's own `Object` is not deadpool's.
+    pub present: HashSet<String>,
+    /// Indexes by last path segment (type names and aliases, acquiring
+    /// calls, releasing calls) and by method name, into `spec(i)`: every
+    /// call and method of every lowered function is looked up.
+    by_type: HashMap<String, Vec<usize>>,
+    by_call: HashMap<String, Vec<(usize, usize)>>,
+    by_method: HashMap<String, Vec<(usize, usize)>>,
+    by_release: HashMap<String, Vec<(usize, usize)>>,
+}
+
+fn crate_of(path: &str) -> &str {
+    path.split("::").next().unwrap_or(path)
+}
+
+fn last_of(path: &str) -> &str {
+    path.rsplit("::").next().unwrap_or(path)
 }
 
 impl<'a> Knowledge<'a> {
+    pub fn new(table: &'a ResourceTable, local: Vec<ResourceSpec>, text: &str) -> Knowledge<'a> {
+        let mut k = Knowledge {
+            table,
+            local,
+            present: HashSet::new(),
+            by_type: HashMap::new(),
+            by_call: HashMap::new(),
+            by_method: HashMap::new(),
+            by_release: HashMap::new(),
+        };
+        let count = k.table.specs.len() + k.local.len();
+        for i in 0..count {
+            let spec = k.spec(i).clone();
+            let c = crate_of(&spec.type_name);
+            if !k.present.contains(c) && (i >= k.table.specs.len() || text.contains(c)) {
+                k.present.insert(c.to_string());
+            }
+            for name in std::iter::once(&spec.type_name).chain(&spec.aliases) {
+                let list = k.by_type.entry(last_of(name).to_string()).or_default();
+                if !list.contains(&i) {
+                    list.push(i);
+                }
+            }
+            for (j, a) in spec.acquire.iter().enumerate() {
+                if let Some(call) = &a.call {
+                    k.by_call
+                        .entry(last_of(call).to_string())
+                        .or_default()
+                        .push((i, j));
+                }
+                if let Some(m) = &a.method {
+                    k.by_method.entry(m.clone()).or_default().push((i, j));
+                }
+            }
+            for (j, r) in spec.release.iter().enumerate() {
+                if let Some(call) = &r.call {
+                    k.by_release
+                        .entry(last_of(call).to_string())
+                        .or_default()
+                        .push((i, j));
+                }
+            }
+        }
+        k
+    }
+
+    /// The spec with index `i`: the table's, then the file's own.
+    pub fn spec(&self, i: usize) -> &ResourceSpec {
+        let n = self.table.specs.len();
+        if i < n {
+            &self.table.specs[i]
+        } else {
+            &self.local[i - n]
+        }
+    }
+
     pub fn specs(&self) -> impl Iterator<Item = &ResourceSpec> {
         self.table.specs.iter().chain(self.local.iter())
     }
 
-    fn names_type(spec: &ResourceSpec, actual: &str) -> bool {
-        path_names(&spec.type_name, actual) || spec.aliases.iter().any(|a| path_names(a, actual))
+    /// `path_names`, with bare names limited to crates the file mentions.
+    fn names(&self, name: &str, actual: &str) -> bool {
+        path_names(name, actual) && (actual.contains("::") || self.present.contains(crate_of(name)))
+    }
+
+    fn names_type(&self, spec: &ResourceSpec, actual: &str) -> bool {
+        self.names(&spec.type_name, actual) || spec.aliases.iter().any(|a| self.names(a, actual))
+    }
+
+    fn type_candidates<'s>(
+        &'s self,
+        actual: &'s str,
+    ) -> impl Iterator<Item = &'s ResourceSpec> + 's {
+        self.by_type
+            .get(last_of(actual))
+            .into_iter()
+            .flatten()
+            .map(|&i| self.spec(i))
+            .filter(move |s| self.names_type(s, actual))
     }
 
     /// The spec a type path names. A bare, unresolved name shared by
     /// several crates (`Pool`, `Transaction`) names one only when they
     /// all agree on its kind.
-    pub fn spec_of_type(&self, actual: &str) -> Option<&ResourceSpec> {
-        let mut candidates = self.specs().filter(|s| Self::names_type(s, actual));
+    pub fn spec_of_type<'s>(&'s self, actual: &'s str) -> Option<&'s ResourceSpec> {
+        let mut candidates = self.type_candidates(actual);
         let first = candidates.next()?;
         if segments(actual).len() == 1 && candidates.any(|s| s.kind != first.kind) {
             return None;
@@ -103,12 +197,10 @@ impl<'a> Knowledge<'a> {
     /// Whether the spec type name `on` (from an `acquire`) and the written
     /// type `actual` are the same type, aliases included.
     fn same_type(&self, on: &str, actual: &str) -> bool {
-        if on == "*" || path_names(on, actual) {
+        if on == "*" || self.names(on, actual) {
             return true;
         }
-        self.specs()
-            .filter(|s| s.is_type(on))
-            .any(|s| Self::names_type(s, actual))
+        self.type_candidates(actual).any(|s| s.is_type(on))
     }
 
     /// Whether the resolved call path `actual` calls the spec function
@@ -135,8 +227,11 @@ impl<'a> Knowledge<'a> {
 
     /// The acquisitions a call to the resolved path `path` makes.
     pub fn call_acquires(&self, path: &str) -> Vec<(&ResourceSpec, &Acquire)> {
-        self.specs()
-            .flat_map(|s| s.acquire.iter().map(move |a| (s, a)))
+        self.by_call
+            .get(last_of(path))
+            .into_iter()
+            .flatten()
+            .map(|&(i, j)| (self.spec(i), &self.spec(i).acquire[j]))
             .filter(|(_, a)| {
                 a.call
                     .as_deref()
@@ -147,13 +242,14 @@ impl<'a> Knowledge<'a> {
 
     /// The acquisitions `method` makes on a receiver of type `on_type`.
     pub fn method_acquires(&self, method: &str, on_type: &str) -> Vec<(&ResourceSpec, &Acquire)> {
-        self.specs()
-            .flat_map(|s| s.acquire.iter().map(move |a| (s, a)))
+        self.by_method
+            .get(method)
+            .into_iter()
+            .flatten()
+            .map(|&(i, j)| (self.spec(i), &self.spec(i).acquire[j]))
             .filter(|(_, a)| {
-                a.method.as_deref() == Some(method)
-                    && a.on
-                        .as_deref()
-                        .is_some_and(|on| self.same_type(on, on_type))
+                a.on.as_deref()
+                    .is_some_and(|on| self.same_type(on, on_type))
             })
             .collect()
     }
@@ -161,8 +257,11 @@ impl<'a> Knowledge<'a> {
     /// Which argument a free call releases, if the resolved `path` is a
     /// release of some resource.
     pub fn call_releases(&self, path: &str) -> Option<usize> {
-        self.specs()
-            .flat_map(|s| s.release.iter())
+        self.by_release
+            .get(last_of(path))
+            .into_iter()
+            .flatten()
+            .map(|&(i, j)| &self.spec(i).release[j])
             .find(|r| {
                 r.call
                     .as_deref()
@@ -171,13 +270,13 @@ impl<'a> Knowledge<'a> {
             .map(|r| r.arg.unwrap_or(0))
     }
 
-    /// The kind of the resource a spec type name declares.
-    pub fn kind_of(&self, type_name: &str) -> Option<ResourceKind> {
-        self.specs().find(|s| s.is_type(type_name)).map(|s| s.kind)
-    }
-
     pub fn spec_named(&self, type_name: &str) -> Option<&ResourceSpec> {
-        self.specs().find(|s| s.type_name == type_name)
+        self.by_type
+            .get(last_of(type_name))
+            .into_iter()
+            .flatten()
+            .map(|&i| self.spec(i))
+            .find(|s| s.type_name == type_name)
     }
 }
 

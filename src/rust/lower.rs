@@ -56,6 +56,13 @@ pub enum Role {
     PoolCall { callee: String },
 }
 
+/// The body of a closure (an expression) or an async block.
+#[derive(Clone, Copy)]
+enum Body<'b> {
+    Block(&'b syn::Block),
+    Expr(&'b syn::Expr),
+}
+
 /// How a guard acquired in a loop outlives the iteration.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outlives {
@@ -103,6 +110,9 @@ pub struct Lowered {
     pub forgets: Vec<Forget>,
     pub loop_escapes: Vec<LoopEscape>,
     pub poll_bindings: Vec<PollBinding>,
+    /// Sites made by one call as elements of one tuple (a tokio-postgres
+    /// `Client` and its `Connection`).
+    pub siblings: Vec<(SiteId, SiteId)>,
     /// `#[test]`-like functions and everything nested in them.
     pub is_test: bool,
 }
@@ -266,6 +276,7 @@ struct Lowerer<'c, 'a> {
     forgets: Vec<Forget>,
     loop_escapes: Vec<LoopEscape>,
     poll_bindings: Vec<PollBinding>,
+    siblings: Vec<(SiteId, SiteId)>,
     spawn_awaited: bool,
     pending: Vec<PendingSpawn>,
     handle_of: HashMap<VarId, usize>,
@@ -347,6 +358,7 @@ impl<'c, 'a> Lowerer<'c, 'a> {
             forgets: Vec::new(),
             loop_escapes: Vec::new(),
             poll_bindings: Vec::new(),
+            siblings: Vec::new(),
             spawn_awaited: false,
             pending: Vec::new(),
             handle_of: HashMap::new(),
@@ -382,6 +394,7 @@ impl<'c, 'a> Lowerer<'c, 'a> {
             forgets: self.forgets,
             loop_escapes: self.loop_escapes,
             poll_bindings: self.poll_bindings,
+            siblings: self.siblings,
             is_test: self.is_test,
         }];
         all.extend(self.nested);
@@ -418,13 +431,16 @@ impl<'c, 'a> Lowerer<'c, 'a> {
         }
     }
 
+    /// A new variable; names are made unique (shadowing gives each `let`
+    /// its own variable).
     fn fresh_var(&mut self, name: &str) -> VarId {
-        let unique = if self.f.var_names.iter().any(|n| n == name) {
-            format!("{name}#{}", self.f.var_names.len())
-        } else {
+        let v = self.f.var_names.len();
+        let unique = if v == 0 {
             name.to_string()
+        } else {
+            format!("{name}#{v}")
         };
-        let v = self.f.var(&unique);
+        self.f.var_names.push(unique);
         self.var_depth.insert(v, self.loops.len());
         v
     }
@@ -852,6 +868,13 @@ impl<'c, 'a> Lowerer<'c, 'a> {
                 self.bind_pat(&local.pat, out, Some(span));
             }
             syn::Stmt::Item(item) => self.lower_item(item),
+            syn::Stmt::Expr(syn::Expr::MethodCall(m), Some(_)) if self.discards_on_purpose(m) => {
+                // `file.into_raw_fd();` gives up ownership without
+                // closing: the idiom for keeping a standard stream open.
+                let out = self.lower_expr(&m.receiver);
+                let vars = out.vars();
+                self.touch(&vars, span);
+            }
             syn::Stmt::Expr(e, _) => {
                 self.lower_expr(e);
             }
@@ -883,6 +906,16 @@ impl<'c, 'a> Lowerer<'c, 'a> {
             );
             self.acquire_into(tx, site, lit);
         }
+    }
+
+    /// A method that makes a raw handle of any receiver, its result
+    /// thrown away at once.
+    fn discards_on_purpose(&self, m: &syn::ExprMethodCall) -> bool {
+        self.ctx
+            .knowledge
+            .method_acquires(&m.method.to_string(), "")
+            .iter()
+            .any(|(_, a)| a.on.as_deref() == Some("*"))
     }
 
     fn raw_tx_var(&mut self) -> VarId {
@@ -1012,8 +1045,13 @@ impl<'c, 'a> Lowerer<'c, 'a> {
                 let out = self.lower_expr(&a.base);
                 let vars = out.vars();
                 for &v in &vars {
-                    // Awaiting the call that made it is not polling it.
-                    if self.must_poll(v) && out.fresh.is_none() {
+                    // Awaiting the call that made it (now, or through a
+                    // variable holding that call's future) is not
+                    // polling it.
+                    if self.must_poll(v)
+                        && out.fresh.is_none()
+                        && !self.tuple_parts.contains_key(&v)
+                    {
                         self.hand_over(&[v], span);
                     }
                     self.resolve_spawn(v);
@@ -1030,13 +1068,18 @@ impl<'c, 'a> Lowerer<'c, 'a> {
             Expr::Const(c) => self.lower_block(&c.block),
             Expr::TryBlock(t) => self.lower_block(&t.block),
             Expr::Async(a) => {
-                self.lower_nested(&a.block.stmts, a.capture.is_some(), span, true);
+                self.lower_nested(Body::Block(&a.block), None, a.capture.is_some(), span, true);
                 Out::none()
             }
             Expr::Closure(c) => {
-                let body = syn::Stmt::Expr((*c.body).clone(), None);
                 let is_async = c.asyncness.is_some();
-                self.lower_nested(&[body], c.capture.is_some(), span, is_async);
+                self.lower_nested(
+                    Body::Expr(&c.body),
+                    Some(&c.inputs),
+                    c.capture.is_some(),
+                    span,
+                    is_async,
+                );
                 Out::none()
             }
             Expr::If(i) => self.lower_if(i),
@@ -1500,12 +1543,13 @@ impl<'c, 'a> Lowerer<'c, 'a> {
     /// Returns the captured variables of this function.
     fn lower_nested(
         &mut self,
-        stmts: &[syn::Stmt],
+        body: Body,
+        inputs: Option<&syn::punctuated::Punctuated<syn::Pat, syn::Token![,]>>,
         is_move: bool,
         span: Span,
         is_async: bool,
     ) -> Vec<VarId> {
-        let mentioned = mentioned_idents(stmts);
+        let mentioned = mentioned_idents(body);
         let mut captured = Vec::new();
         let mut inherited: Vec<(String, Option<String>)> = Vec::new();
         for name in mentioned {
@@ -1531,12 +1575,12 @@ impl<'c, 'a> Lowerer<'c, 'a> {
                 inner.var_ty.insert(v, t);
             }
         }
-        let lowered = inner.finish(|l| {
-            let block = syn::Block {
-                brace_token: Default::default(),
-                stmts: stmts.to_vec(),
-            };
-            l.lower_block(&block)
+        for pat in inputs.into_iter().flatten() {
+            inner.bind_pat(pat, Out::none(), None);
+        }
+        let lowered = inner.finish(|l| match body {
+            Body::Block(b) => l.lower_block(b),
+            Body::Expr(e) => l.lower_expr(e),
         });
         self.nested.extend(lowered);
         captured
@@ -1668,9 +1712,17 @@ impl<'c, 'a> Lowerer<'c, 'a> {
             .map(|(s, a)| (s.clone(), a.clone()))
             .collect();
         if !acquires.is_empty() {
+            // A raw handle given by value to a call that makes an owning
+            // resource of it (`Connection::from_handle_owned(db)`) is
+            // handed over; anything else is used.
             for a in &args {
-                let vars = a.vars();
-                self.touch(&vars, call_span);
+                for v in a.vars() {
+                    if !a.by_ref && self.is_handle(v) {
+                        self.hand_over(&[v], call_span);
+                    } else {
+                        self.touch(&[v], call_span);
+                    }
+                }
             }
             return self.acquire_from_call(&acquires, &args, call_span, None);
         }
@@ -1841,6 +1893,18 @@ impl<'c, 'a> Lowerer<'c, 'a> {
                 }
             }
         }
+        let mut parts = Vec::new();
+        for p in &tuple {
+            p.vars(&mut parts);
+        }
+        let part_sites: Vec<SiteId> = parts.iter().flat_map(|&v| self.sites_of(v)).collect();
+        for &a in &part_sites {
+            for &b in &part_sites {
+                if a != b {
+                    self.siblings.push((a, b));
+                }
+            }
+        }
         let mut out = match single {
             Some(out) if tuple.is_empty() => out,
             _ if !tuple.is_empty() => Out {
@@ -1863,11 +1927,16 @@ impl<'c, 'a> Lowerer<'c, 'a> {
         for arg in args {
             match arg {
                 syn::Expr::Async(a) => {
-                    moved.extend(self.lower_nested(&a.block.stmts, true, span, true));
+                    moved.extend(self.lower_nested(Body::Block(&a.block), None, true, span, true));
                 }
                 syn::Expr::Closure(c) => {
-                    let body = syn::Stmt::Expr((*c.body).clone(), None);
-                    moved.extend(self.lower_nested(&[body], true, span, c.asyncness.is_some()));
+                    moved.extend(self.lower_nested(
+                        Body::Expr(&c.body),
+                        Some(&c.inputs),
+                        true,
+                        span,
+                        c.asyncness.is_some(),
+                    ));
                 }
                 other => {
                     let out = self.lower_expr(other);
@@ -2186,10 +2255,16 @@ impl<'c, 'a> Lowerer<'c, 'a> {
             .last()
             .map(|s| s.ident.to_string())
             .unwrap_or_default();
-        let mentioned: Vec<VarId> = token_idents(&mac.tokens)
-            .into_iter()
-            .filter_map(|n| self.lookup(&n))
-            .collect();
+        // Only the local variables are wanted, and only when the body is
+        // not parsed as arguments: skip the scan when no variable exists.
+        let mentioned: Vec<VarId> = if self.scopes.iter().all(|s| s.is_empty()) {
+            Vec::new()
+        } else {
+            token_idents(&mac.tokens)
+                .into_iter()
+                .filter_map(|n| self.lookup(&n))
+                .collect()
+        };
         match name.as_str() {
             "panic" | "unreachable" | "todo" | "unimplemented" => {
                 self.touch(&mentioned, span);
@@ -2316,7 +2391,7 @@ fn token_idents(tokens: &proc_macro2::TokenStream) -> Vec<String> {
 
 /// The single-segment names a closure or async body mentions, macros
 /// included: its candidate captures.
-fn mentioned_idents(stmts: &[syn::Stmt]) -> Vec<String> {
+fn mentioned_idents(body: Body) -> Vec<String> {
     struct Idents(Vec<String>);
     impl<'ast> Visit<'ast> for Idents {
         fn visit_expr_path(&mut self, p: &'ast syn::ExprPath) {
@@ -2329,8 +2404,9 @@ fn mentioned_idents(stmts: &[syn::Stmt]) -> Vec<String> {
         }
     }
     let mut v = Idents(Vec::new());
-    for s in stmts {
-        v.visit_stmt(s);
+    match body {
+        Body::Block(b) => v.visit_block(b),
+        Body::Expr(e) => v.visit_expr(e),
     }
     let mut names = v.0;
     names.sort();
@@ -2384,6 +2460,19 @@ pub fn sql_effect(sql: &str) -> SqlEffect {
     }
 }
 
+/// Whether a function or method name is one that sends SQL: `query*`,
+/// `exec*`, `execute*`, `batch_execute`, `simple_query`, `sql_query`,
+/// `raw_sql`, `prepare*`.
+fn is_query_api(name: &str) -> bool {
+    name.starts_with("query")
+        || name.starts_with("exec")
+        || name.starts_with("prepare")
+        || matches!(
+            name,
+            "batch_execute" | "simple_query" | "sql_query" | "raw_sql" | "execute_unprepared"
+        )
+}
+
 fn own_sql(stmt: &syn::Stmt, source: &SourceFile) -> OwnSql {
     struct Finder<'s> {
         source: &'s SourceFile,
@@ -2398,16 +2487,59 @@ fn own_sql(stmt: &syn::Stmt, source: &SourceFile) -> OwnSql {
             }
         }
     }
+    impl Finder<'_> {
+        /// String literals given directly to a query API.
+        fn arguments<'e>(&mut self, args: impl Iterator<Item = &'e syn::Expr>) {
+            for a in args {
+                let mut e = a;
+                while let syn::Expr::Reference(r) = e {
+                    e = &r.expr;
+                }
+                if let syn::Expr::Lit(syn::ExprLit {
+                    lit: syn::Lit::Str(s),
+                    ..
+                }) = e
+                {
+                    let span = span_of(self.source, s);
+                    self.literal(&s.value(), span);
+                }
+            }
+        }
+    }
     impl<'ast> Visit<'ast> for Finder<'_> {
         fn visit_block(&mut self, _: &'ast syn::Block) {}
         fn visit_expr_closure(&mut self, _: &'ast syn::ExprClosure) {}
         fn visit_expr_async(&mut self, _: &'ast syn::ExprAsync) {}
         fn visit_item(&mut self, _: &'ast syn::Item) {}
-        fn visit_lit_str(&mut self, s: &'ast syn::LitStr) {
-            let span = span_of(self.source, s);
-            self.literal(&s.value(), span);
+        fn visit_expr_call(&mut self, c: &'ast syn::ExprCall) {
+            if let syn::Expr::Path(p) = &*c.func {
+                if p.path
+                    .segments
+                    .last()
+                    .is_some_and(|s| is_query_api(&s.ident.to_string()))
+                {
+                    self.arguments(c.args.iter());
+                }
+            }
+            syn::visit::visit_expr_call(self, c);
+        }
+        fn visit_expr_method_call(&mut self, m: &'ast syn::ExprMethodCall) {
+            if is_query_api(&m.method.to_string()) {
+                self.arguments(m.args.iter());
+            }
+            syn::visit::visit_expr_method_call(self, m);
         }
         fn visit_macro(&mut self, m: &'ast syn::Macro) {
+            // Only query macros (`sqlx::query!`) send SQL; `write!` and
+            // `format!` only print it.
+            if !m
+                .path
+                .segments
+                .last()
+                .is_some_and(|s| s.ident.to_string().starts_with("query"))
+            {
+                return;
+            }
             let mut stack = vec![m.tokens.clone()];
             while let Some(ts) = stack.pop() {
                 for tt in ts {
