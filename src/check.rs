@@ -70,6 +70,9 @@ pub fn has_syntax_error(text: &str, language: Language) -> bool {
 #[derive(Debug, Default, Clone)]
 pub struct Project {
     pub python: Summaries,
+    /// Type aliases, struct fields and pool-acquiring functions of the
+    /// Rust files, for names one file defines and another uses.
+    pub rust: crate::rust::project::RustProject,
     /// The modules that own a summary, for a quick "does this file
     /// touch the project's resource helpers" test.
     pub python_modules: std::collections::HashSet<String>,
@@ -81,6 +84,7 @@ impl Project {
         Project {
             python,
             python_modules,
+            rust: Default::default(),
         }
     }
 }
@@ -124,6 +128,28 @@ pub fn build_project(files: &[(&Path, &str, &Settings)]) -> Project {
     Project::new(summaries)
 }
 
+/// The Rust part of the first pass: the facts of every file that uses a
+/// database crate, merged.
+pub fn build_rust_project(files: &[(&Path, &str, &Settings)]) -> crate::rust::project::RustProject {
+    use rayon::prelude::*;
+    files
+        .par_iter()
+        .map(|(path, text, settings)| {
+            let source = SourceFile::new(*path, text.to_string());
+            crate::rust::project::summarise_file(&source, &settings.rust)
+        })
+        .reduce(Default::default, |mut a, b| {
+            a.absorb(b);
+            a
+        })
+}
+
+/// Whether the Rust first pass should summarise a file.
+pub fn wanted_by_rust_first_pass(text: &str, settings: &Settings) -> bool {
+    RUST_RULES.iter().any(|c| settings.rules.contains(c))
+        && settings.rust_prefilter.summarises(text)
+}
+
 /// Whether the first pass should summarise a file: the engine is on and
 /// the file imports a library that acquires resources.
 pub fn wanted_by_first_pass(text: &str, settings: &Settings) -> bool {
@@ -160,7 +186,7 @@ pub fn lint(
     }
     let (mut findings, comments) = match language {
         Language::Python => lint_python(source, settings, project),
-        Language::Rust => (lint_rust(source, settings), Vec::new()),
+        Language::Rust => (lint_rust(source, settings, project), Vec::new()),
     };
     suppress::apply(source, language, &comments, &mut findings);
     let ignored = settings.ignored_for(&source.path);
@@ -268,13 +294,14 @@ const RUST_RULES: &[&str] = &[
     "LK201", "LK202", "LK203", "LK204", "LK205", "LK206", "LK207", "LK208",
 ];
 
-fn lint_rust(source: &SourceFile, settings: &Settings) -> Vec<Finding> {
+fn lint_rust(source: &SourceFile, settings: &Settings, project: &Project) -> Vec<Finding> {
     let wanted = RUST_RULES.iter().any(|c| settings.rules.contains(c))
         && settings.rust_prefilter.admits(&source.text);
     let parsed = rust::parse(source);
     let findings = match parsed {
         RustParse::Parsed(file) if wanted => {
-            let analysis = rust::analyse::analyse_file(&file, source, &settings.rust);
+            let analysis =
+                rust::analyse::analyse_file(&file, source, &settings.rust, &project.rust);
             rules::rust_leaks::check(&analysis, &file, source, &settings.rules)
         }
         RustParse::Parsed(_) => Vec::new(),

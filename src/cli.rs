@@ -516,26 +516,37 @@ fn first_pass(targets: &[Target], stdin_text: Option<&String>) -> check::Project
     let texts: Vec<Option<String>> = targets
         .par_iter()
         .map(|t| {
-            if t.language != Language::Python {
-                return None;
-            }
             let text = match stdin_text {
                 Some(text) => Some(text.clone()),
                 None => check::read_problem(&t.path).ok(),
             }?;
             // Only the texts the first pass will analyse are kept.
-            check::wanted_by_first_pass(&text, &t.settings).then_some(text)
+            let wanted = match t.language {
+                Language::Python => check::wanted_by_first_pass(&text, &t.settings),
+                Language::Rust => check::wanted_by_rust_first_pass(&text, &t.settings),
+            };
+            wanted.then_some(text)
         })
         .collect();
-    let files: Vec<(&Path, &str, &config::Settings)> = targets
-        .iter()
-        .zip(&texts)
-        .filter_map(|(t, text)| {
-            text.as_deref()
-                .map(|text| (t.path.as_path(), text, &*t.settings))
-        })
-        .collect();
-    panic::catch_unwind(AssertUnwindSafe(|| check::build_project(&files))).unwrap_or_default()
+    let files = |language: Language| -> Vec<(&Path, &str, &config::Settings)> {
+        targets
+            .iter()
+            .zip(&texts)
+            .filter(|(t, _)| t.language == language)
+            .filter_map(|(t, text)| {
+                text.as_deref()
+                    .map(|text| (t.path.as_path(), text, &*t.settings))
+            })
+            .collect()
+    };
+    let (python, rust) = (files(Language::Python), files(Language::Rust));
+    let mut project =
+        panic::catch_unwind(AssertUnwindSafe(|| check::build_project(&python))).unwrap_or_default();
+    if !rust.is_empty() {
+        project.rust = panic::catch_unwind(AssertUnwindSafe(|| check::build_rust_project(&rust)))
+            .unwrap_or_default();
+    }
+    project
 }
 
 /// The configured `format` of the configuration that governs the first

@@ -697,3 +697,59 @@ async def stop(dsn):
         "a second --fix changes nothing"
     );
 }
+
+#[test]
+fn unspawned_connection_fix_spawns_it_and_renames_a_discarded_binding() {
+    let src = "\
+use tokio_postgres::NoTls;
+
+pub async fn names(url: &str) -> Result<u64, tokio_postgres::Error> {
+    let (client, connection) = tokio_postgres::connect(url, NoTls).await?;
+    client.execute(\"SELECT 1\", &[]).await
+}
+
+pub async fn ages(url: &str) -> Result<u64, tokio_postgres::Error> {
+    let (client, _) = tokio_postgres::connect(url, NoTls).await?;
+    client.execute(\"SELECT 2\", &[]).await
+}
+";
+    let fixed = "\
+use tokio_postgres::NoTls;
+
+pub async fn names(url: &str) -> Result<u64, tokio_postgres::Error> {
+    let (client, connection) = tokio_postgres::connect(url, NoTls).await?;
+    tokio::spawn(async move {
+        if let Err(e) = connection.await {
+            eprintln!(\"connection error: {e}\");
+        }
+    });
+    client.execute(\"SELECT 1\", &[]).await
+}
+
+pub async fn ages(url: &str) -> Result<u64, tokio_postgres::Error> {
+    let (client, connection) = tokio_postgres::connect(url, NoTls).await?;
+    tokio::spawn(async move {
+        if let Err(e) = connection.await {
+            eprintln!(\"connection error: {e}\");
+        }
+    });
+    client.execute(\"SELECT 2\", &[]).await
+}
+";
+    let dir = tree(&[("src/db.rs", src)]);
+    assert_eq!(
+        concise(dir.path(), &[]),
+        "src/db.rs:4:32: LK208 the `Connection` half of this `connect` is never spawned or awaited: the client it drives never makes progress\n\
+         src/db.rs:9:23: LK208 the `Connection` half of this `connect` is never spawned or awaited: the client it drives never makes progress\n"
+    );
+    // The fix is safe: plain `--fix` applies it, and the result is clean.
+    leaklint(dir.path())
+        .args(["check", "--fix"])
+        .assert()
+        .success();
+    assert_eq!(
+        fs::read_to_string(dir.path().join("src/db.rs")).unwrap(),
+        fixed
+    );
+    assert_eq!(concise(dir.path(), &[]), "");
+}

@@ -108,9 +108,27 @@ fn every_fixture_produces_exactly_its_expected_findings() {
         .filter(|((p, _), _)| Language::from_path(p) == Some(Language::Python))
         .map(|((p, t), s)| (p.as_path(), t.as_str(), s))
         .collect();
-    let project = check::build_project(&inputs);
+    let mut project = check::build_project(&inputs);
+    // Rust facts are shared by the files of one directory, as when
+    // leaklint is run on that directory.
+    let mut rust_projects = std::collections::HashMap::new();
+    for ((path, text), settings) in files.iter().zip(&texts).zip(&settings) {
+        if Language::from_path(path) == Some(Language::Rust) {
+            rust_projects
+                .entry(path.parent().unwrap().to_path_buf())
+                .or_insert_with(Vec::new)
+                .push((path.as_path(), text.as_str(), settings));
+        }
+    }
+    let rust_projects: std::collections::HashMap<_, _> = rust_projects
+        .into_iter()
+        .map(|(dir, files)| (dir, check::build_rust_project(&files)))
+        .collect();
     let mut failures = Vec::new();
     for ((path, settings), text) in files.iter().zip(&settings).zip(texts.clone()) {
+        if let Some(rust) = rust_projects.get(path.parent().unwrap()) {
+            project.rust = rust.clone();
+        }
         let expected = expectations(&text);
         let source = SourceFile::new(path.clone(), text);
         let language = Language::from_path(path).unwrap();

@@ -10,6 +10,7 @@ use crate::rust::items::{extern_handles, impl_self_name, Items};
 use crate::rust::knowledge::Knowledge;
 use crate::rust::lower::{lower_fn, Ctx, Lowered};
 use crate::rust::names::Names;
+use crate::rust::project::RustProject;
 use crate::source::SourceFile;
 
 /// A cheap test of whether a Rust file can matter at all: it names a
@@ -19,6 +20,7 @@ use crate::source::SourceFile;
 #[derive(Debug, Clone)]
 pub struct RustPrefilter {
     matcher: AhoCorasick,
+    crates: AhoCorasick,
 }
 
 impl RustPrefilter {
@@ -58,7 +60,14 @@ impl RustPrefilter {
         ] {
             words.push(w.to_string());
         }
+        let crates: Vec<String> = table
+            .specs
+            .iter()
+            .filter(|s| s.kind != crate::resources::ResourceKind::Handle)
+            .filter_map(|s| s.type_name.split_once("::").map(|(c, _)| format!("{c}::")))
+            .collect();
         RustPrefilter {
+            crates: AhoCorasick::new(&crates).expect("valid patterns"),
             matcher: AhoCorasick::builder()
                 .ascii_case_insensitive(true)
                 .build(&words)
@@ -68,6 +77,12 @@ impl RustPrefilter {
 
     pub fn admits(&self, text: &str) -> bool {
         self.matcher.is_match(text)
+    }
+
+    /// Whether a file should be summarised by the first pass: it uses a
+    /// database crate's path (FFI handles need no project facts).
+    pub fn summarises(&self, text: &str) -> bool {
+        self.crates.is_match(text)
     }
 }
 
@@ -107,10 +122,11 @@ pub fn analyse_file<'a>(
     file: &syn::File,
     source: &SourceFile,
     table: &'a ResourceTable,
+    project: &RustProject,
 ) -> FileAnalysis<'a> {
-    let names = Names::collect(file);
+    let names = Names::collect(file, Some(project));
     let knowledge = Knowledge::new(table, extern_handles(file), &source.text);
-    let items = Items::collect(file, &names, &knowledge, source);
+    let items = Items::collect(file, &names, &knowledge, source, Some(project));
     let ctx = Ctx {
         source,
         names: &names,

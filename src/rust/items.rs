@@ -11,6 +11,7 @@ use crate::resources::{Acquire, Release, ResourceKind, ResourceSpec};
 use crate::rust::knowledge::{type_path, Knowledge};
 use crate::rust::lower::span_of;
 use crate::rust::names::Names;
+use crate::rust::project::RustProject;
 use crate::source::SourceFile;
 
 /// Where a function acquires a pooled guard from.
@@ -175,10 +176,14 @@ impl Items {
         names: &Names,
         knowledge: &Knowledge,
         source: &SourceFile,
+        project: Option<&RustProject>,
     ) -> Items {
         let mut items = Items::default();
         let mut fns: Vec<(Option<String>, &syn::Signature, &syn::Block)> = Vec::new();
         collect_items(&file.items, names, &mut items, &mut fns);
+        if let Some(project) = project {
+            project.complete(&mut items);
+        }
         for (self_ty, sig, body) in fns {
             if let Some(from) = pool_use(
                 self_ty.as_deref(),

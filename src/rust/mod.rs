@@ -9,6 +9,7 @@ pub mod items;
 pub mod knowledge;
 pub mod lower;
 pub mod names;
+pub mod project;
 
 use std::str::FromStr;
 

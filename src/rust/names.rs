@@ -7,6 +7,8 @@ use std::collections::HashMap;
 
 use syn::visit::Visit;
 
+use crate::rust::project::RustProject;
+
 #[derive(Debug, Default)]
 pub struct Names {
     /// Local name -> full path (`PgPool` -> `sqlx::PgPool`).
@@ -17,7 +19,9 @@ pub struct Names {
 }
 
 impl Names {
-    pub fn collect(file: &syn::File) -> Names {
+    /// `project`: aliases other files of the project define, for names
+    /// imported from the crate itself (`use crate::db::DbPool`).
+    pub fn collect(file: &syn::File, project: Option<&RustProject>) -> Names {
         let mut names = Names::default();
         let mut uses = UseCollector { out: &mut names };
         uses.visit_file(file);
@@ -29,7 +33,33 @@ impl Names {
                 names.aliases.insert(item.ident.to_string(), target);
             }
         }
+        if let Some(project) = project {
+            // A name imported from the crate (`use crate::db::DbPool`,
+            // `use super::DbPool`) that another file aliases.
+            let imported: Vec<(String, String)> = names
+                .uses
+                .iter()
+                .filter(|(_, full)| {
+                    full.starts_with("crate::")
+                        || full.starts_with("super::")
+                        || full.starts_with("self::")
+                })
+                .filter_map(|(local, full)| {
+                    let last = full.rsplit("::").next()?;
+                    project.alias(last).map(|t| (local.clone(), t.clone()))
+                })
+                .collect();
+            for (local, target) in imported {
+                names.uses.remove(&local);
+                names.aliases.entry(local).or_insert(target);
+            }
+        }
         names
+    }
+
+    /// The file's own `type` aliases.
+    pub fn local_aliases(&self) -> impl Iterator<Item = (&String, &String)> {
+        self.aliases.iter()
     }
 
     /// The full path a use of `segments` refers to, joined with `::`.
@@ -143,7 +173,7 @@ mod tests {
              fn f() { use libc::open; }\n",
         )
         .unwrap();
-        let names = Names::collect(&file);
+        let names = Names::collect(&file, None);
         let r =
             |s: &str| names.resolve_segments(&s.split("::").map(String::from).collect::<Vec<_>>());
         assert_eq!(r("Db"), "sqlx::PgPool");

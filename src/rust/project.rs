@@ -1,0 +1,138 @@
+//! What the first pass learns about a Rust project: type aliases, struct
+//! fields, return types and pool-acquiring functions defined in one file
+//! and used in another (`pub type DbPool = ...` in `db.rs`, `AppState` in
+//! `state.rs`, `impl Repo` in `repo.rs`). Names are keyed by their last
+//! segment; a name defined differently in two files is dropped rather
+//! than guessed.
+
+use std::collections::HashMap;
+
+use crate::resources::ResourceTable;
+use crate::rust::items::{extern_handles, AcquiresFrom, Items};
+use crate::rust::knowledge::Knowledge;
+use crate::rust::names::Names;
+use crate::rust::{self as front, RustParse};
+use crate::source::SourceFile;
+
+#[derive(Debug, Default, Clone)]
+pub struct RustProject {
+    aliases: HashMap<String, Option<String>>,
+    fields: HashMap<String, Option<HashMap<String, String>>>,
+    returns: HashMap<String, Option<String>>,
+    acquires_from: HashMap<String, Option<AcquiresFrom>>,
+}
+
+fn merge<V: PartialEq>(map: &mut HashMap<String, Option<V>>, key: String, value: V) {
+    match map.get_mut(&key) {
+        None => {
+            map.insert(key, Some(value));
+        }
+        Some(existing) => {
+            if existing.as_ref() != Some(&value) {
+                *existing = None;
+            }
+        }
+    }
+}
+
+impl RustProject {
+    /// Adds another file's (or project's) facts; conflicting names are
+    /// forgotten.
+    pub fn absorb(&mut self, other: RustProject) {
+        for (k, v) in other.aliases {
+            match v {
+                Some(v) => merge(&mut self.aliases, k, v),
+                None => {
+                    self.aliases.insert(k, None);
+                }
+            }
+        }
+        for (k, v) in other.fields {
+            match v {
+                Some(v) => merge(&mut self.fields, k, v),
+                None => {
+                    self.fields.insert(k, None);
+                }
+            }
+        }
+        for (k, v) in other.returns {
+            match v {
+                Some(v) => merge(&mut self.returns, k, v),
+                None => {
+                    self.returns.insert(k, None);
+                }
+            }
+        }
+        for (k, v) in other.acquires_from {
+            match v {
+                Some(v) => merge(&mut self.acquires_from, k, v),
+                None => {
+                    self.acquires_from.insert(k, None);
+                }
+            }
+        }
+    }
+
+    pub fn alias(&self, name: &str) -> Option<&String> {
+        self.aliases.get(name)?.as_ref()
+    }
+
+    /// Fills what a file does not define itself from the project.
+    pub fn complete(&self, items: &mut Items) {
+        for (k, v) in &self.fields {
+            if let Some(v) = v {
+                items.fields.entry(k.clone()).or_insert_with(|| v.clone());
+            }
+        }
+        for (k, v) in &self.returns {
+            if let Some(v) = v {
+                items.returns.entry(k.clone()).or_insert_with(|| v.clone());
+            }
+        }
+        for (k, v) in &self.acquires_from {
+            if let Some(v) = v {
+                items
+                    .acquires_from
+                    .entry(k.clone())
+                    .or_insert_with(|| v.clone());
+            }
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.aliases.is_empty()
+            && self.fields.is_empty()
+            && self.returns.is_empty()
+            && self.acquires_from.is_empty()
+    }
+}
+
+/// The facts one file contributes.
+pub fn summarise_file(source: &SourceFile, table: &ResourceTable) -> RustProject {
+    let parsed = front::parse(source);
+    let summary = match &parsed {
+        RustParse::Parsed(file) => {
+            let names = Names::collect(file, None);
+            let knowledge = Knowledge::new(table, extern_handles(file), &source.text);
+            let items = Items::collect(file, &names, &knowledge, source, None);
+            let mut p = RustProject::default();
+            for (k, v) in names.local_aliases() {
+                merge(&mut p.aliases, k.clone(), v.clone());
+            }
+            for (k, v) in items.fields {
+                merge(&mut p.fields, k, v);
+            }
+            for (k, v) in items.returns {
+                merge(&mut p.returns, k, v);
+            }
+            for (k, v) in items.acquires_from {
+                merge(&mut p.acquires_from, k, v);
+            }
+            p
+        }
+        _ => RustProject::default(),
+    };
+    drop(parsed);
+    front::release_spans();
+    summary
+}
