@@ -311,7 +311,7 @@ fn lint_rust(source: &SourceFile, settings: &Settings, project: &Project) -> Vec
             "Fix the syntax error; leaklint does not analyse Rust files it cannot parse.",
         )],
         RustParse::TooDeep(depth) => vec![io_finding(format!(
-            "file not analysed: brackets nest {depth} levels deep, over the limit of {}",
+            "file not analysed: its code nests {depth} levels deep (brackets, prefix operators or generic arguments), over the limit of {}",
             rust::MAX_GROUP_DEPTH
         ))],
     };

@@ -27,6 +27,11 @@ impl Span {
         self.start..self.end
     }
 
+    /// The smallest span covering both.
+    pub fn cover(self, other: Span) -> Span {
+        Span::new(self.start.min(other.start), self.end.max(other.end))
+    }
+
     pub fn overlaps(self, other: Span) -> bool {
         // Two insertions at the same point conflict too: their order would
         // be arbitrary.

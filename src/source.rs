@@ -43,6 +43,9 @@ pub struct SourceFile {
     pub path: PathBuf,
     pub text: String,
     line_starts: Vec<usize>,
+    /// All ASCII: a character column is a byte column (the common case,
+    /// and the one that keeps syn's columns cheap on very long lines).
+    ascii: bool,
 }
 
 impl SourceFile {
@@ -51,6 +54,7 @@ impl SourceFile {
         line_starts.extend(text.match_indices('\n').map(|(i, _)| i + 1));
         SourceFile {
             path: path.into(),
+            ascii: text.is_ascii(),
             text,
             line_starts,
         }
@@ -104,6 +108,9 @@ impl SourceFile {
         let line = row.saturating_sub(1).min(self.line_starts.len() - 1);
         let text = self.line_text(line);
         let start = self.line_starts[line];
+        if self.ascii {
+            return start + char_column.min(text.len());
+        }
         start
             + text
                 .char_indices()

@@ -189,7 +189,7 @@ fn deeply_nested_files_get_a_clear_message() {
         "{out}"
     );
     assert!(
-        out.contains("deep.rs:1:1: LK002 file not analysed: brackets nest"),
+        out.contains("deep.rs:1:1: LK002 file not analysed: its code nests"),
         "{out}"
     );
 }

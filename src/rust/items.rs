@@ -329,9 +329,15 @@ fn pool_use(
             if self.found.is_some() {
                 return;
             }
+            let method = m.method.to_string();
+            // Only acquiring method names are worth the receiver's text.
+            if self.knowledge.method_acquires(&method, "*").is_empty()
+                && !self.knowledge.acquires_by_method(&method)
+            {
+                return;
+            }
             let span = span_of(self.source, &*m.receiver);
             let key = receiver_key(self.source.text.get(span.range()).unwrap_or(""));
-            let method = m.method.to_string();
             let acquires = |ty: &str| {
                 self.is_pool(ty)
                     && self

@@ -70,7 +70,9 @@ fn path_names(name: &str, actual: &str) -> bool {
     match (n.as_slice(), a.as_slice()) {
         (_, []) | ([], _) => false,
         (n, [only]) => n.last() == Some(only),
-        (n, a) => n[0] == a[0] && n.last() == a.last(),
+        // Same crate, or a crate re-exported by another
+        // (`bb8_redis::bb8::Pool`, `rocket_db_pools::sqlx::PgPool`).
+        (n, a) => (n[0] == a[0] || a[1..a.len() - 1].contains(&n[0])) && n.last() == a.last(),
     }
 }
 
@@ -252,6 +254,11 @@ impl<'a> Knowledge<'a> {
                     .is_some_and(|on| self.same_type(on, on_type))
             })
             .collect()
+    }
+
+    /// Whether some resource is acquired by a method of this name.
+    pub fn acquires_by_method(&self, method: &str) -> bool {
+        self.by_method.contains_key(method)
     }
 
     /// Which argument a free call releases, if the resolved `path` is a

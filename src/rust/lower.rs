@@ -531,13 +531,14 @@ impl<'c, 'a> Lowerer<'c, 'a> {
         })
     }
 
-    /// Raw handles are `Copy`: passing one along is a use, not a move.
+    /// Raw handles and raw pointers (`Box::into_raw`) are `Copy`: passing
+    /// one along is a use, not a move.
     fn is_handle(&self, v: VarId) -> bool {
         let sites = self.sites_of(v);
-        !sites.is_empty()
-            && sites
-                .iter()
-                .all(|&s| self.kind_of_site(s) == ResourceKind::Handle)
+        !sites.is_empty() && sites.iter().all(|&s| {
+            self.kind_of_site(s) == ResourceKind::Handle
+                || matches!(&self.roles[s], Role::Forgotten { how, .. } if how == "Box::into_raw")
+        })
     }
 
     fn new_site(
@@ -966,7 +967,7 @@ impl<'c, 'a> Lowerer<'c, 'a> {
 
     fn lower_expr(&mut self, e: &syn::Expr) -> Out {
         use syn::Expr;
-        let span = self.span(e);
+        let span = quick_span(self.ctx.source, e);
         match e {
             Expr::Path(p) => {
                 if p.path.segments.len() == 1 && p.qself.is_none() {
@@ -2000,10 +2001,16 @@ impl<'c, 'a> Lowerer<'c, 'a> {
         }
         let recv = self.lower_expr(&m.receiver);
         let recv_vars = recv.vars();
-        let recv_span = self.span(&*m.receiver);
         if PASSTHROUGH.contains(&method.as_str()) {
             self.lower_args(&m.args);
             return recv;
+        }
+        if matches!(method.as_str(), "clone" | "to_owned") {
+            // A clone of a pool is the same kind of pool.
+            self.lower_args(&m.args);
+            let vars = recv.vars();
+            self.touch(&vars, span);
+            return Out::typed(recv.ty);
         }
         if BORROWS.contains(&method.as_str()) {
             return Out {
@@ -2096,7 +2103,16 @@ impl<'c, 'a> Lowerer<'c, 'a> {
         for a in &args {
             self.pass_by_value(a, span);
         }
-        let recv_text = self.text(recv_span).to_string();
+        // The receiver's text is wanted only for pools; long method chains
+        // must not copy it at every link.
+        let source = self.ctx.source;
+        let recv_text = || {
+            let recv_span = span_of(source, &*m.receiver);
+            source.text.get(recv_span.range()).unwrap_or("").to_string()
+        };
+        // The whole call, receiver included: where a site is reported.
+        // Computed only when one is made (it walks the receiver chain).
+        let full = || span_of(source, m);
         // A method of this file that acquires from `self.<pool>` or from
         // the pool it is given.
         if let Some(owner) = recv
@@ -2111,13 +2127,13 @@ impl<'c, 'a> Lowerer<'c, 'a> {
                 .get(&format!("{owner}::{method}"))
                 .cloned()
             {
-                Some(AcquiresFrom::SelfField(field)) if recv_text.trim() == "self" => {
-                    self.pool_probe(field, format!("{owner}::{method}"), span);
+                Some(AcquiresFrom::SelfField(field)) if recv_text().trim() == "self" => {
+                    self.pool_probe(field, format!("{owner}::{method}"), full());
                 }
                 Some(AcquiresFrom::Param(i)) => {
                     if let Some(arg) = m.args.iter().nth(i) {
                         let text = self.text(self.span(arg)).to_string();
-                        self.pool_probe(receiver_key(&text), format!("{owner}::{method}"), span);
+                        self.pool_probe(receiver_key(&text), format!("{owner}::{method}"), full());
                     }
                 }
                 _ => {}
@@ -2144,7 +2160,7 @@ impl<'c, 'a> Lowerer<'c, 'a> {
                 .knowledge
                 .spec_of_type(&on_type)
                 .is_some_and(|s| s.kind == ResourceKind::Pool);
-            let origin = from_pool.then(|| receiver_key(&recv_text));
+            let origin = from_pool.then(|| receiver_key(&recv_text()));
             if let (Some((spec, acq)), Some(&rv)) = (acquires.first(), recv_vars.first()) {
                 if acq.into_receiver {
                     // The state lives on the receiver: a pseudo variable
@@ -2152,7 +2168,7 @@ impl<'c, 'a> Lowerer<'c, 'a> {
                     let name = format!("{}#{}", self.display_name(rv), spec.type_name);
                     let pseudo = self.fresh_var(&name);
                     let site = self.new_site(
-                        span,
+                        full(),
                         &spec.type_name,
                         spec.kind,
                         Role::Resource {
@@ -2163,12 +2179,12 @@ impl<'c, 'a> Lowerer<'c, 'a> {
                         None,
                     );
                     self.f.sites[site].var_name = self.display_name(rv);
-                    self.acquire_into(pseudo, site, span);
+                    self.acquire_into(pseudo, site, full());
                     self.on_receiver.entry(rv).or_default().push(pseudo);
                     return Out::none();
                 }
             }
-            let mut out = self.acquire_from_call(&acquires, &args, span, origin);
+            let mut out = self.acquire_from_call(&acquires, &args, full(), origin);
             if let Val::Var(t) = out.val {
                 // Children go with their parent (a transaction of a
                 // connection).
@@ -2349,6 +2365,58 @@ impl<'c, 'a> Lowerer<'c, 'a> {
     }
 }
 
+/// A span for an expression's events without walking it: syn's
+/// `Spanned` prints the whole subtree to find its first and last tokens,
+/// which is quadratic on long method chains. The span covers the
+/// expression's own tokens (`.method(..)`, `(..)`, `?`); sites use the
+/// full span, computed only where one is made.
+fn quick_span(source: &SourceFile, e: &syn::Expr) -> Span {
+    use syn::Expr;
+    let of = |a: proc_macro2::Span, b: proc_macro2::Span| {
+        let start = a.start();
+        let end = b.end();
+        let s = source.offset_of_char_column(start.line, start.column);
+        let e = source.offset_of_char_column(end.line, end.column).max(s);
+        Span::new(s, e)
+    };
+    match e {
+        Expr::MethodCall(m) => of(m.dot_token.span, m.paren_token.span.close()),
+        Expr::Call(c) => match &*c.func {
+            Expr::Path(p) if p.path.segments.len() <= 8 => span_of(source, &*c.func)
+                .cover(of(c.paren_token.span.open(), c.paren_token.span.close())),
+            _ => of(c.paren_token.span.open(), c.paren_token.span.close()),
+        },
+        Expr::Await(a) => of(a.dot_token.span, a.await_token.span),
+        Expr::Try(t) => of(t.question_token.span, t.question_token.span),
+        Expr::Field(f) => of(f.dot_token.span, f.dot_token.span),
+        Expr::Binary(b) => span_of(source, &b.op),
+        Expr::Assign(a) => of(a.eq_token.span, a.eq_token.span),
+        Expr::Index(i) => of(i.bracket_token.span.open(), i.bracket_token.span.close()),
+        Expr::Cast(c) => of(c.as_token.span, c.as_token.span),
+        Expr::Paren(p) => of(p.paren_token.span.open(), p.paren_token.span.close()),
+        Expr::Tuple(t) => of(t.paren_token.span.open(), t.paren_token.span.close()),
+        Expr::Array(a) => of(a.bracket_token.span.open(), a.bracket_token.span.close()),
+        Expr::Block(b) => of(
+            b.block.brace_token.span.open(),
+            b.block.brace_token.span.close(),
+        ),
+        Expr::Unsafe(u) => of(u.unsafe_token.span, u.block.brace_token.span.close()),
+        Expr::Async(a) => of(a.async_token.span, a.block.brace_token.span.close()),
+        Expr::If(i) => of(i.if_token.span, i.then_branch.brace_token.span.close()),
+        Expr::Match(m) => of(m.match_token.span, m.brace_token.span.close()),
+        Expr::While(w) => of(w.while_token.span, w.body.brace_token.span.close()),
+        Expr::ForLoop(f) => of(f.for_token.span, f.body.brace_token.span.close()),
+        Expr::Loop(l) => of(l.loop_token.span, l.body.brace_token.span.close()),
+        Expr::Return(r) => of(r.return_token.span, r.return_token.span),
+        Expr::Break(b) => of(b.break_token.span, b.break_token.span),
+        Expr::Continue(c) => of(c.continue_token.span, c.continue_token.span),
+        Expr::Let(l) => of(l.let_token.span, l.eq_token.span),
+        Expr::Reference(r) => of(r.and_token.span, r.and_token.span),
+        Expr::Group(g) => quick_span(source, &g.expr),
+        _ => span_of(source, e),
+    }
+}
+
 /// Whether an expression is a call to a spawn function (its handle
 /// awaited or joined right away).
 fn is_spawn_expr(e: &syn::Expr, names: &Names) -> bool {
@@ -2492,16 +2560,48 @@ fn own_sql(stmt: &syn::Stmt, source: &SourceFile) -> OwnSql {
         fn arguments<'e>(&mut self, args: impl Iterator<Item = &'e syn::Expr>) {
             for a in args {
                 let mut e = a;
-                while let syn::Expr::Reference(r) = e {
-                    e = &r.expr;
+                // `&sql`, `sql.as_str()`, `format!("BEGIN ..", x).as_str()`.
+                loop {
+                    match e {
+                        syn::Expr::Reference(r) => e = &r.expr,
+                        syn::Expr::Paren(p) => e = &p.expr,
+                        syn::Expr::MethodCall(m)
+                            if matches!(
+                                m.method.to_string().as_str(),
+                                "as_str" | "as_ref" | "to_string" | "to_owned" | "into"
+                            ) =>
+                        {
+                            e = &m.receiver
+                        }
+                        _ => break,
+                    }
                 }
-                if let syn::Expr::Lit(syn::ExprLit {
-                    lit: syn::Lit::Str(s),
-                    ..
-                }) = e
-                {
-                    let span = span_of(self.source, s);
-                    self.literal(&s.value(), span);
+                match e {
+                    syn::Expr::Lit(syn::ExprLit {
+                        lit: syn::Lit::Str(s),
+                        ..
+                    }) => {
+                        let span = span_of(self.source, s);
+                        self.literal(&s.value(), span);
+                    }
+                    syn::Expr::Macro(m)
+                        if m.mac
+                            .path
+                            .segments
+                            .last()
+                            .is_some_and(|s| s.ident == "format") =>
+                    {
+                        if let Some(proc_macro2::TokenTree::Literal(l)) =
+                            m.mac.tokens.clone().into_iter().next()
+                        {
+                            let tree = proc_macro2::TokenTree::Literal(l);
+                            if let Ok(s) = syn::parse2::<syn::LitStr>(tree.into()) {
+                                let span = span_of(self.source, &s);
+                                self.literal(&s.value(), span);
+                            }
+                        }
+                    }
+                    _ => {}
                 }
             }
         }

@@ -49,6 +49,68 @@ fn blank_prelude(text: &str) -> std::borrow::Cow<'_, str> {
     }
 }
 
+/// How deeply syn would recurse on nesting that brackets do not show:
+/// runs of prefix operators and keywords (`!!!!x`, `& & & x`, `return
+/// return x`, `|| || x`) and generic arguments (`Vec<Vec<Vec<..>>>`). syn
+/// parses these recursively, so absurd ones would exhaust the stack.
+fn max_unbracketed_nesting(tokens: TokenStream) -> usize {
+    let mut stack = vec![tokens.into_iter()];
+    let (mut max, mut run, mut generics) = (0usize, 0usize, 0usize);
+    let mut prev_ident = false;
+    while let Some(iter) = stack.last_mut() {
+        let Some(tree) = iter.next() else {
+            stack.pop();
+            run = 0;
+            generics = 0;
+            continue;
+        };
+        match &tree {
+            TokenTree::Punct(p) => {
+                match p.as_char() {
+                    '!' | '-' | '*' | '&' | '|' => run += 1,
+                    '<' if prev_ident => {
+                        generics += 1;
+                        run = 0;
+                    }
+                    '>' => {
+                        generics = generics.saturating_sub(1);
+                        run = 0;
+                    }
+                    ';' => {
+                        generics = 0;
+                        run = 0;
+                    }
+                    _ => run = 0,
+                }
+                prev_ident = false;
+            }
+            TokenTree::Ident(i) => {
+                let keyword = matches!(
+                    i.to_string().as_str(),
+                    "return" | "break" | "move" | "box" | "async" | "mut" | "ref" | "dyn" | "impl"
+                );
+                if keyword {
+                    run += 1;
+                } else {
+                    run = 0;
+                }
+                prev_ident = !keyword;
+            }
+            TokenTree::Group(g) => {
+                run = 0;
+                prev_ident = false;
+                stack.push(g.stream().into_iter());
+            }
+            TokenTree::Literal(_) => {
+                run = 0;
+                prev_ident = false;
+            }
+        }
+        max = max.max(run).max(generics);
+    }
+    max
+}
+
 fn max_depth(tokens: TokenStream) -> usize {
     let mut stack = vec![(tokens.into_iter(), 0usize)];
     let mut max = 0;
@@ -80,6 +142,10 @@ pub fn parse(source: &SourceFile) -> RustParse {
     let depth = max_depth(tokens.clone());
     if depth > MAX_GROUP_DEPTH {
         return RustParse::TooDeep(depth);
+    }
+    let nesting = max_unbracketed_nesting(tokens.clone());
+    if nesting > MAX_GROUP_DEPTH {
+        return RustParse::TooDeep(nesting);
     }
     match syn::parse2::<syn::File>(tokens.clone()) {
         Ok(file) => RustParse::Parsed(file),
@@ -213,5 +279,13 @@ mod tests {
     fn refuses_absurd_nesting() {
         let deep = format!("fn f() {{ {}1{} }}", "(".repeat(5000), ")".repeat(5000));
         assert!(matches!(parse_text(&deep), RustParse::TooDeep(d) if d > MAX_GROUP_DEPTH));
+        // Nesting without brackets, which syn also parses recursively.
+        let unary = format!("fn f() {{ let x = {}true; }}", "!".repeat(50_000));
+        assert!(matches!(parse_text(&unary), RustParse::TooDeep(_)));
+        let generics = format!("type T = {}u8{};", "Vec<".repeat(5_000), ">".repeat(5_000));
+        assert!(matches!(parse_text(&generics), RustParse::TooDeep(_)));
+        // Long but flat code is fine.
+        let flat = format!("fn f() {{ let x = 1{}; }}", " + 1".repeat(500));
+        assert!(matches!(parse_text(&flat), RustParse::Parsed(_)));
     }
 }
