@@ -155,6 +155,14 @@ pub fn parse(source: &SourceFile) -> RustParse {
             // Retry with the `dyn` that `cargo fix --edition` would add; if
             // that fails too, report whichever error came later in the
             // file: the retry's, unless the insertion itself went wrong.
+            // A file that is one expression is a fragment another file
+            // pulls in with `include!("..")` (bindgen builders, generated
+            // tables): rustc accepts it there, so it is not an error.
+            if syn::parse2::<syn::Expr>(tokens.clone()).is_ok() {
+                return RustParse::Parsed(
+                    syn::parse2::<syn::File>(TokenStream::new()).expect("an empty file parses"),
+                );
+            }
             let (with_dyn, changed) = add_dyn_to_bare_fn_types(tokens);
             let mut e = e;
             if changed {
@@ -241,6 +249,12 @@ mod tests {
             parse_text("#![allow(dead_code)]\nfn main() {}\n"),
             RustParse::Parsed(_)
         ));
+    }
+
+    #[test]
+    fn an_included_expression_fragment_is_not_an_error() {
+        let fragment = "bindgen::Builder::default()\n    .header(\"wrapper.h\")\n    .allowlist_var(\"PG_.*\")\n";
+        assert!(matches!(parse_text(fragment), RustParse::Parsed(_)));
     }
 
     #[test]
