@@ -331,9 +331,7 @@ fn pool_use(
             }
             let method = m.method.to_string();
             // Only acquiring method names are worth the receiver's text.
-            if self.knowledge.method_acquires(&method, "*").is_empty()
-                && !self.knowledge.acquires_by_method(&method)
-            {
+            if !self.knowledge.acquires_by_method(&method) {
                 return;
             }
             let span = span_of(self.source, &*m.receiver);
