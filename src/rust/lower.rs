@@ -2151,6 +2151,14 @@ impl<'c, 'a> Lowerer<'c, 'a> {
         } else {
             acquires
         };
+        // A method given a closure scopes the resource to it (diesel's and
+        // sqlx's `conn.transaction(|tx| ..)` commit or roll back
+        // themselves): nothing is handed to this function.
+        let acquires = if m.args.iter().any(|a| matches!(a, syn::Expr::Closure(_))) {
+            Vec::new()
+        } else {
+            acquires
+        };
         if !acquires.is_empty() {
             let from_pool = self
                 .ctx
