@@ -2748,14 +2748,23 @@ mod tests {
         let polled = |fs: &[(Lowered, Outcome)]| {
             let (l, o) = &fs[0];
             o.leaks.iter().all(|leak| {
-                !matches!(l.roles[leak.site], Role::Resource { must_poll: true, .. })
+                !matches!(
+                    l.roles[leak.site],
+                    Role::Resource {
+                        must_poll: true,
+                        ..
+                    }
+                )
             })
         };
         assert!(!polled(&analyse_src(&src.replace("SPAWN", ""))));
-        assert!(polled(&analyse_src(&src.replace("SPAWN", "tokio::spawn(connection);"))));
         assert!(polled(&analyse_src(
-            &src.replace("SPAWN", "tokio::spawn(async move { connection.await });")
+            &src.replace("SPAWN", "tokio::spawn(connection);")
         )));
+        assert!(polled(&analyse_src(&src.replace(
+            "SPAWN",
+            "tokio::spawn(async move { connection.await });"
+        ))));
     }
 
     #[test]
