@@ -245,6 +245,7 @@ pub fn check(
             source,
             &analysis.names,
             &analysis.knowledge,
+            &analysis.state_types,
         ));
     }
     out
@@ -324,172 +325,18 @@ fn stored_long_lived(
     source: &SourceFile,
     names: &Names,
     knowledge: &Knowledge,
+    analysis_state_types: &HashSet<String>,
 ) -> Vec<Finding> {
     let stored = |ty: &syn::Type| -> Vec<(Span, String)> {
         let mut found = Vec::new();
         guard_types(ty, names, knowledge, source, &mut found);
         found
     };
-    struct Scan {
-        statics: Vec<(String, syn::Type)>,
-        state_types: HashSet<String>,
-        structs: Vec<syn::ItemStruct>,
-    }
-    impl Scan {
-        fn state_arg(&mut self, e: &syn::Expr) {
-            match e {
-                syn::Expr::Struct(s) => {
-                    if let Some(last) = s.path.segments.last() {
-                        self.state_types.insert(last.ident.to_string());
-                    }
-                }
-                syn::Expr::Call(c) => {
-                    if let syn::Expr::Path(p) = &*c.func {
-                        let segs: Vec<String> = p
-                            .path
-                            .segments
-                            .iter()
-                            .map(|s| s.ident.to_string())
-                            .collect();
-                        if segs.len() >= 2 {
-                            self.state_types.insert(segs[segs.len() - 2].clone());
-                        }
-                    }
-                    for a in &c.args {
-                        self.state_arg(a);
-                    }
-                }
-                syn::Expr::Reference(r) => self.state_arg(&r.expr),
-                syn::Expr::Paren(p) => self.state_arg(&p.expr),
-                _ => {}
-            }
-        }
-        fn wrapped_type(&mut self, ty: &syn::Type) {
-            if let syn::Type::Reference(r) = ty {
-                return self.wrapped_type(&r.elem);
-            }
-            if let syn::Type::Path(p) = ty {
-                if let Some(last) = p.path.segments.last() {
-                    if matches!(
-                        last.ident.to_string().as_str(),
-                        "State" | "Data" | "Extension"
-                    ) {
-                        if let syn::PathArguments::AngleBracketed(args) = &last.arguments {
-                            for a in &args.args {
-                                if let syn::GenericArgument::Type(syn::Type::Path(inner)) = a {
-                                    if let Some(l) = inner.path.segments.last() {
-                                        let n = l.ident.to_string();
-                                        let n = if matches!(n.as_str(), "Arc" | "Mutex" | "RwLock")
-                                        {
-                                            match &l.arguments {
-                                                syn::PathArguments::AngleBracketed(a) => {
-                                                    match a.args.first() {
-                                                        Some(syn::GenericArgument::Type(
-                                                            syn::Type::Path(t),
-                                                        )) => t
-                                                            .path
-                                                            .segments
-                                                            .last()
-                                                            .map(|s| s.ident.to_string())
-                                                            .unwrap_or(n),
-                                                        _ => n,
-                                                    }
-                                                }
-                                                _ => n,
-                                            }
-                                        } else {
-                                            n
-                                        };
-                                        self.state_types.insert(n);
-                                    }
-                                }
-                            }
-                        }
-                    }
-                }
-            }
-        }
-    }
-    impl<'ast> Visit<'ast> for Scan {
-        fn visit_item_static(&mut self, s: &'ast syn::ItemStatic) {
-            self.statics.push((s.ident.to_string(), (*s.ty).clone()));
-            syn::visit::visit_item_static(self, s);
-        }
-        fn visit_item_struct(&mut self, s: &'ast syn::ItemStruct) {
-            self.structs.push(s.clone());
-        }
-        fn visit_macro(&mut self, m: &'ast syn::Macro) {
-            let name = m
-                .path
-                .segments
-                .last()
-                .map(|s| s.ident.to_string())
-                .unwrap_or_default();
-            if matches!(name.as_str(), "thread_local" | "lazy_static") {
-                self.statics.extend(macro_statics(&m.tokens));
-            }
-        }
-        fn visit_expr_method_call(&mut self, m: &'ast syn::ExprMethodCall) {
-            if matches!(
-                m.method.to_string().as_str(),
-                "with_state" | "manage" | "app_data" | "layer"
-            ) {
-                for a in &m.args {
-                    self.state_arg(a);
-                }
-            }
-            syn::visit::visit_expr_method_call(self, m);
-        }
-        fn visit_expr_call(&mut self, c: &'ast syn::ExprCall) {
-            if let syn::Expr::Path(p) = &*c.func {
-                let segs: Vec<String> = p
-                    .path
-                    .segments
-                    .iter()
-                    .map(|s| s.ident.to_string())
-                    .collect();
-                let n = segs.len();
-                let is_state = (n >= 2 && segs[n - 2] == "Data" && segs[n - 1] == "new")
-                    || segs[n - 1] == "Extension"
-                    || (n >= 2 && segs[n - 2] == "Extension" && segs[n - 1] == "new");
-                if is_state {
-                    for a in &c.args {
-                        self.state_arg(a);
-                    }
-                }
-            }
-            syn::visit::visit_expr_call(self, c);
-        }
-        fn visit_fn_arg(&mut self, a: &'ast syn::FnArg) {
-            if let syn::FnArg::Typed(pt) = a {
-                self.wrapped_type(&pt.ty);
-            }
-            syn::visit::visit_fn_arg(self, a);
-        }
-    }
-    let mut scan = Scan {
-        statics: Vec::new(),
-        state_types: HashSet::new(),
-        structs: Vec::new(),
-    };
-    scan.visit_file(file);
+    let mut scan = crate::rust::state::scan(file);
+    scan.state_types
+        .extend(analysis_state_types.iter().cloned());
     let mut out = Vec::new();
     for (name, ty) in &scan.statics {
-        // A struct kept in a static is long-lived state too.
-        struct Mentions<'s>(&'s mut HashSet<String>);
-        impl<'ast> Visit<'ast> for Mentions<'_> {
-            fn visit_path_segment(&mut self, s: &'ast syn::PathSegment) {
-                self.0.insert(s.ident.to_string());
-                syn::visit::visit_path_segment(self, s);
-            }
-        }
-        let mut mentioned = HashSet::new();
-        Mentions(&mut mentioned).visit_type(ty);
-        for s in &scan.structs {
-            if mentioned.contains(&s.ident.to_string()) {
-                scan.state_types.insert(s.ident.to_string());
-            }
-        }
         for (span, type_name) in stored(ty) {
             out.push(GUARD_STORED_LONG_LIVED.finding(
                 span,
@@ -516,55 +363,6 @@ fn stored_long_lived(
                     "Keep the pool in the state instead and acquire a connection per request.",
                 ));
             }
-        }
-    }
-    out
-}
-
-/// The `static NAME: Type = ...;` items of a `thread_local!` or
-/// `lazy_static!` body.
-fn macro_statics(tokens: &proc_macro2::TokenStream) -> Vec<(String, syn::Type)> {
-    use proc_macro2::TokenTree;
-    let trees: Vec<TokenTree> = tokens.clone().into_iter().collect();
-    let mut out = Vec::new();
-    let mut i = 0;
-    while i < trees.len() {
-        if matches!(&trees[i], TokenTree::Ident(id) if id == "static") {
-            let mut j = i + 1;
-            if matches!(trees.get(j), Some(TokenTree::Ident(id)) if id == "ref") {
-                j += 1;
-            }
-            let name = match trees.get(j) {
-                Some(TokenTree::Ident(id)) => id.to_string(),
-                _ => {
-                    i += 1;
-                    continue;
-                }
-            };
-            if !matches!(trees.get(j + 1), Some(TokenTree::Punct(p)) if p.as_char() == ':') {
-                i += 1;
-                continue;
-            }
-            // The type runs to the `=` outside angle brackets.
-            let mut depth = 0i32;
-            let mut k = j + 2;
-            let start = k;
-            while k < trees.len() {
-                match &trees[k] {
-                    TokenTree::Punct(p) if p.as_char() == '<' => depth += 1,
-                    TokenTree::Punct(p) if p.as_char() == '>' => depth -= 1,
-                    TokenTree::Punct(p) if p.as_char() == '=' && depth == 0 => break,
-                    _ => {}
-                }
-                k += 1;
-            }
-            let ty_tokens: proc_macro2::TokenStream = trees[start..k].iter().cloned().collect();
-            if let Ok(ty) = syn::parse2::<syn::Type>(ty_tokens) {
-                out.push((name, ty));
-            }
-            i = k;
-        } else {
-            i += 1;
         }
     }
     out

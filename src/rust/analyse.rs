@@ -67,7 +67,13 @@ impl RustPrefilter {
             .filter_map(|s| s.type_name.split_once("::").map(|(c, _)| format!("{c}::")))
             .collect();
         RustPrefilter {
-            crates: AhoCorasick::new(&crates).expect("valid patterns"),
+            crates: AhoCorasick::new(crates.iter().map(String::as_str).chain([
+                "with_state",
+                "app_data",
+                "Data::new",
+                ".manage(",
+            ]))
+            .expect("valid patterns"),
             matcher: AhoCorasick::builder()
                 .ascii_case_insensitive(true)
                 .build(&words)
@@ -114,6 +120,8 @@ fn is_test_attr(attrs: &[syn::Attribute]) -> bool {
 /// The lowered functions of a file with the engine's outcome for each.
 pub struct FileAnalysis<'a> {
     pub functions: Vec<(Lowered, Outcome)>,
+    /// Types other files of the project use as application state.
+    pub state_types: std::collections::HashSet<String>,
     pub names: Names,
     pub knowledge: Knowledge<'a>,
 }
@@ -144,6 +152,7 @@ pub fn analyse_file<'a>(
         .collect();
     FileAnalysis {
         functions,
+        state_types: project.state_types().clone(),
         names,
         knowledge,
     }

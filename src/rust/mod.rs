@@ -10,6 +10,7 @@ pub mod knowledge;
 pub mod lower;
 pub mod names;
 pub mod project;
+pub mod state;
 
 use std::str::FromStr;
 

@@ -20,6 +20,8 @@ pub struct RustProject {
     fields: HashMap<String, Option<HashMap<String, String>>>,
     returns: HashMap<String, Option<String>>,
     acquires_from: HashMap<String, Option<AcquiresFrom>>,
+    /// Types used as application state somewhere in the project.
+    state_types: std::collections::HashSet<String>,
 }
 
 fn merge<V: PartialEq>(map: &mut HashMap<String, Option<V>>, key: String, value: V) {
@@ -39,6 +41,7 @@ impl RustProject {
     /// Adds another file's (or project's) facts; conflicting names are
     /// forgotten.
     pub fn absorb(&mut self, other: RustProject) {
+        self.state_types.extend(other.state_types);
         for (k, v) in other.aliases {
             match v {
                 Some(v) => merge(&mut self.aliases, k, v),
@@ -73,6 +76,10 @@ impl RustProject {
         }
     }
 
+    pub fn state_types(&self) -> &std::collections::HashSet<String> {
+        &self.state_types
+    }
+
     pub fn alias(&self, name: &str) -> Option<&String> {
         self.aliases.get(name)?.as_ref()
     }
@@ -104,6 +111,7 @@ impl RustProject {
             && self.fields.is_empty()
             && self.returns.is_empty()
             && self.acquires_from.is_empty()
+            && self.state_types.is_empty()
     }
 }
 
@@ -115,7 +123,10 @@ pub fn summarise_file(source: &SourceFile, table: &ResourceTable) -> RustProject
             let names = Names::collect(file, None);
             let knowledge = Knowledge::new(table, extern_handles(file), &source.text);
             let items = Items::collect(file, &names, &knowledge, source, None);
-            let mut p = RustProject::default();
+            let mut p = RustProject {
+                state_types: crate::rust::state::scan(file).state_types,
+                ..RustProject::default()
+            };
             for (k, v) in names.local_aliases() {
                 merge(&mut p.aliases, k.clone(), v.clone());
             }

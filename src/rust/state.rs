@@ -1,0 +1,258 @@
+//! Which values live as long as the process: `static` items (also in
+//! `thread_local!` and `lazy_static!`) and the types used as application
+//! state (axum `with_state`/`State<T>`/`Extension`, actix
+//! `web::Data`/`app_data`, rocket `manage`, or kept in a static). LK206
+//! reads it; the first pass shares the state types across files, since
+//! the state struct and the handlers that extract it are often apart.
+
+use std::collections::HashSet;
+
+use syn::visit::Visit;
+
+#[derive(Default)]
+pub struct LongLived {
+    /// `static` items, also those of `thread_local!` and `lazy_static!`.
+    pub statics: Vec<(String, syn::Type)>,
+    /// Names of types used as application state.
+    pub state_types: HashSet<String>,
+    pub structs: Vec<syn::ItemStruct>,
+    /// `let x = AppState { .. }`: what a later `with_state(x)` hands over.
+    locals: std::collections::HashMap<String, String>,
+}
+impl LongLived {
+    fn state_arg(&mut self, e: &syn::Expr) {
+        match e {
+            syn::Expr::Struct(s) => {
+                if let Some(last) = s.path.segments.last() {
+                    self.state_types.insert(last.ident.to_string());
+                }
+            }
+            syn::Expr::Call(c) => {
+                if let syn::Expr::Path(p) = &*c.func {
+                    let segs: Vec<String> = p
+                        .path
+                        .segments
+                        .iter()
+                        .map(|s| s.ident.to_string())
+                        .collect();
+                    if segs.len() >= 2 {
+                        self.state_types.insert(segs[segs.len() - 2].clone());
+                    }
+                }
+                for a in &c.args {
+                    self.state_arg(a);
+                }
+            }
+            syn::Expr::Reference(r) => self.state_arg(&r.expr),
+            syn::Expr::Path(p) if p.path.segments.len() == 1 => {
+                if let Some(t) = self.locals.get(&p.path.segments[0].ident.to_string()) {
+                    self.state_types.insert(t.clone());
+                }
+            }
+            syn::Expr::MethodCall(m) if m.method == "clone" => self.state_arg(&m.receiver),
+            syn::Expr::Paren(p) => self.state_arg(&p.expr),
+            _ => {}
+        }
+    }
+    fn wrapped_type(&mut self, ty: &syn::Type) {
+        if let syn::Type::Reference(r) = ty {
+            return self.wrapped_type(&r.elem);
+        }
+        if let syn::Type::Path(p) = ty {
+            if let Some(last) = p.path.segments.last() {
+                if matches!(
+                    last.ident.to_string().as_str(),
+                    "State" | "Data" | "Extension"
+                ) {
+                    if let syn::PathArguments::AngleBracketed(args) = &last.arguments {
+                        for a in &args.args {
+                            if let syn::GenericArgument::Type(syn::Type::Path(inner)) = a {
+                                if let Some(l) = inner.path.segments.last() {
+                                    let n = l.ident.to_string();
+                                    let n = if matches!(n.as_str(), "Arc" | "Mutex" | "RwLock") {
+                                        match &l.arguments {
+                                            syn::PathArguments::AngleBracketed(a) => {
+                                                match a.args.first() {
+                                                    Some(syn::GenericArgument::Type(
+                                                        syn::Type::Path(t),
+                                                    )) => t
+                                                        .path
+                                                        .segments
+                                                        .last()
+                                                        .map(|s| s.ident.to_string())
+                                                        .unwrap_or(n),
+                                                    _ => n,
+                                                }
+                                            }
+                                            _ => n,
+                                        }
+                                    } else {
+                                        n
+                                    };
+                                    self.state_types.insert(n);
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+impl<'ast> Visit<'ast> for LongLived {
+    fn visit_item_static(&mut self, s: &'ast syn::ItemStatic) {
+        self.statics.push((s.ident.to_string(), (*s.ty).clone()));
+        syn::visit::visit_item_static(self, s);
+    }
+    fn visit_item_struct(&mut self, s: &'ast syn::ItemStruct) {
+        self.structs.push(s.clone());
+    }
+    fn visit_macro(&mut self, m: &'ast syn::Macro) {
+        let name = m
+            .path
+            .segments
+            .last()
+            .map(|s| s.ident.to_string())
+            .unwrap_or_default();
+        if matches!(name.as_str(), "thread_local" | "lazy_static") {
+            self.statics.extend(macro_statics(&m.tokens));
+        }
+    }
+    fn visit_expr_method_call(&mut self, m: &'ast syn::ExprMethodCall) {
+        if matches!(
+            m.method.to_string().as_str(),
+            "with_state" | "manage" | "app_data" | "layer"
+        ) {
+            for a in &m.args {
+                self.state_arg(a);
+            }
+        }
+        syn::visit::visit_expr_method_call(self, m);
+    }
+    fn visit_expr_call(&mut self, c: &'ast syn::ExprCall) {
+        if let syn::Expr::Path(p) = &*c.func {
+            let segs: Vec<String> = p
+                .path
+                .segments
+                .iter()
+                .map(|s| s.ident.to_string())
+                .collect();
+            let n = segs.len();
+            let is_state = (n >= 2 && segs[n - 2] == "Data" && segs[n - 1] == "new")
+                || segs[n - 1] == "Extension"
+                || (n >= 2 && segs[n - 2] == "Extension" && segs[n - 1] == "new");
+            if is_state {
+                for a in &c.args {
+                    self.state_arg(a);
+                }
+            }
+        }
+        syn::visit::visit_expr_call(self, c);
+    }
+    fn visit_local(&mut self, l: &'ast syn::Local) {
+        if let (syn::Pat::Ident(name), Some(init)) = (&l.pat, &l.init) {
+            let mut e = &*init.expr;
+            // `Arc::new(AppState { .. })`, `AppState::new(..)`.
+            if let syn::Expr::Call(c) = e {
+                if let (Some(first), syn::Expr::Path(_)) = (c.args.first(), &*c.func) {
+                    if matches!(first, syn::Expr::Struct(_)) {
+                        e = first;
+                    }
+                }
+            }
+            let ty = match e {
+                syn::Expr::Struct(s) => s.path.segments.last().map(|s| s.ident.to_string()),
+                syn::Expr::Call(c) => match &*c.func {
+                    syn::Expr::Path(p) if p.path.segments.len() >= 2 => {
+                        let segs = &p.path.segments;
+                        Some(segs[segs.len() - 2].ident.to_string())
+                    }
+                    _ => None,
+                },
+                _ => None,
+            };
+            if let Some(ty) = ty {
+                self.locals.insert(name.ident.to_string(), ty);
+            }
+        }
+        syn::visit::visit_local(self, l);
+    }
+    fn visit_fn_arg(&mut self, a: &'ast syn::FnArg) {
+        if let syn::FnArg::Typed(pt) = a {
+            self.wrapped_type(&pt.ty);
+        }
+        syn::visit::visit_fn_arg(self, a);
+    }
+}
+
+/// The long-lived declarations and state types of one file.
+pub fn scan(file: &syn::File) -> LongLived {
+    let mut scan = LongLived::default();
+    scan.visit_file(file);
+    for (_, ty) in &scan.statics {
+        struct Mentions<'s>(&'s mut HashSet<String>);
+        impl<'ast> Visit<'ast> for Mentions<'_> {
+            fn visit_path_segment(&mut self, s: &'ast syn::PathSegment) {
+                self.0.insert(s.ident.to_string());
+                syn::visit::visit_path_segment(self, s);
+            }
+        }
+        let mut mentioned = HashSet::new();
+        Mentions(&mut mentioned).visit_type(ty);
+        for s in &scan.structs {
+            if mentioned.contains(&s.ident.to_string()) {
+                scan.state_types.insert(s.ident.to_string());
+            }
+        }
+    }
+    scan
+}
+
+/// The `static NAME: Type = ...;` items of a `thread_local!` or
+/// `lazy_static!` body.
+fn macro_statics(tokens: &proc_macro2::TokenStream) -> Vec<(String, syn::Type)> {
+    use proc_macro2::TokenTree;
+    let trees: Vec<TokenTree> = tokens.clone().into_iter().collect();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < trees.len() {
+        if matches!(&trees[i], TokenTree::Ident(id) if id == "static") {
+            let mut j = i + 1;
+            if matches!(trees.get(j), Some(TokenTree::Ident(id)) if id == "ref") {
+                j += 1;
+            }
+            let name = match trees.get(j) {
+                Some(TokenTree::Ident(id)) => id.to_string(),
+                _ => {
+                    i += 1;
+                    continue;
+                }
+            };
+            if !matches!(trees.get(j + 1), Some(TokenTree::Punct(p)) if p.as_char() == ':') {
+                i += 1;
+                continue;
+            }
+            // The type runs to the `=` outside angle brackets.
+            let mut depth = 0i32;
+            let mut k = j + 2;
+            let start = k;
+            while k < trees.len() {
+                match &trees[k] {
+                    TokenTree::Punct(p) if p.as_char() == '<' => depth += 1,
+                    TokenTree::Punct(p) if p.as_char() == '>' => depth -= 1,
+                    TokenTree::Punct(p) if p.as_char() == '=' && depth == 0 => break,
+                    _ => {}
+                }
+                k += 1;
+            }
+            let ty_tokens: proc_macro2::TokenStream = trees[start..k].iter().cloned().collect();
+            if let Ok(ty) = syn::parse2::<syn::Type>(ty_tokens) {
+                out.push((name, ty));
+            }
+            i = k;
+        } else {
+            i += 1;
+        }
+    }
+    out
+}
