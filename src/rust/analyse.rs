@@ -27,6 +27,30 @@ impl RustPrefilter {
     pub fn new(table: &ResourceTable) -> RustPrefilter {
         let mut words: Vec<String> = Vec::new();
         for spec in &table.specs {
+            // Raw handles come from a few functions of widely used crates
+            // (`libc::`): those functions' names, not the crate, admit.
+            if spec.kind == crate::resources::ResourceKind::Handle {
+                for a in &spec.acquire {
+                    let found: Vec<String> = match (&a.call, &a.method) {
+                        (Some(c), _) if a.any_path => {
+                            vec![c.rsplit("::").next().unwrap_or(c).to_string()]
+                        }
+                        // `libc::open(..)`, or imported: `use libc::{open, ..}`.
+                        (Some(c), _) => match c.split_once("::") {
+                            Some((krate, _)) => vec![c.clone(), format!("use {krate}::")],
+                            None => vec![c.clone()],
+                        },
+                        (None, Some(m)) => vec![format!(".{m}(")],
+                        _ => continue,
+                    };
+                    for word in found {
+                        if !words.contains(&word) {
+                            words.push(word);
+                        }
+                    }
+                }
+                continue;
+            }
             let names = std::iter::once(&spec.type_name)
                 .chain(&spec.aliases)
                 .chain(spec.acquire.iter().filter_map(|a| a.call.as_ref()));
@@ -121,7 +145,7 @@ fn is_test_attr(attrs: &[syn::Attribute]) -> bool {
 pub struct FileAnalysis<'a> {
     pub functions: Vec<(Lowered, Outcome)>,
     /// Types other files of the project use as application state.
-    pub state_types: std::collections::HashSet<String>,
+    pub state_types: &'a std::collections::HashSet<String>,
     pub names: Names,
     pub knowledge: Knowledge<'a>,
 }
@@ -130,7 +154,7 @@ pub fn analyse_file<'a>(
     file: &syn::File,
     source: &SourceFile,
     table: &'a ResourceTable,
-    project: &RustProject,
+    project: &'a RustProject,
 ) -> FileAnalysis<'a> {
     let names = Names::collect(file, Some(project));
     let knowledge = Knowledge::new(table, extern_handles(file), &source.text);
@@ -140,6 +164,7 @@ pub fn analyse_file<'a>(
         names: &names,
         knowledge: &knowledge,
         items: &items,
+        project,
     };
     let mut lowered = Vec::new();
     lower_items(&ctx, &file.items, false, &mut lowered);
@@ -152,7 +177,7 @@ pub fn analyse_file<'a>(
         .collect();
     FileAnalysis {
         functions,
-        state_types: project.state_types().clone(),
+        state_types: project.state_types(),
         names,
         knowledge,
     }

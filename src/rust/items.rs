@@ -181,9 +181,6 @@ impl Items {
         let mut items = Items::default();
         let mut fns: Vec<(Option<String>, &syn::Signature, &syn::Block)> = Vec::new();
         collect_items(&file.items, names, &mut items, &mut fns);
-        if let Some(project) = project {
-            project.complete(&mut items);
-        }
         for (self_ty, sig, body) in fns {
             if let Some(from) = pool_use(
                 self_ty.as_deref(),
@@ -191,7 +188,7 @@ impl Items {
                 body,
                 names,
                 knowledge,
-                &items,
+                (&items, project),
                 source,
             ) {
                 let name = sig.ident.to_string();
@@ -291,7 +288,7 @@ fn pool_use(
     body: &syn::Block,
     names: &Names,
     knowledge: &Knowledge,
-    items: &Items,
+    items: (&Items, Option<&RustProject>),
     source: &SourceFile,
 ) -> Option<AcquiresFrom> {
     let mut params: Vec<(String, String)> = Vec::new();
@@ -312,7 +309,7 @@ fn pool_use(
         knowledge: &'k Knowledge<'a>,
         params: &'k [(String, String)],
         self_ty: Option<&'k str>,
-        items: &'k Items,
+        items: (&'k Items, Option<&'k RustProject>),
         source: &'k SourceFile,
         found: Option<AcquiresFrom>,
     }
@@ -345,7 +342,12 @@ fn pool_use(
                         .any(|(s, _)| crate::rust::knowledge::is_guard(s.kind))
             };
             if let Some(field) = key.strip_prefix("self.") {
-                if let Some(ty) = self.self_ty.and_then(|t| self.items.field_type(t, field)) {
+                let (items, project) = self.items;
+                if let Some(ty) = self.self_ty.and_then(|t| {
+                    items
+                        .field_type(t, field)
+                        .or_else(|| project.and_then(|p| p.field_type(t, field)))
+                }) {
                     if acquires(ty) {
                         self.found = Some(AcquiresFrom::SelfField(key.clone()));
                     }

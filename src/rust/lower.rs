@@ -22,6 +22,7 @@ use crate::resources::{ResourceKind, ResourceSpec};
 use crate::rust::items::{receiver_key, AcquiresFrom, Items};
 use crate::rust::knowledge::{is_guard, type_path, Knowledge};
 use crate::rust::names::Names;
+use crate::rust::project::RustProject;
 use crate::source::SourceFile;
 
 /// Everything the lowering of one file's functions shares.
@@ -30,6 +31,34 @@ pub struct Ctx<'a> {
     pub names: &'a Names,
     pub knowledge: &'a Knowledge<'a>,
     pub items: &'a Items,
+    /// What other files of the project define.
+    pub project: &'a RustProject,
+}
+
+impl Ctx<'_> {
+    fn field_type(&self, owner: &str, field: &str) -> Option<String> {
+        let owner = owner.rsplit("::").next().unwrap_or(owner);
+        self.items
+            .field_type(owner, field)
+            .or_else(|| self.project.field_type(owner, field))
+            .cloned()
+    }
+
+    fn returns(&self, key: &str) -> Option<String> {
+        self.items
+            .returns
+            .get(key)
+            .or_else(|| self.project.returns(key))
+            .cloned()
+    }
+
+    fn acquires_from(&self, key: &str) -> Option<AcquiresFrom> {
+        self.items
+            .acquires_from
+            .get(key)
+            .or_else(|| self.project.acquires_from(key))
+            .cloned()
+    }
 }
 
 /// The source span of a syntax node.
@@ -1028,8 +1057,7 @@ impl<'c, 'a> Lowerer<'c, 'a> {
                 let ty = base
                     .ty
                     .as_deref()
-                    .and_then(|t| self.ctx.items.field_type(t, &member))
-                    .cloned();
+                    .and_then(|t| self.ctx.field_type(t, &member));
                 Out {
                     ty,
                     by_ref: true,
@@ -1751,7 +1779,7 @@ impl<'c, 'a> Lowerer<'c, 'a> {
         } else {
             last.to_string()
         };
-        if let Some(AcquiresFrom::Param(i)) = self.ctx.items.acquires_from.get(&key).cloned() {
+        if let Some(AcquiresFrom::Param(i)) = self.ctx.acquires_from(&key) {
             if let Some(arg) = c.args.iter().nth(i) {
                 let text = self.text(self.span(arg)).to_string();
                 self.pool_probe(receiver_key(&text), key.clone(), call_span);
@@ -1770,7 +1798,7 @@ impl<'c, 'a> Lowerer<'c, 'a> {
                 self.pass_by_value(a, call_span);
             }
         }
-        let ty = self.ctx.items.returns.get(&key).cloned().or_else(|| {
+        let ty = self.ctx.returns(&key).or_else(|| {
             // `Type::new()` of a resource type, builder included.
             let type_part = segs[..segs.len().saturating_sub(1)].join("::");
             (segs.len() >= 2 && matches!(last, "new" | "default" | "builder"))
@@ -2117,13 +2145,7 @@ impl<'c, 'a> Lowerer<'c, 'a> {
             .as_deref()
             .map(|t| t.rsplit("::").next().unwrap_or(t).to_string())
         {
-            match self
-                .ctx
-                .items
-                .acquires_from
-                .get(&format!("{owner}::{method}"))
-                .cloned()
-            {
+            match self.ctx.acquires_from(&format!("{owner}::{method}")) {
                 Some(AcquiresFrom::SelfField(field)) if recv_text().trim() == "self" => {
                     self.pool_probe(field, format!("{owner}::{method}"), full());
                 }
@@ -2220,11 +2242,7 @@ impl<'c, 'a> Lowerer<'c, 'a> {
         }
         let ty = recv.ty.as_deref().and_then(|t| {
             let owner = t.rsplit("::").next().unwrap_or(t);
-            self.ctx
-                .items
-                .returns
-                .get(&format!("{owner}::{method}"))
-                .cloned()
+            self.ctx.returns(&format!("{owner}::{method}"))
         });
         Out::typed(ty)
     }
@@ -2684,8 +2702,8 @@ mod tests {
         let source = SourceFile::new("t.rs", src.to_string());
         let file: syn::File = syn::parse_str(src).unwrap();
         let table = table_for(SpecLanguage::Rust, &[]);
-        let analysis =
-            crate::rust::analyse::analyse_file(&file, &source, &table, &RustProject::default());
+        let project = RustProject::default();
+        let analysis = crate::rust::analyse::analyse_file(&file, &source, &table, &project);
         analysis.functions
     }
 

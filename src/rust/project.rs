@@ -84,26 +84,19 @@ impl RustProject {
         self.aliases.get(name)?.as_ref()
     }
 
-    /// Fills what a file does not define itself from the project.
-    pub fn complete(&self, items: &mut Items) {
-        for (k, v) in &self.fields {
-            if let Some(v) = v {
-                items.fields.entry(k.clone()).or_insert_with(|| v.clone());
-            }
-        }
-        for (k, v) in &self.returns {
-            if let Some(v) = v {
-                items.returns.entry(k.clone()).or_insert_with(|| v.clone());
-            }
-        }
-        for (k, v) in &self.acquires_from {
-            if let Some(v) = v {
-                items
-                    .acquires_from
-                    .entry(k.clone())
-                    .or_insert_with(|| v.clone());
-            }
-        }
+    /// The type of a field of a struct another file defines.
+    pub fn field_type(&self, owner: &str, field: &str) -> Option<&String> {
+        self.fields.get(owner)?.as_ref()?.get(field)
+    }
+
+    /// The return type of a function (`f`, `Type::f`) of another file.
+    pub fn returns(&self, key: &str) -> Option<&String> {
+        self.returns.get(key)?.as_ref()
+    }
+
+    /// Where a function of another file acquires pooled guards from.
+    pub fn acquires_from(&self, key: &str) -> Option<&AcquiresFrom> {
+        self.acquires_from.get(key)?.as_ref()
     }
 
     pub fn is_empty(&self) -> bool {
