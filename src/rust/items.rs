@@ -246,7 +246,11 @@ fn collect_items<'a>(
                     if let syn::ImplItem::Fn(m) = it {
                         if let (Some(t), syn::ReturnType::Type(_, ty)) = (&self_ty, &m.sig.output) {
                             if let Some(r) = return_path(ty, names) {
-                                let r = if r == "Self" { t.clone() } else { r };
+                                let r = match r.as_str() {
+                                    "Self" => t.clone(),
+                                    "&Self" => format!("&{t}"),
+                                    _ => r,
+                                };
                                 items.returns.insert(format!("{t}::{}", m.sig.ident), r);
                             }
                         }
@@ -264,20 +268,39 @@ fn collect_items<'a>(
     }
 }
 
-/// A return type with `Result<T, E>` unwrapped to `T`.
+/// A return type with `Result<T, E>` (and `Option<T>`) unwrapped to `T`.
+/// A type returned by reference or behind a shared wrapper (`&mut
+/// Transaction`, `Arc<Mutex<Conn>>`) is marked with a leading `&`: the
+/// caller gets no fresh resource of its own.
 fn return_path(ty: &syn::Type, names: &Names) -> Option<String> {
-    if let syn::Type::Path(p) = ty {
-        if let Some(last) = p.path.segments.last() {
-            if last.ident == "Result" {
-                if let syn::PathArguments::AngleBracketed(args) = &last.arguments {
-                    if let Some(syn::GenericArgument::Type(inner)) = args.args.first() {
-                        return type_path(inner, names);
-                    }
-                }
-            }
+    let mut ty = ty;
+    loop {
+        let syn::Type::Path(p) = ty else { break };
+        let Some(last) = p.path.segments.last() else {
+            break;
+        };
+        if last.ident != "Result" && last.ident != "Option" {
+            break;
+        }
+        match &last.arguments {
+            syn::PathArguments::AngleBracketed(args) => match args.args.first() {
+                Some(syn::GenericArgument::Type(inner)) => ty = inner,
+                _ => break,
+            },
+            _ => break,
         }
     }
-    type_path(ty, names)
+    let owned = match ty {
+        syn::Type::Path(p) => p.path.segments.last().is_some_and(|s| {
+            !matches!(
+                s.ident.to_string().as_str(),
+                "Arc" | "Rc" | "Mutex" | "RwLock" | "RefCell" | "MutexGuard" | "Cow"
+            )
+        }),
+        _ => false,
+    };
+    let path = type_path(ty, names)?;
+    Some(if owned { path } else { format!("&{path}") })
 }
 
 /// Whether a function acquires from a pool parameter or a pool field of

@@ -44,7 +44,19 @@ impl Ctx<'_> {
             .cloned()
     }
 
+    /// The return type of a project function, borrowed or not.
     fn returns(&self, key: &str) -> Option<String> {
+        self.returns_marked(key)
+            .map(|t| t.strip_prefix('&').map(str::to_string).unwrap_or(t))
+    }
+
+    /// The type a project function returns as a value of its own (not a
+    /// reference, not behind a shared wrapper).
+    fn returns_owned(&self, key: &str) -> Option<String> {
+        self.returns_marked(key).filter(|t| !t.starts_with('&'))
+    }
+
+    fn returns_marked(&self, key: &str) -> Option<String> {
         self.items
             .returns
             .get(key)
@@ -1779,11 +1791,17 @@ impl<'c, 'a> Lowerer<'c, 'a> {
         } else {
             last.to_string()
         };
-        if let Some(AcquiresFrom::Param(i)) = self.ctx.acquires_from(&key) {
-            if let Some(arg) = c.args.iter().nth(i) {
-                let text = self.text(self.span(arg)).to_string();
-                self.pool_probe(receiver_key(&text), key.clone(), call_span);
-            }
+        let origin = match self.ctx.acquires_from(&key) {
+            Some(AcquiresFrom::Param(i)) => c
+                .args
+                .iter()
+                .nth(i)
+                .map(|arg| receiver_key(self.text(self.span(arg)))),
+            _ => None,
+        };
+        let helper = self.helper_guard(&key);
+        if let (Some(origin), None) = (&origin, &helper) {
+            self.pool_probe(origin.clone(), key.clone(), call_span);
         }
         // A constructor (`Wrapper::new(fd)`, `Handle(fd)`) takes what it
         // is given; any other function uses borrowed arguments and owns
@@ -1810,6 +1828,9 @@ impl<'c, 'a> Lowerer<'c, 'a> {
                 })
                 .flatten()
         });
+        if let Some(spec) = helper {
+            return self.acquire_from_helper(&spec, call_span, origin);
+        }
         if constructor
             && ty.is_none()
             && segs.len() >= 2
@@ -1834,6 +1855,45 @@ impl<'c, 'a> Lowerer<'c, 'a> {
                 ) && is_guard(self.f.sites[s].kind)
             })
             .collect()
+    }
+
+    /// The guard a project function returns as a value of its own
+    /// (`fn conn(&self) -> PooledConnection<..>`, `fn begin(..) ->
+    /// Result<Transaction<..>>`): calling it acquires one.
+    fn helper_guard(&self, key: &str) -> Option<ResourceSpec> {
+        let ret = self.ctx.returns_owned(key)?;
+        let spec = self.ctx.knowledge.spec_of_type(&ret)?;
+        (is_guard(spec.kind) && !spec.long_lived && !spec.must_poll).then(|| spec.clone())
+    }
+
+    /// A fresh guard from a project helper, from the pool the helper
+    /// acquires from (when its summary says).
+    fn acquire_from_helper(
+        &mut self,
+        spec: &ResourceSpec,
+        span: Span,
+        origin: Option<String>,
+    ) -> Out {
+        let site = self.new_site(
+            span,
+            &spec.type_name,
+            spec.kind,
+            Role::Resource {
+                pooled: spec.pooled,
+                must_poll: false,
+            },
+            spec.drop_releases,
+            origin,
+        );
+        let t = self.temp();
+        let i = self.acquire_into(t, site, span);
+        self.var_ty.insert(t, spec.type_name.clone());
+        Out {
+            val: Val::Var(t),
+            ty: Some(spec.type_name.clone()),
+            fresh: Some((self.cur, i)),
+            by_ref: false,
+        }
     }
 
     /// A probe for LK204: the callee acquires from `origin`.
@@ -2145,17 +2205,22 @@ impl<'c, 'a> Lowerer<'c, 'a> {
             .as_deref()
             .map(|t| t.rsplit("::").next().unwrap_or(t).to_string())
         {
-            match self.ctx.acquires_from(&format!("{owner}::{method}")) {
-                Some(AcquiresFrom::SelfField(field)) if recv_text().trim() == "self" => {
-                    self.pool_probe(field, format!("{owner}::{method}"), full());
-                }
-                Some(AcquiresFrom::Param(i)) => {
-                    if let Some(arg) = m.args.iter().nth(i) {
-                        let text = self.text(self.span(arg)).to_string();
-                        self.pool_probe(receiver_key(&text), format!("{owner}::{method}"), full());
-                    }
-                }
-                _ => {}
+            let key = format!("{owner}::{method}");
+            let origin = match self.ctx.acquires_from(&key) {
+                Some(AcquiresFrom::SelfField(field)) if recv_text().trim() == "self" => Some(field),
+                Some(AcquiresFrom::Param(i)) => m
+                    .args
+                    .iter()
+                    .nth(i)
+                    .map(|arg| receiver_key(self.text(self.span(arg)))),
+                _ => None,
+            };
+            if let Some(spec) = self.helper_guard(&key) {
+                // A helper method that returns a fresh guard.
+                return self.acquire_from_helper(&spec, full(), origin);
+            }
+            if let Some(origin) = origin {
+                self.pool_probe(origin, key, full());
             }
         }
         // Acquisitions on a typed receiver.
