@@ -274,8 +274,7 @@ fn collect_items<'a>(
 /// caller gets no fresh resource of its own.
 fn return_path(ty: &syn::Type, names: &Names) -> Option<String> {
     let mut ty = ty;
-    loop {
-        let syn::Type::Path(p) = ty else { break };
+    while let syn::Type::Path(p) = ty {
         let Some(last) = p.path.segments.last() else {
             break;
         };
