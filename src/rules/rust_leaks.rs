@@ -156,6 +156,28 @@ pub fn check(
                 _ => {}
             }
         }
+        if rules.contains(UNSPAWNED_CONNECTION.code) {
+            for (site, at) in &l.early_awaits {
+                // Reported once: a connection never polled at all already
+                // has its finding.
+                let never = outcome
+                    .leaks
+                    .iter()
+                    .any(|leak| leak.site == *site && leak.path == LeakPath::Normal);
+                if never {
+                    continue;
+                }
+                out.push(
+                    UNSPAWNED_CONNECTION
+                        .finding(
+                            sites[*site].span,
+                            "the client of this `connect` is awaited before its `Connection` is spawned: that await never completes",
+                            "Spawn the connection right after `connect`, before the first query.",
+                        )
+                        .with_label(*at, "awaited here, before the connection is polled"),
+                );
+            }
+        }
         if rules.contains(TRANSACTION_NEVER_COMMITTED.code) {
             for (i, site) in sites.iter().enumerate() {
                 let is_tx = site.kind == ResourceKind::Transaction
@@ -217,7 +239,11 @@ pub fn check(
         if rules.contains(ACQUIRE_IN_LOOP.code) {
             let mut seen = HashSet::new();
             for e in &l.loop_escapes {
-                if !seen.insert(e.site) {
+                // Only guards from a pool starve it: a fresh connection per
+                // worker (a benchmark's clients) is what the loop is for.
+                let from_pool = sites[e.site].origin.is_some()
+                    || matches!(l.roles[e.site], Role::Resource { pooled: true, .. });
+                if !from_pool || !seen.insert(e.site) {
                     continue;
                 }
                 let how = match e.how {

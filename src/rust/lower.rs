@@ -154,6 +154,8 @@ pub struct Lowered {
     /// Sites made by one call as elements of one tuple (a tokio-postgres
     /// `Client` and its `Connection`).
     pub siblings: Vec<(SiteId, SiteId)>,
+    /// Must-poll sites whose client was awaited before they were polled.
+    pub early_awaits: Vec<(SiteId, Span)>,
     /// `#[test]`-like functions and everything nested in them.
     pub is_test: bool,
 }
@@ -321,6 +323,13 @@ struct Lowerer<'c, 'a> {
     pending: Vec<PendingSpawn>,
     handle_of: HashMap<VarId, usize>,
     raw_tx: Option<VarId>,
+    /// Parameters that own a guard, by type, and where they are declared.
+    owned_params: HashMap<VarId, (String, Span)>,
+    /// Must-poll sites already spawned, awaited or handed on (in source
+    /// order).
+    polled: std::collections::HashSet<SiteId>,
+    /// Per must-poll site: a client of it awaited before it was polled.
+    early_awaits: Vec<(SiteId, Span)>,
     is_async: bool,
     is_test: bool,
 }
@@ -354,11 +363,21 @@ pub fn lower_fn(
                 l.bind_pat(
                     &pt.pat,
                     Out {
-                        ty,
+                        ty: ty.clone(),
                         ..Out::default()
                     },
                     None,
                 );
+                // A guard the caller gave away (`conn: PoolConnection<..>`,
+                // not `&mut`): this function can still forget it.
+                if let (syn::Pat::Ident(pi), Some(ty), false) =
+                    (&*pt.pat, ty, matches!(*pt.ty, syn::Type::Reference(_)))
+                {
+                    if let Some(v) = l.lookup(&pi.ident.to_string()) {
+                        l.owned_params
+                            .insert(v, (ty, span_of(ctx.source, &pi.ident)));
+                    }
+                }
             }
         }
     }
@@ -403,6 +422,9 @@ impl<'c, 'a> Lowerer<'c, 'a> {
             pending: Vec::new(),
             handle_of: HashMap::new(),
             raw_tx: None,
+            owned_params: HashMap::new(),
+            polled: std::collections::HashSet::new(),
+            early_awaits: Vec::new(),
             is_async: false,
             is_test,
         }
@@ -435,6 +457,7 @@ impl<'c, 'a> Lowerer<'c, 'a> {
             loop_escapes: self.loop_escapes,
             poll_bindings: self.poll_bindings,
             siblings: self.siblings,
+            early_awaits: self.early_awaits,
             is_test: self.is_test,
         }];
         all.extend(self.nested);
@@ -635,6 +658,17 @@ impl<'c, 'a> Lowerer<'c, 'a> {
     /// a struct, a container, a task.
     fn hand_over(&mut self, vars: &[VarId], span: Span) {
         for &v in vars {
+            for s in self.sites_of(v) {
+                if matches!(
+                    self.roles[s],
+                    Role::Resource {
+                        must_poll: true,
+                        ..
+                    }
+                ) {
+                    self.polled.insert(s);
+                }
+            }
             self.emit(
                 EventKind::Escape {
                     var: v,
@@ -1082,7 +1116,11 @@ impl<'c, 'a> Lowerer<'c, 'a> {
                 if is_spawn_expr(&a.base, self.ctx.names) {
                     self.spawn_awaited = true;
                 }
+                let touched_before = self.stmt_touched.len();
                 let out = self.lower_expr(&a.base);
+                if out.fresh.is_none() {
+                    self.note_early_await(touched_before, span);
+                }
                 let vars = out.vars();
                 for &v in &vars {
                     // Awaiting the call that made it (now, or through a
@@ -1180,20 +1218,53 @@ impl<'c, 'a> Lowerer<'c, 'a> {
             }
             Expr::Macro(m) => self.lower_macro(&m.mac, span),
             Expr::Struct(s) => {
+                // A connection or session put in a struct lives as long as
+                // the struct (a per-shard reader holding its connection);
+                // transactions and raw handles are handed to the wrapper,
+                // whose methods and `Drop` finish them.
+                let mut kept = Vec::new();
                 for field in &s.fields {
                     let out = self.lower_expr(&field.expr);
                     let vars = out.vars();
                     if out.by_ref {
                         self.touch(&vars, span);
-                    } else {
-                        self.hand_over(&vars, span);
+                        continue;
+                    }
+                    for v in vars {
+                        let sites = self.sites_of(v);
+                        let stays = !sites.is_empty()
+                            && sites.iter().all(|&s| {
+                                matches!(
+                                    self.f.sites[s].kind,
+                                    ResourceKind::Connection | ResourceKind::Session
+                                ) && matches!(
+                                    self.roles[s],
+                                    Role::Resource {
+                                        must_poll: false,
+                                        ..
+                                    }
+                                )
+                            });
+                        if stays {
+                            kept.push(Val::Var(v));
+                        } else {
+                            self.hand_over(&[v], span);
+                        }
                     }
                 }
                 if let Some(rest) = &s.rest {
                     self.lower_expr(rest);
                 }
                 let ty = Some(self.ctx.names.resolve(&s.path));
-                Out::typed(ty)
+                Out {
+                    val: if kept.is_empty() {
+                        Val::None
+                    } else {
+                        Val::Tuple(kept)
+                    },
+                    ty,
+                    ..Out::default()
+                }
             }
             Expr::Tuple(t) => {
                 let mut parts = Vec::new();
@@ -1598,8 +1669,36 @@ impl<'c, 'a> Lowerer<'c, 'a> {
                 inherited.push((name, self.var_ty.get(&v).cloned()));
             }
         }
+        let body_text = |source: &SourceFile| {
+            let sp = match body {
+                Body::Block(b) => span_of(source, b),
+                Body::Expr(e) => span_of(source, e),
+            };
+            source.text.get(sp.range()).unwrap_or("").to_string()
+        };
         for &v in &captured {
-            if self.must_poll(v) || (is_move && !self.is_handle(v)) {
+            let forgotten = self
+                .sites_of(v)
+                .iter()
+                .any(|&s| matches!(self.roles[s], Role::Forgotten { .. }));
+            if forgotten {
+                // A forgotten guard moved into a task stays forgotten
+                // unless the task takes it back.
+                let text = body_text(self.ctx.source);
+                if [
+                    "into_inner",
+                    "ManuallyDrop::drop",
+                    "ManuallyDrop::take",
+                    "from_raw",
+                ]
+                .iter()
+                .any(|w| text.contains(w))
+                {
+                    self.emit(EventKind::Release { var: v }, span, false, vec![]);
+                } else {
+                    self.touch(&[v], span);
+                }
+            } else if self.must_poll(v) || (is_move && !self.is_handle(v)) {
                 self.hand_over(&[v], span);
             } else {
                 self.touch(&[v], span);
@@ -1694,7 +1793,7 @@ impl<'c, 'a> Lowerer<'c, 'a> {
                 "Box::leak"
             };
             for v in arg_vars(0) {
-                for s in self.guard_sites(v) {
+                for s in self.forgettable(v) {
                     self.forgets.push(Forget {
                         site: s,
                         call: call_span,
@@ -1709,7 +1808,7 @@ impl<'c, 'a> Lowerer<'c, 'a> {
             let how = format!("{owner}::{last}");
             let guards: Vec<SiteId> = arg_vars(0)
                 .iter()
-                .flat_map(|&v| self.guard_sites(v))
+                .flat_map(|&v| self.forgettable(v))
                 .collect();
             self.hand_over(&arg_vars(0), call_span);
             if let Some(&g) = guards.first() {
@@ -1840,6 +1939,37 @@ impl<'c, 'a> Lowerer<'c, 'a> {
             return Out::typed(Some(type_part));
         }
         Out::typed(ty)
+    }
+
+    /// The guards `v` holds, for the forget family: its sites, or the
+    /// guard an owning parameter was given.
+    fn forgettable(&mut self, v: VarId) -> Vec<SiteId> {
+        let sites = self.guard_sites(v);
+        if !sites.is_empty() {
+            return sites;
+        }
+        let Some((ty, span)) = self.owned_params.get(&v).cloned() else {
+            return Vec::new();
+        };
+        let Some(spec) = self.ctx.knowledge.spec_of_type(&ty).cloned() else {
+            return Vec::new();
+        };
+        if !is_guard(spec.kind) || spec.long_lived || spec.must_poll {
+            return Vec::new();
+        }
+        let site = self.new_site(
+            span,
+            &spec.type_name,
+            spec.kind,
+            Role::Resource {
+                pooled: spec.pooled,
+                must_poll: false,
+            },
+            spec.drop_releases,
+            None,
+        );
+        self.f.sites[site].var_name = self.display_name(v);
+        vec![site]
     }
 
     fn guard_sites(&self, v: VarId) -> Vec<SiteId> {
@@ -2055,6 +2185,37 @@ impl<'c, 'a> Lowerer<'c, 'a> {
         Out {
             val: Val::Var(handle),
             ..Out::default()
+        }
+    }
+
+    /// A client awaited while the connection that drives it has not been
+    /// spawned yet (in source order): the await never completes.
+    fn note_early_await(&mut self, touched_from: usize, span: Span) {
+        let touched: Vec<VarId> = self.stmt_touched[touched_from..].to_vec();
+        for v in touched {
+            for s in self.sites_of(v) {
+                let drivers: Vec<SiteId> = self
+                    .siblings
+                    .iter()
+                    .filter(|(a, _)| *a == s)
+                    .map(|(_, b)| *b)
+                    .filter(|&b| {
+                        matches!(
+                            self.roles[b],
+                            Role::Resource {
+                                must_poll: true,
+                                ..
+                            }
+                        )
+                    })
+                    .collect();
+                for d in drivers {
+                    if !self.polled.contains(&d) && !self.early_awaits.iter().any(|(x, _)| *x == d)
+                    {
+                        self.early_awaits.push((d, span));
+                    }
+                }
+            }
         }
     }
 
