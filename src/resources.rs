@@ -122,6 +122,10 @@ pub struct ResourceSpec {
     /// A guard borrowed from a pool, returned to it on drop.
     #[serde(default)]
     pub pooled: bool,
+    /// An in-process database connection (SQLite): keeping one for the
+    /// life of the process holds no server or pool resource.
+    #[serde(default)]
+    pub embedded: bool,
     /// A future or driver that must be spawned or awaited for a sibling
     /// resource to make progress (`tokio_postgres::Connection`).
     #[serde(default)]

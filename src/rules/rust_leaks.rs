@@ -183,7 +183,7 @@ pub fn check(
                 let is_tx = site.kind == ResourceKind::Transaction
                     && matches!(l.roles[i], Role::Resource { .. });
                 if is_tx
-                    && l.touched[i]
+                    && l.written[i]
                     && !outcome.released.contains(&i)
                     && !outcome.returned.contains(&i)
                     && !outcome.stored.contains(&i)
@@ -214,8 +214,14 @@ pub fn check(
                         continue;
                     }
                     let message = match &l.roles[*site] {
-                        Role::PoolCall { callee } => format!(
+                        Role::PoolCall {
+                            callee: Some(callee),
+                        } => format!(
                             "`{callee}` acquires from `{origin}` while {} from it is still held",
+                            what(l, first)
+                        ),
+                        Role::PoolCall { callee: None } => format!(
+                            "this query runs on `{origin}` itself, taking a second connection while {} from it is still held",
                             what(l, first)
                         ),
                         _ => format!(
@@ -414,7 +420,7 @@ fn guard_types(
         fn visit_type_path(&mut self, p: &'ast syn::TypePath) {
             let resolved = self.names.resolve(&p.path);
             if let Some(spec) = self.knowledge.spec_of_type(&resolved) {
-                if is_guard(spec.kind) && !spec.long_lived && !spec.must_poll {
+                if is_guard(spec.kind) && !spec.long_lived && !spec.must_poll && !spec.embedded {
                     let last = p
                         .path
                         .segments

@@ -14,6 +14,18 @@ use crate::rust::names::Names;
 use crate::rust::project::RustProject;
 use crate::source::SourceFile;
 
+/// sqlx executor methods: given a pool instead of a connection, they
+/// acquire one from it for the duration of the query.
+pub const EXECUTOR_METHODS: &[&str] = &[
+    "execute",
+    "execute_many",
+    "fetch",
+    "fetch_one",
+    "fetch_all",
+    "fetch_optional",
+    "fetch_many",
+];
+
 /// Where a function acquires a pooled guard from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AcquiresFrom {
@@ -128,6 +140,7 @@ pub fn extern_handles(file: &syn::File) -> Vec<ResourceSpec> {
         drop_releases: false,
         long_lived: false,
         pooled: false,
+        embedded: false,
         must_poll: false,
         builder: false,
         lazy: false,
@@ -349,6 +362,20 @@ fn pool_use(
                 return;
             }
             let method = m.method.to_string();
+            // A query run on a pool given as argument (`.fetch_one(pool)`)
+            // takes a connection from it for the query.
+            if EXECUTOR_METHODS.contains(&method.as_str()) {
+                for arg in &m.args {
+                    let span = span_of(self.source, arg);
+                    let key = receiver_key(self.source.text.get(span.range()).unwrap_or(""));
+                    if let Some(i) = self.params.iter().position(|(n, _)| *n == key) {
+                        if self.is_pool(&self.params[i].1) {
+                            self.found = Some(AcquiresFrom::Param(i));
+                            return;
+                        }
+                    }
+                }
+            }
             // Only acquiring method names are worth the receiver's text.
             if !self.knowledge.acquires_by_method(&method) {
                 return;

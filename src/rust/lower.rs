@@ -19,7 +19,7 @@ use syn::visit::Visit;
 use crate::diagnostic::Span;
 use crate::ir::{BlockId, EventKind, Function, Site, SiteId, VarId};
 use crate::resources::{ResourceKind, ResourceSpec};
-use crate::rust::items::{receiver_key, AcquiresFrom, Items};
+use crate::rust::items::{receiver_key, AcquiresFrom, Items, EXECUTOR_METHODS};
 use crate::rust::knowledge::{is_guard, type_path, Knowledge};
 use crate::rust::names::Names;
 use crate::rust::project::RustProject;
@@ -92,9 +92,10 @@ pub enum Role {
     /// A guard wrapped by `ManuallyDrop::new` or `Box::into_raw`: open
     /// until reconstituted.
     Forgotten { call: Span, how: String },
-    /// A call to a function of the file that acquires from the pool given
-    /// to it: a probe for nested acquisition.
-    PoolCall { callee: String },
+    /// A call to a project function that acquires from the pool given to
+    /// it, or a query run directly on a pool (`callee: None`): a probe for
+    /// nested acquisition.
+    PoolCall { callee: Option<String> },
 }
 
 /// The body of a closure (an expression) or an async block.
@@ -148,6 +149,8 @@ pub struct Lowered {
     pub roles: Vec<Role>,
     /// Per site: some operation used it after it was acquired.
     pub touched: Vec<bool>,
+    /// Per site: a statement that writes used it.
+    pub written: Vec<bool>,
     pub forgets: Vec<Forget>,
     pub loop_escapes: Vec<LoopEscape>,
     pub poll_bindings: Vec<PollBinding>,
@@ -241,6 +244,9 @@ const SPAWNS: &[&str] = &[
 const PASSTHROUGH: &[&str] = &[
     "unwrap",
     "expect",
+    "ok",
+    "unwrap_or_else",
+    "unwrap_or_default",
     "unwrap_unchecked",
     "map_err",
     "context",
@@ -294,6 +300,7 @@ struct Lowerer<'c, 'a> {
     f: Function,
     roles: Vec<Role>,
     touched: Vec<bool>,
+    written: Vec<bool>,
     cur: BlockId,
     scopes: Vec<Vec<(String, VarId)>>,
     var_ty: HashMap<VarId, String>,
@@ -399,6 +406,7 @@ impl<'c, 'a> Lowerer<'c, 'a> {
             f,
             roles: Vec::new(),
             touched: Vec::new(),
+            written: Vec::new(),
             cur,
             scopes: Vec::new(),
             var_ty: HashMap::new(),
@@ -435,7 +443,7 @@ impl<'c, 'a> Lowerer<'c, 'a> {
     fn finish(mut self, body: impl FnOnce(&mut Self) -> Out) -> Vec<Lowered> {
         let out = body(&mut self);
         let span = self.f.span;
-        for v in out.vars() {
+        for v in self.with_parts(out.vars()) {
             self.emit(
                 EventKind::Escape {
                     var: v,
@@ -453,6 +461,7 @@ impl<'c, 'a> Lowerer<'c, 'a> {
             function: self.f,
             roles: self.roles,
             touched: self.touched,
+            written: self.written,
             forgets: self.forgets,
             loop_escapes: self.loop_escapes,
             poll_bindings: self.poll_bindings,
@@ -625,6 +634,7 @@ impl<'c, 'a> Lowerer<'c, 'a> {
         });
         self.roles.push(role);
         self.touched.push(false);
+        self.written.push(false);
         self.site_loop
             .push(self.loops.last().map(|l| (l.id, self.loops.len())));
         site
@@ -651,6 +661,48 @@ impl<'c, 'a> Lowerer<'c, 'a> {
         }
         if let Some(pseudo) = self.on_receiver.get(&src).cloned() {
             self.on_receiver.insert(dst, pseudo);
+        }
+    }
+
+    /// `vars` and the parts of the tuples they hold: moving or returning
+    /// a tuple moves what is in it.
+    fn with_parts(&self, vars: Vec<VarId>) -> Vec<VarId> {
+        let mut out = Vec::new();
+        let mut stack = vars;
+        while let Some(v) = stack.pop() {
+            if out.contains(&v) {
+                continue;
+            }
+            out.push(v);
+            if let Some(parts) = self.tuple_parts.get(&v) {
+                for p in parts {
+                    p.vars(&mut stack);
+                }
+            }
+        }
+        out
+    }
+
+    /// A branch's value becomes the value of its `if`, `match` or `loop`
+    /// (`result`); a tuple is kept part by part (`Ok(Some((tx, id)))` in
+    /// one arm, `Ok(None)` in the other).
+    fn assign_result(&mut self, result: VarId, val: &Val, span: Span) {
+        match val {
+            Val::None => {}
+            Val::Var(v) => self.copy_into(result, *v, span),
+            Val::Tuple(parts) => {
+                let mut slots = self.tuple_parts.get(&result).cloned().unwrap_or_default();
+                for (i, part) in parts.iter().enumerate() {
+                    if slots.len() <= i {
+                        let t = self.temp();
+                        slots.push(Val::Var(t));
+                    }
+                    if let Val::Var(slot) = slots[i] {
+                        self.assign_result(slot, part, span);
+                    }
+                }
+                self.tuple_parts.insert(result, slots);
+            }
         }
     }
 
@@ -684,7 +736,7 @@ impl<'c, 'a> Lowerer<'c, 'a> {
     /// An argument passed by value: a move for guards, a use for `Copy`
     /// handles.
     fn pass_by_value(&mut self, out: &Out, span: Span) {
-        let vars = out.vars();
+        let vars = self.with_parts(out.vars());
         if out.by_ref {
             self.touch(&vars, span);
             return;
@@ -860,6 +912,9 @@ impl<'c, 'a> Lowerer<'c, 'a> {
                     if !sql.begins.is_empty() && self.begin_counts() {
                         self.begin_raw_transactions(sql.begins);
                     }
+                    if sql.writes {
+                        self.mark_written();
+                    }
                     // The block's value outlives its scope: keep it in a
                     // temporary of the enclosing statement.
                     let temps = std::mem::replace(&mut self.stmt_temps, saved);
@@ -878,6 +933,21 @@ impl<'c, 'a> Lowerer<'c, 'a> {
     /// Copies a value into a temporary of the current statement, so the
     /// end of an inner scope does not drop it.
     fn keep_value(&mut self, out: Out, span: Span) -> Out {
+        // A variable standing for a tuple (an `if`'s result) is kept part
+        // by part.
+        if let Val::Var(v) = &out.val {
+            if let Some(parts) = self.tuple_parts.get(v).cloned() {
+                if self.sites_of(*v).is_empty() {
+                    return self.keep_value(
+                        Out {
+                            val: Val::Tuple(parts),
+                            ..out
+                        },
+                        span,
+                    );
+                }
+            }
+        }
         let val = match &out.val {
             Val::None => Val::None,
             Val::Var(v) => {
@@ -963,9 +1033,39 @@ impl<'c, 'a> Lowerer<'c, 'a> {
         if !sql.begins.is_empty() && self.begin_counts() {
             self.begin_raw_transactions(sql.begins);
         }
+        if sql.writes {
+            self.mark_written();
+        }
         self.stmt_temps = saved_temps;
         let touched = std::mem::replace(&mut self.stmt_touched, saved_touched);
         self.stmt_touched.extend(touched);
+    }
+
+    /// A transaction handed to a function, or to a method that is not a
+    /// plain read, may be written through there.
+    fn written_through(&mut self, args: &[Out]) {
+        for a in args {
+            for v in self.with_parts(a.vars()) {
+                for s in self.sites_of(v) {
+                    if self.f.sites[s].kind == ResourceKind::Transaction {
+                        self.written[s] = true;
+                    }
+                }
+            }
+        }
+    }
+
+    /// The statement just lowered writes: the transactions it used did
+    /// work that a rollback would lose.
+    fn mark_written(&mut self) {
+        for v in self.stmt_touched.clone() {
+            let pseudo = self.on_receiver.get(&v).cloned().unwrap_or_default();
+            for p in std::iter::once(v).chain(pseudo) {
+                for s in self.sites_of(p) {
+                    self.written[s] = true;
+                }
+            }
+        }
     }
 
     fn begin_raw_transactions(&mut self, literals: Vec<Span>) {
@@ -1177,9 +1277,7 @@ impl<'c, 'a> Lowerer<'c, 'a> {
                         self.loops[i].brk,
                         self.loops[i].scope_depth,
                     );
-                    if let Val::Var(v) = out.val {
-                        self.copy_into(result, v, span);
-                    }
+                    self.assign_result(result, &out.val, span);
                     self.drop_scopes_to(depth, span);
                     self.goto(brk);
                 }
@@ -1199,7 +1297,7 @@ impl<'c, 'a> Lowerer<'c, 'a> {
             Expr::Return(r) => {
                 if let Some(e) = &r.expr {
                     let out = self.lower_expr(e);
-                    for v in out.vars() {
+                    for v in self.with_parts(out.vars()) {
                         self.emit(
                             EventKind::Escape {
                                 var: v,
@@ -1421,9 +1519,7 @@ impl<'c, 'a> Lowerer<'c, 'a> {
             self.emit(EventKind::AssumeNone { var: v }, span, false, vec![]);
         }
         let value = self.lower_block(&i.then_branch);
-        if let Val::Var(v) = value.val {
-            self.copy_into(result, v, span);
-        }
+        self.assign_result(result, &value.val, span);
         // The pattern's bindings end with the then-branch.
         self.pop_scope();
         self.goto(join);
@@ -1436,9 +1532,7 @@ impl<'c, 'a> Lowerer<'c, 'a> {
         }
         if let Some((_, e)) = &i.else_branch {
             let value = self.lower_expr(e);
-            if let Val::Var(v) = value.val {
-                self.copy_into(result, v, span);
-            }
+            self.assign_result(result, &value.val, span);
         }
         self.goto(join);
         self.cur = join;
@@ -1532,9 +1626,7 @@ impl<'c, 'a> Lowerer<'c, 'a> {
                 self.lower_expr(&g.guard);
             }
             let value = self.lower_expr(&arm.body);
-            if let Val::Var(v) = value.val {
-                self.copy_into(result, v, span);
-            }
+            self.assign_result(result, &value.val, span);
             self.pop_scope();
             self.goto(join);
         }
@@ -1900,13 +1992,16 @@ impl<'c, 'a> Lowerer<'c, 'a> {
         };
         let helper = self.helper_guard(&key);
         if let (Some(origin), None) = (&origin, &helper) {
-            self.pool_probe(origin.clone(), key.clone(), call_span);
+            self.pool_probe(origin.clone(), Some(key.clone()), call_span);
         }
         // A constructor (`Wrapper::new(fd)`, `Handle(fd)`) takes what it
         // is given; any other function uses borrowed arguments and owns
         // the moved ones.
         let constructor = owner.starts_with(|c: char| c.is_uppercase())
             || (segs.len() == 1 && last.starts_with(|c: char| c.is_uppercase()));
+        if !READ_METHODS.contains(&last) {
+            self.written_through(&args);
+        }
         for a in &args {
             if constructor && !a.by_ref {
                 let vars = a.vars();
@@ -2027,7 +2122,7 @@ impl<'c, 'a> Lowerer<'c, 'a> {
     }
 
     /// A probe for LK204: the callee acquires from `origin`.
-    fn pool_probe(&mut self, origin: String, callee: String, span: Span) {
+    fn pool_probe(&mut self, origin: String, callee: Option<String>, span: Span) {
         let site = self.new_site(
             span,
             "pooled connection",
@@ -2349,6 +2444,25 @@ impl<'c, 'a> Lowerer<'c, 'a> {
         for a in &args {
             self.pass_by_value(a, span);
         }
+        if !READ_METHODS.contains(&method.as_str()) {
+            self.written_through(&args);
+        }
+        // A query run directly on a pool takes a connection from it.
+        if EXECUTOR_METHODS.contains(&method.as_str()) {
+            for (arg, out) in m.args.iter().zip(&args) {
+                let on_pool = out.ty.as_deref().is_some_and(|t| {
+                    self.ctx
+                        .knowledge
+                        .spec_of_type(t)
+                        .is_some_and(|s| s.kind == ResourceKind::Pool)
+                });
+                if on_pool {
+                    let origin = receiver_key(self.text(self.span(arg)));
+                    let at = self.span(arg);
+                    self.pool_probe(origin, None, at);
+                }
+            }
+        }
         // The receiver's text is wanted only for pools; long method chains
         // must not copy it at every link.
         let source = self.ctx.source;
@@ -2381,7 +2495,7 @@ impl<'c, 'a> Lowerer<'c, 'a> {
                 return self.acquire_from_helper(&spec, full(), origin);
             }
             if let Some(origin) = origin {
-                self.pool_probe(origin, key, full());
+                self.pool_probe(origin, Some(key), full());
             }
         }
         // Acquisitions on a typed receiver.
@@ -2739,6 +2853,91 @@ struct OwnSql {
     begins: Vec<Span>,
     /// A `COMMIT` / `ROLLBACK` / `END` is sent.
     ends: bool,
+    /// The statement writes: a write API (`execute`, `insert_one`) or SQL
+    /// that changes data (`INSERT`, `UPDATE`, ...). A transaction only
+    /// read through loses nothing when it is rolled back.
+    writes: bool,
+}
+
+/// Methods that write through whatever connection or transaction they
+/// are given.
+const WRITE_METHODS: &[&str] = &[
+    "execute",
+    "execute_batch",
+    "execute_many",
+    "batch_execute",
+    "exec",
+    "exec_drop",
+    "exec_batch",
+    "query_drop",
+    "insert_one",
+    "insert_many",
+    "update_one",
+    "update_many",
+    "delete_one",
+    "delete_many",
+    "replace_one",
+    "find_one_and_update",
+    "find_one_and_delete",
+    "find_one_and_replace",
+    "bulk_write",
+    "copy_in",
+];
+
+/// Methods (and functions) that only read through the executor they are
+/// given: a transaction used only by them loses nothing when rolled back.
+const READ_METHODS: &[&str] = &[
+    "fetch",
+    "fetch_one",
+    "fetch_all",
+    "fetch_optional",
+    "fetch_many",
+    "query",
+    "query_one",
+    "query_opt",
+    "query_raw",
+    "query_row",
+    "query_map",
+    "query_first",
+    "exec_first",
+    "exec_map",
+    "prepare",
+    "prepare_cached",
+    "find",
+    "find_one",
+    "count_documents",
+    "aggregate",
+    "distinct",
+    "load",
+    "first",
+    "get_results",
+    // mysql_async's `Query` methods that read rows.
+    "map",
+    "collect",
+    "reduce",
+    "for_each",
+];
+
+/// Whether SQL text changes data.
+fn sql_writes(sql: &str) -> bool {
+    sql.split(|c: char| !c.is_ascii_alphabetic()).any(|w| {
+        matches!(
+            w.to_ascii_uppercase().as_str(),
+            "INSERT"
+                | "UPDATE"
+                | "DELETE"
+                | "MERGE"
+                | "UPSERT"
+                | "REPLACE"
+                | "CREATE"
+                | "ALTER"
+                | "DROP"
+                | "TRUNCATE"
+                | "COPY"
+                | "GRANT"
+                | "REVOKE"
+        )
+    })
 }
 
 /// What a SQL string does to the transaction state.
@@ -2797,6 +2996,7 @@ fn own_sql(stmt: &syn::Stmt, source: &SourceFile) -> OwnSql {
     }
     impl Finder<'_> {
         fn literal(&mut self, value: &str, span: Span) {
+            self.out.writes |= sql_writes(value);
             match sql_effect(value) {
                 SqlEffect::Begin => self.out.begins.push(span),
                 SqlEffect::End => self.out.ends = true,
@@ -2862,6 +3062,19 @@ fn own_sql(stmt: &syn::Stmt, source: &SourceFile) -> OwnSql {
         fn visit_item(&mut self, _: &'ast syn::Item) {}
         fn visit_expr_call(&mut self, c: &'ast syn::ExprCall) {
             if let syn::Expr::Path(p) = &*c.func {
+                // diesel's statement builders.
+                if p.path.segments.last().is_some_and(|s| {
+                    matches!(
+                        s.ident.to_string().as_str(),
+                        "insert_into"
+                            | "insert_or_ignore_into"
+                            | "replace_into"
+                            | "update"
+                            | "delete"
+                    )
+                }) {
+                    self.out.writes = true;
+                }
                 if p.path
                     .segments
                     .last()
@@ -2873,7 +3086,11 @@ fn own_sql(stmt: &syn::Stmt, source: &SourceFile) -> OwnSql {
             syn::visit::visit_expr_call(self, c);
         }
         fn visit_expr_method_call(&mut self, m: &'ast syn::ExprMethodCall) {
-            if is_query_api(&m.method.to_string()) {
+            let method = m.method.to_string();
+            if WRITE_METHODS.contains(&method.as_str()) {
+                self.out.writes = true;
+            }
+            if is_query_api(&method) {
                 self.arguments(m.args.iter());
             }
             syn::visit::visit_expr_method_call(self, m);
