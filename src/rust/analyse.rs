@@ -205,7 +205,8 @@ fn lower_items(ctx: &Ctx, items: &[syn::Item], in_test: bool, out: &mut Vec<Lowe
                     if let syn::TraitItem::Fn(m) = it {
                         if let Some(block) = &m.default {
                             let test = in_test || is_test_attr(&m.attrs);
-                            out.extend(lower_fn(ctx, &m.sig, block, None, test));
+                            let self_ty = Some(t.ident.to_string());
+                            out.extend(lower_fn(ctx, &m.sig, block, self_ty, test));
                         }
                     }
                 }

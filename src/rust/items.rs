@@ -271,6 +271,23 @@ fn collect_items<'a>(
                     }
                 }
             }
+            syn::Item::Trait(t) => {
+                // Default methods call the trait's own accessors
+                // (`fn pool(&self) -> &PgPool;`).
+                let name = t.ident.to_string();
+                for it in &t.items {
+                    if let syn::TraitItem::Fn(m) = it {
+                        if let syn::ReturnType::Type(_, ty) = &m.sig.output {
+                            if let Some(r) = return_path(ty, names) {
+                                items.returns.insert(format!("{name}::{}", m.sig.ident), r);
+                            }
+                        }
+                        if let Some(block) = &m.default {
+                            fns.push((Some(name.clone()), &m.sig, block));
+                        }
+                    }
+                }
+            }
             syn::Item::Mod(m) => {
                 if let Some((_, inner)) = &m.content {
                     collect_items(inner, names, items, fns);
@@ -301,6 +318,18 @@ fn return_path(ty: &syn::Type, names: &Names) -> Option<String> {
             },
             _ => break,
         }
+    }
+    if let syn::Type::Tuple(t) = ty {
+        // `(Transaction<..>, Uuid)`: each element's path, `_` for others.
+        let elements: Vec<String> = t
+            .elems
+            .iter()
+            .map(|e| match e {
+                syn::Type::Path(_) => type_path(e, names).unwrap_or_else(|| "_".into()),
+                _ => "_".into(),
+            })
+            .collect();
+        return (!elements.is_empty()).then(|| format!("({})", elements.join(",")));
     }
     let owned = match ty {
         syn::Type::Path(p) => p.path.segments.last().is_some_and(|s| {

@@ -2085,15 +2085,56 @@ impl<'c, 'a> Lowerer<'c, 'a> {
     /// The guard a project function returns as a value of its own
     /// (`fn conn(&self) -> PooledConnection<..>`, `fn begin(..) ->
     /// Result<Transaction<..>>`): calling it acquires one.
-    fn helper_guard(&self, key: &str) -> Option<ResourceSpec> {
+    fn helper_guard(&self, key: &str) -> Option<Vec<Option<ResourceSpec>>> {
         let ret = self.ctx.returns_owned(key)?;
-        let spec = self.ctx.knowledge.spec_of_type(&ret)?;
-        (is_guard(spec.kind) && !spec.long_lived && !spec.must_poll).then(|| spec.clone())
+        let guard = |t: &str| {
+            self.ctx
+                .knowledge
+                .spec_of_type(t)
+                .filter(|spec| is_guard(spec.kind) && !spec.long_lived && !spec.must_poll)
+                .cloned()
+        };
+        // A tuple (`(Transaction, Uuid)`): one slot per element.
+        match ret.strip_prefix('(').and_then(|r| r.strip_suffix(')')) {
+            Some(elements) => {
+                let slots: Vec<Option<ResourceSpec>> = elements.split(',').map(guard).collect();
+                slots.iter().any(Option::is_some).then_some(slots)
+            }
+            None => guard(&ret).map(|spec| vec![Some(spec)]),
+        }
     }
 
     /// A fresh guard from a project helper, from the pool the helper
     /// acquires from (when its summary says).
     fn acquire_from_helper(
+        &mut self,
+        slots: &[Option<ResourceSpec>],
+        span: Span,
+        origin: Option<String>,
+    ) -> Out {
+        if let [Some(spec)] = slots {
+            return self.acquire_one_from_helper(spec, span, origin);
+        }
+        let mut parts = Vec::new();
+        let mut fresh = None;
+        for slot in slots {
+            match slot {
+                Some(spec) => {
+                    let out = self.acquire_one_from_helper(spec, span, origin.clone());
+                    fresh = fresh.or(out.fresh);
+                    parts.push(out.val);
+                }
+                None => parts.push(Val::None),
+            }
+        }
+        Out {
+            val: Val::Tuple(parts),
+            fresh,
+            ..Out::default()
+        }
+    }
+
+    fn acquire_one_from_helper(
         &mut self,
         spec: &ResourceSpec,
         span: Span,

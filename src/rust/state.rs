@@ -150,6 +150,15 @@ impl<'ast> Visit<'ast> for LongLived {
         syn::visit::visit_expr_call(self, c);
     }
     fn visit_local(&mut self, l: &'ast syn::Local) {
+        // `let state: AppState = ..`.
+        if let syn::Pat::Type(pt) = &l.pat {
+            if let (syn::Pat::Ident(name), syn::Type::Path(tp)) = (&*pt.pat, &*pt.ty) {
+                if let Some(last) = tp.path.segments.last() {
+                    self.locals
+                        .insert(name.ident.to_string(), last.ident.to_string());
+                }
+            }
+        }
         if let (syn::Pat::Ident(name), Some(init)) = (&l.pat, &l.init) {
             let mut e = &*init.expr;
             // `Arc::new(AppState { .. })`, `AppState::new(..)`.
