@@ -683,6 +683,26 @@ impl<'c, 'a> Lowerer<'c, 'a> {
         out
     }
 
+    /// Copies a tuple's parts into variables of the current scope named
+    /// after the binding, so they are dropped with it, not with the
+    /// statement's temporaries.
+    fn bind_parts(&mut self, name: &str, parts: &[Val], span: Span) -> Vec<Val> {
+        let mut kept = Vec::new();
+        for (i, part) in parts.iter().enumerate() {
+            let part_name = format!("{name}.{i}");
+            kept.push(match part {
+                Val::None => Val::None,
+                Val::Var(p) => {
+                    let v = self.declare(&part_name);
+                    self.copy_into(v, *p, span);
+                    Val::Var(v)
+                }
+                Val::Tuple(inner) => Val::Tuple(self.bind_parts(&part_name, inner, span)),
+            });
+        }
+        kept
+    }
+
     /// A branch's value becomes the value of its `if`, `match` or `loop`
     /// (`result`); a tuple is kept part by part (`Ok(Some((tx, id)))` in
     /// one arm, `Ok(None)` in the other).
@@ -774,6 +794,9 @@ impl<'c, 'a> Lowerer<'c, 'a> {
                         }
                     }
                     Val::Tuple(parts) => {
+                        // The parts live as long as the binding: each is
+                        // kept in a variable of this scope (`task.0`).
+                        let parts = self.bind_parts(&name, parts, span);
                         self.tuple_parts.insert(v, parts.clone());
                         let mut all = Vec::new();
                         for p in parts {
