@@ -1,0 +1,251 @@
+//! Closures, async blocks and macro bodies: what they capture or
+//! mention, and how they are lowered.
+
+use super::*;
+
+impl Lowerer<'_, '_> {
+    // ---- closures and async blocks --------------------------------
+
+    /// Lowers a closure or async block as a function of its own; what it
+    /// captures by `move` leaves this one (raw handles are copied).
+    /// Returns the captured variables of this function.
+    pub(super) fn lower_nested(
+        &mut self,
+        body: Body,
+        inputs: Option<&syn::punctuated::Punctuated<syn::Pat, syn::Token![,]>>,
+        is_move: bool,
+        span: Span,
+        is_async: bool,
+    ) -> Vec<VarId> {
+        let mentioned = mentioned_idents(body);
+        let mut captured = Vec::new();
+        let mut inherited: Vec<(String, Option<String>)> = Vec::new();
+        for name in mentioned {
+            if let Some(v) = self.lookup(&name) {
+                captured.push(v);
+                inherited.push((name, self.var_ty.get(&v).cloned()));
+            }
+        }
+        let body_text = |source: &SourceFile| {
+            let sp = match body {
+                Body::Block(b) => span_of(source, b),
+                Body::Expr(e) => span_of(source, e),
+            };
+            source.text.get(sp.range()).unwrap_or("").to_string()
+        };
+        for &v in &captured {
+            let forgotten = self
+                .sites_of(v)
+                .iter()
+                .any(|&s| matches!(self.roles[s], Role::Forgotten { .. }));
+            if forgotten {
+                // A forgotten guard moved into a task stays forgotten
+                // unless the task takes it back.
+                let text = body_text(self.ctx.source);
+                if [
+                    "into_inner",
+                    "ManuallyDrop::drop",
+                    "ManuallyDrop::take",
+                    "from_raw",
+                ]
+                .iter()
+                .any(|w| text.contains(w))
+                {
+                    self.emit(EventKind::Release { var: v }, span, false, vec![]);
+                } else {
+                    self.touch(&[v], span);
+                }
+            } else if self.must_poll(v) || (is_move && !self.is_handle(v)) {
+                self.hand_over(&[v], span);
+            } else {
+                self.touch(&[v], span);
+            }
+        }
+        let name = format!("{}::{{closure}}", self.f.name);
+        let mut inner = Lowerer::new(self.ctx, name, span, self.self_ty.clone(), self.is_test);
+        inner.is_async = is_async;
+        inner.push_scope();
+        for (n, ty) in inherited {
+            let v = inner.declare(&n);
+            if let Some(t) = ty {
+                inner.var_ty.insert(v, t);
+            }
+        }
+        for pat in inputs.into_iter().flatten() {
+            inner.bind_pat(pat, Out::none(), None);
+        }
+        let lowered = inner.finish(|l| match body {
+            Body::Block(b) => l.lower_block(b),
+            Body::Expr(e) => l.lower_expr(e),
+        });
+        self.nested.extend(lowered);
+        captured
+    }
+
+    // ---- macros -----------------------------------------------------
+
+    pub(super) fn lower_macro(&mut self, mac: &syn::Macro, span: Span) -> Out {
+        let name = mac
+            .path
+            .segments
+            .last()
+            .map(|s| s.ident.to_string())
+            .unwrap_or_default();
+        // Only the local variables are wanted, and only when the body is
+        // not parsed as arguments: skip the scan when no variable exists.
+        let mentioned: Vec<VarId> = if self.scopes.iter().all(|s| s.is_empty()) {
+            Vec::new()
+        } else {
+            token_idents(&mac.tokens)
+                .into_iter()
+                .filter_map(|n| self.lookup(&n))
+                .collect()
+        };
+        match name.as_str() {
+            "panic" | "unreachable" | "todo" | "unimplemented" => {
+                self.touch(&mentioned, span);
+                self.diverge();
+                Out::none()
+            }
+            "bail" => {
+                self.touch(&mentioned, span);
+                let exit = self.f.normal_exit;
+                self.goto(exit);
+                self.diverge();
+                Out::none()
+            }
+            "ensure" => {
+                self.touch(&mentioned, span);
+                let exit = self.f.normal_exit;
+                let fail = self.f.new_block();
+                let cont = self.f.new_block();
+                self.goto(fail);
+                self.goto(cont);
+                self.f.edge(fail, exit);
+                self.cur = cont;
+                Out::none()
+            }
+            "vec" => {
+                if let Some(args) = parse_args(mac) {
+                    for a in &args {
+                        let out = self.lower_expr(a);
+                        self.pass_by_value(&out, span);
+                    }
+                } else {
+                    self.pass_by_value(
+                        &Out {
+                            val: Val::Tuple(mentioned.iter().map(|&v| Val::Var(v)).collect()),
+                            ..Out::default()
+                        },
+                        span,
+                    );
+                }
+                Out::none()
+            }
+            "try" => match parse_args(mac) {
+                Some(args) if args.len() == 1 => {
+                    let out = self.lower_expr(&args[0]);
+                    self.raise(&out, span);
+                    out
+                }
+                _ => Out::none(),
+            },
+            _ => {
+                // Futures polled by `select!`/`join!` are consumed; other
+                // macros (formatting, logging, queries) borrow what they
+                // mention.
+                let parsed = parse_args(mac);
+                match parsed {
+                    Some(args) if !matches!(name.as_str(), "select" | "join" | "try_join") => {
+                        for a in &args {
+                            let out = self.lower_expr(a);
+                            let vars = out.vars();
+                            for v in vars {
+                                if self.must_poll(v) {
+                                    self.hand_over(&[v], span);
+                                } else {
+                                    self.touch(&[v], span);
+                                }
+                            }
+                        }
+                    }
+                    _ => {
+                        for v in mentioned {
+                            if self.must_poll(v) {
+                                self.hand_over(&[v], span);
+                            } else {
+                                self.touch(&[v], span);
+                            }
+                        }
+                    }
+                }
+                Out::none()
+            }
+        }
+    }
+}
+
+/// Whether an expression is a call to a spawn function (its handle
+/// awaited or joined right away).
+pub(super) fn is_spawn_expr(e: &syn::Expr, names: &Names) -> bool {
+    match e {
+        syn::Expr::Call(c) => match &*c.func {
+            syn::Expr::Path(p) => {
+                let path = names.resolve(&p.path);
+                SPAWNS.contains(&path.as_str()) || path.ends_with("task::spawn")
+            }
+            _ => false,
+        },
+        syn::Expr::MethodCall(m) => m.method == "spawn",
+        syn::Expr::Paren(p) => is_spawn_expr(&p.expr, names),
+        _ => false,
+    }
+}
+
+pub(super) fn parse_args(mac: &syn::Macro) -> Option<Vec<syn::Expr>> {
+    use syn::punctuated::Punctuated;
+    mac.parse_body_with(Punctuated::<syn::Expr, syn::Token![,]>::parse_terminated)
+        .ok()
+        .map(|p| p.into_iter().collect())
+}
+
+/// Every identifier in a token stream (macro bodies are not parsed).
+pub(super) fn token_idents(tokens: &proc_macro2::TokenStream) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut stack = vec![tokens.clone()];
+    while let Some(ts) = stack.pop() {
+        for tt in ts {
+            match tt {
+                proc_macro2::TokenTree::Ident(i) => out.push(i.to_string()),
+                proc_macro2::TokenTree::Group(g) => stack.push(g.stream()),
+                _ => {}
+            }
+        }
+    }
+    out
+}
+
+/// The single-segment names a closure or async body mentions, macros
+/// included: its candidate captures.
+pub(super) fn mentioned_idents(body: Body) -> Vec<String> {
+    struct Idents(Vec<String>);
+    impl<'ast> Visit<'ast> for Idents {
+        fn visit_expr_path(&mut self, p: &'ast syn::ExprPath) {
+            if p.path.segments.len() == 1 {
+                self.0.push(p.path.segments[0].ident.to_string());
+            }
+        }
+        fn visit_macro(&mut self, m: &'ast syn::Macro) {
+            self.0.extend(token_idents(&m.tokens));
+        }
+    }
+    let mut v = Idents(Vec::new());
+    match body {
+        Body::Block(b) => v.visit_block(b),
+        Body::Expr(e) => v.visit_expr(e),
+    }
+    let mut names = v.0;
+    names.sort();
+    names.dedup();
+    names
+}
