@@ -1,9 +1,13 @@
 crate::declare_rule! {
     /// ## What it does
-    /// Finds guards (pooled connections, transactions, raw connections)
-    /// acquired inside a loop that outlive the iteration: pushed into a
-    /// collection that lives outside the loop, or moved into a spawned
-    /// task or thread that the iteration does not await or join.
+    /// Finds guards taken from a pool (pooled connections, transactions
+    /// begun on a pool, guards from project helpers that take from one)
+    /// inside a loop that outlive the iteration: pushed into a collection
+    /// that lives outside the loop (also inside a struct), or moved into a
+    /// spawned task or thread that the iteration does not await or join.
+    /// A fresh connection per iteration that no pool hands out (one client
+    /// per benchmark worker) is what such a loop is for, and is not
+    /// reported.
     ///
     /// ## Why is this bad?
     /// The loop holds one more connection per iteration. Once the number

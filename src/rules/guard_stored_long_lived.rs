@@ -1,7 +1,10 @@
 crate::declare_rule! {
     /// ## What it does
-    /// Finds a pooled connection, a transaction or a raw connection (not a
-    /// pool, not a shareable client) declared as the type of a `static`,
+    /// Finds a pooled connection, a transaction or a raw connection to a
+    /// database server (not a pool, not a shareable client such as
+    /// `redis::Client`, a multiplexed connection or a tokio-postgres
+    /// `Client`, not an in-process SQLite connection) declared as the
+    /// type of a `static`,
     /// a `thread_local!`, a `lazy_static!`, a `OnceLock`/`OnceCell`/`Lazy`
     /// static, or a field of a long-lived state struct: one handed to axum
     /// `with_state`/`Extension`, actix `web::Data`/`app_data`, rocket

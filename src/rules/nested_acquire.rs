@@ -3,9 +3,10 @@ crate::declare_rule! {
     /// Finds a second acquisition from a pool while a guard from the same
     /// pool (the same receiver: `pool`, `self.pool`, `state.db`) is still
     /// alive in the same function: not dropped, not out of its scope, not
-    /// moved away. Also a call to a function of the same file that
-    /// acquires from the pool it is given (or from `self`'s pool) while a
-    /// guard from that pool is alive.
+    /// moved away. Also a call to a project function that acquires from
+    /// the pool it is given (or from `self`'s pool), and a sqlx query run
+    /// directly on the pool (`.fetch_one(pool)`), while a guard from that
+    /// pool is alive.
     ///
     /// ## Why is this bad?
     /// Each task now needs two connections at once. Under load, when every

@@ -2,10 +2,13 @@ crate::declare_rule! {
     /// ## What it does
     /// Finds a transaction guard (sqlx `begin()`, rusqlite and postgres
     /// `transaction()`, mysql `start_transaction()`, a mongodb session's
-    /// `start_transaction()`) that is used but that no path commits, rolls
-    /// back explicitly, returns or moves to another owner. Test functions
-    /// are skipped: a test that rolls its work back on purpose is a
-    /// common idiom.
+    /// `start_transaction()`) that something writes through (a write API
+    /// such as `execute`, SQL that changes data, or a helper it is handed
+    /// to) but that no path commits, rolls back explicitly, returns or
+    /// moves to another owner. A transaction only read through loses
+    /// nothing when rolled back and is not reported. Test functions are
+    /// skipped: a test that rolls its work back on purpose is a common
+    /// idiom.
     ///
     /// Rolling back on drop when a `?` leaves early is the correct idiom
     /// and is not reported: only a guard that is never committed on any

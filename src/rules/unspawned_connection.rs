@@ -2,7 +2,9 @@ crate::declare_rule! {
     /// ## What it does
     /// Finds a `tokio_postgres::connect` (or `Config::connect`) whose
     /// `Connection` half is never spawned, awaited, polled or handed to
-    /// anything: bound to `_`, to an unused name, or dropped.
+    /// anything (bound to `_`, to an unused name, or dropped) while its
+    /// client is used; also one spawned only after the client was already
+    /// awaited.
     ///
     /// ## Why is this bad?
     /// tokio-postgres splits a connection in two: the `Client` sends
