@@ -277,7 +277,7 @@ pub fn check(
             source,
             &analysis.names,
             &analysis.knowledge,
-            analysis.state_types,
+            &analysis.state_types,
         ));
     }
     out

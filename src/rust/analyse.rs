@@ -145,7 +145,7 @@ fn is_test_attr(attrs: &[syn::Attribute]) -> bool {
 pub struct FileAnalysis<'a> {
     pub functions: Vec<(Lowered, Outcome)>,
     /// Types other files of the project use as application state.
-    pub state_types: &'a std::collections::HashSet<String>,
+    pub state_types: std::collections::HashSet<String>,
     pub names: Names,
     pub knowledge: Knowledge<'a>,
 }
@@ -177,7 +177,8 @@ pub fn analyse_file<'a>(
         .collect();
     FileAnalysis {
         functions,
-        state_types: project.state_types(),
+        state_types: project
+            .state_types_near(source.path.parent().unwrap_or(std::path::Path::new(""))),
         names,
         knowledge,
     }

@@ -43,6 +43,9 @@ pub struct Items {
     pub returns: HashMap<String, String>,
     /// `f` and `Type::f` -> where it acquires pooled guards from.
     pub acquires_from: HashMap<String, AcquiresFrom>,
+    /// Types whose `Drop` sends `ROLLBACK`: guards a raw transaction
+    /// begun before one of them is made.
+    pub rollback_guards: std::collections::HashSet<String>,
 }
 
 /// Function names that say they open or close a raw handle, for `extern`
@@ -223,6 +226,61 @@ impl Items {
     }
 }
 
+/// What a generic parameter stands for, from its `AsRef<T>`, `Borrow<T>`
+/// or `Deref<Target = T>` bound (inline or in the `where` clause):
+/// `impl<P: AsRef<PgPool>> Repo<P>` makes `self.pool.as_ref()` a pool.
+pub fn generic_bounds(generics: &syn::Generics, names: &Names) -> HashMap<String, String> {
+    let mut out = HashMap::new();
+    let mut bound =
+        |param: &syn::Ident,
+         bounds: &syn::punctuated::Punctuated<syn::TypeParamBound, syn::Token![+]>| {
+            for b in bounds {
+                let syn::TypeParamBound::Trait(t) = b else {
+                    continue;
+                };
+                let Some(last) = t.path.segments.last() else {
+                    continue;
+                };
+                let syn::PathArguments::AngleBracketed(args) = &last.arguments else {
+                    continue;
+                };
+                let target = args.args.iter().find_map(|a| match a {
+                    syn::GenericArgument::Type(ty)
+                        if last.ident == "AsRef" || last.ident == "Borrow" =>
+                    {
+                        Some(ty)
+                    }
+                    syn::GenericArgument::AssocType(at)
+                        if last.ident == "Deref" && at.ident == "Target" =>
+                    {
+                        Some(&at.ty)
+                    }
+                    _ => None,
+                });
+                if let Some(path) = target.and_then(|ty| type_path(ty, names)) {
+                    out.insert(param.to_string(), path);
+                }
+            }
+        };
+    for p in &generics.params {
+        if let syn::GenericParam::Type(tp) = p {
+            bound(&tp.ident, &tp.bounds);
+        }
+    }
+    if let Some(w) = &generics.where_clause {
+        for pred in &w.predicates {
+            if let syn::WherePredicate::Type(pt) = pred {
+                if let syn::Type::Path(p) = &pt.bounded_ty {
+                    if let Some(id) = p.path.get_ident() {
+                        bound(id, &pt.bounds);
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
 fn collect_items<'a>(
     list: &'a [syn::Item],
     names: &Names,
@@ -243,6 +301,12 @@ fn collect_items<'a>(
                         fields.insert(name, t);
                     }
                 }
+                let bounds = generic_bounds(&s.generics, names);
+                for ty in fields.values_mut() {
+                    if let Some(b) = bounds.get(ty.as_str()) {
+                        *ty = b.clone();
+                    }
+                }
                 items.fields.insert(s.ident.to_string(), fields);
             }
             syn::Item::Fn(f) => {
@@ -255,6 +319,24 @@ fn collect_items<'a>(
             }
             syn::Item::Impl(imp) => {
                 let self_ty = impl_self_name(imp);
+                let is_drop = imp
+                    .trait_
+                    .as_ref()
+                    .is_some_and(|(p, _)| p.segments.last().is_some_and(|s| s.ident == "Drop"));
+                if let (true, Some(t)) = (is_drop, &self_ty) {
+                    if sends_rollback(imp) {
+                        items.rollback_guards.insert(t.clone());
+                    }
+                }
+                // Fields of a generic type bounded by the impl.
+                let bounds = generic_bounds(&imp.generics, names);
+                if let Some(fields) = self_ty.as_ref().and_then(|t| items.fields.get_mut(t)) {
+                    for ty in fields.values_mut() {
+                        if let Some(b) = bounds.get(ty.as_str()) {
+                            *ty = b.clone();
+                        }
+                    }
+                }
                 for it in &imp.items {
                     if let syn::ImplItem::Fn(m) = it {
                         if let (Some(t), syn::ReturnType::Type(_, ty)) = (&self_ty, &m.sig.output) {
@@ -296,6 +378,28 @@ fn collect_items<'a>(
             _ => {}
         }
     }
+}
+
+/// Whether an `impl` sends a `ROLLBACK` (or another statement that ends
+/// a transaction) from a string literal.
+fn sends_rollback(imp: &syn::ItemImpl) -> bool {
+    use crate::rust::lower::{sql_effect, SqlEffect};
+    struct Find(bool);
+    impl<'ast> Visit<'ast> for Find {
+        fn visit_lit_str(&mut self, s: &'ast syn::LitStr) {
+            self.0 |= sql_effect(&s.value()) == SqlEffect::End;
+        }
+        fn visit_macro(&mut self, m: &'ast syn::Macro) {
+            self.0 |= m
+                .tokens
+                .to_string()
+                .to_ascii_uppercase()
+                .contains("\"ROLLBACK");
+        }
+    }
+    let mut f = Find(false);
+    f.visit_item_impl(imp);
+    f.0
 }
 
 /// A return type with `Result<T, E>` (and `Option<T>`) unwrapped to `T`.

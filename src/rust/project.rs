@@ -20,8 +20,11 @@ pub struct RustProject {
     fields: HashMap<String, Option<HashMap<String, String>>>,
     returns: HashMap<String, Option<String>>,
     acquires_from: HashMap<String, Option<AcquiresFrom>>,
-    /// Types used as application state somewhere in the project.
-    state_types: std::collections::HashSet<String>,
+    /// Types used as application state, with the directories of the files
+    /// that use them so: a struct is taken to be state only near where it
+    /// is used as such, not because an unrelated crate of the run has a
+    /// state type of the same name.
+    state_types: HashMap<String, Vec<std::path::PathBuf>>,
 }
 
 fn merge<V: PartialEq>(map: &mut HashMap<String, Option<V>>, key: String, value: V) {
@@ -41,7 +44,14 @@ impl RustProject {
     /// Adds another file's (or project's) facts; conflicting names are
     /// forgotten.
     pub fn absorb(&mut self, other: RustProject) {
-        self.state_types.extend(other.state_types);
+        for (name, dirs) in other.state_types {
+            let mine = self.state_types.entry(name).or_default();
+            for d in dirs {
+                if !mine.contains(&d) {
+                    mine.push(d);
+                }
+            }
+        }
         for (k, v) in other.aliases {
             match v {
                 Some(v) => merge(&mut self.aliases, k, v),
@@ -76,8 +86,17 @@ impl RustProject {
         }
     }
 
-    pub fn state_types(&self) -> &std::collections::HashSet<String> {
-        &self.state_types
+    /// The state types used by files in `dir`, its ancestors or its
+    /// descendants (one crate or module tree).
+    pub fn state_types_near(&self, dir: &std::path::Path) -> std::collections::HashSet<String> {
+        self.state_types
+            .iter()
+            .filter(|(_, dirs)| {
+                dirs.iter()
+                    .any(|d| d.starts_with(dir) || dir.starts_with(d))
+            })
+            .map(|(name, _)| name.clone())
+            .collect()
     }
 
     pub fn alias(&self, name: &str) -> Option<&String> {
@@ -116,8 +135,17 @@ pub fn summarise_file(source: &SourceFile, table: &ResourceTable) -> RustProject
             let names = Names::collect(file, None);
             let knowledge = Knowledge::new(table, extern_handles(file), &source.text);
             let items = Items::collect(file, &names, &knowledge, source, None);
+            let dir = source
+                .path
+                .parent()
+                .map(std::path::Path::to_path_buf)
+                .unwrap_or_default();
             let mut p = RustProject {
-                state_types: crate::rust::state::scan(file).state_types,
+                state_types: crate::rust::state::scan(file)
+                    .state_types
+                    .into_iter()
+                    .map(|name| (name, vec![dir.clone()]))
+                    .collect(),
                 ..RustProject::default()
             };
             for (k, v) in names.local_aliases() {

@@ -54,49 +54,54 @@ impl LongLived {
             _ => {}
         }
     }
+    /// A state extractor in a handler's signature (`State<AppState>`,
+    /// `web::Data<Arc<AppState>>`, poem's `Data<&Arc<AppState>>`): the
+    /// type it wraps is application state.
     fn wrapped_type(&mut self, ty: &syn::Type) {
         if let syn::Type::Reference(r) = ty {
             return self.wrapped_type(&r.elem);
         }
-        if let syn::Type::Path(p) = ty {
-            if let Some(last) = p.path.segments.last() {
-                if matches!(
-                    last.ident.to_string().as_str(),
-                    "State" | "Data" | "Extension"
-                ) {
-                    if let syn::PathArguments::AngleBracketed(args) = &last.arguments {
-                        for a in &args.args {
-                            if let syn::GenericArgument::Type(syn::Type::Path(inner)) = a {
-                                if let Some(l) = inner.path.segments.last() {
-                                    let n = l.ident.to_string();
-                                    let n = if matches!(n.as_str(), "Arc" | "Mutex" | "RwLock") {
-                                        match &l.arguments {
-                                            syn::PathArguments::AngleBracketed(a) => {
-                                                match a.args.first() {
-                                                    Some(syn::GenericArgument::Type(
-                                                        syn::Type::Path(t),
-                                                    )) => t
-                                                        .path
-                                                        .segments
-                                                        .last()
-                                                        .map(|s| s.ident.to_string())
-                                                        .unwrap_or(n),
-                                                    _ => n,
-                                                }
-                                            }
-                                            _ => n,
-                                        }
-                                    } else {
-                                        n
-                                    };
-                                    self.state_types.insert(n);
-                                }
-                            }
-                        }
+        let syn::Type::Path(p) = ty else { return };
+        let Some(last) = p.path.segments.last() else {
+            return;
+        };
+        if !matches!(
+            last.ident.to_string().as_str(),
+            "State" | "Data" | "Extension"
+        ) {
+            return;
+        }
+        if let syn::PathArguments::AngleBracketed(args) = &last.arguments {
+            for a in &args.args {
+                if let syn::GenericArgument::Type(inner) = a {
+                    if let Some(name) = innermost_name(inner) {
+                        self.state_types.insert(name);
                     }
                 }
             }
         }
+    }
+}
+
+/// The name of the type under references and shared wrappers
+/// (`&Arc<Mutex<AppState>>` -> `AppState`).
+fn innermost_name(ty: &syn::Type) -> Option<String> {
+    match ty {
+        syn::Type::Reference(r) => innermost_name(&r.elem),
+        syn::Type::Paren(p) => innermost_name(&p.elem),
+        syn::Type::Path(p) => {
+            let last = p.path.segments.last()?;
+            let name = last.ident.to_string();
+            if matches!(name.as_str(), "Arc" | "Rc" | "Mutex" | "RwLock" | "Box") {
+                if let syn::PathArguments::AngleBracketed(a) = &last.arguments {
+                    if let Some(syn::GenericArgument::Type(inner)) = a.args.first() {
+                        return innermost_name(inner);
+                    }
+                }
+            }
+            Some(name)
+        }
+        _ => None,
     }
 }
 impl<'ast> Visit<'ast> for LongLived {
@@ -121,7 +126,7 @@ impl<'ast> Visit<'ast> for LongLived {
     fn visit_expr_method_call(&mut self, m: &'ast syn::ExprMethodCall) {
         if matches!(
             m.method.to_string().as_str(),
-            "with_state" | "manage" | "app_data" | "layer"
+            "with_state" | "manage" | "app_data" | "layer" | "data"
         ) {
             for a in &m.args {
                 self.state_arg(a);
@@ -138,7 +143,16 @@ impl<'ast> Visit<'ast> for LongLived {
                 .map(|s| s.ident.to_string())
                 .collect();
             let n = segs.len();
-            let is_state = (n >= 2 && segs[n - 2] == "Data" && segs[n - 1] == "new")
+            // tonic's generated `FooServer::new(service)` serves it for the
+            // life of the server.
+            let grpc_service = n >= 2
+                && segs[n - 2].ends_with("Server")
+                && matches!(
+                    segs[n - 1].as_str(),
+                    "new" | "from_arc" | "with_interceptor"
+                );
+            let is_state = grpc_service
+                || (n >= 2 && segs[n - 2] == "Data" && segs[n - 1] == "new")
                 || segs[n - 1] == "Extension"
                 || (n >= 2 && segs[n - 2] == "Extension" && segs[n - 1] == "new");
             if is_state {

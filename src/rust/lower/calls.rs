@@ -212,6 +212,29 @@ impl Lowerer<'_, '_> {
         if let Some(spec) = helper {
             return self.acquire_from_helper(&spec, call_span, origin);
         }
+        if let syn::Expr::Path(p) = &*c.func {
+            if p.path.segments.len() >= 2 {
+                let mut owner_path = p.path.clone();
+                owner_path.segments.pop();
+                self.rollback_guard_made(&owner_path, call_span);
+            }
+        }
+        // A raw handle through a one-argument error checker (`cvt(fd)?`,
+        // `check(libc::socket(..))`, the std/nix idiom) comes back as the
+        // same handle. Other one-argument functions (`PQstatus(conn)`)
+        // return something else.
+        let checker = last.starts_with("cvt") || last.starts_with("check") || last == "syscall";
+        if checker && args.len() == 1 && !args[0].by_ref {
+            if let Val::Var(v) = args[0].val {
+                if self.is_handle(v) {
+                    return Out {
+                        val: Val::Var(v),
+                        fresh: args[0].fresh,
+                        ..Out::default()
+                    };
+                }
+            }
+        }
         if constructor
             && ty.is_none()
             && segs.len() >= 2

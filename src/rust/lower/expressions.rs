@@ -219,6 +219,7 @@ impl Lowerer<'_, '_> {
                 if let Some(rest) = &s.rest {
                     self.lower_expr(rest);
                 }
+                self.rollback_guard_made(&s.path, span);
                 let ty = Some(self.ctx.names.resolve(&s.path));
                 Out {
                     val: if kept.is_empty() {

@@ -355,6 +355,7 @@ pub fn lower_fn(
         None => sig.ident.to_string(),
     };
     let mut l = Lowerer::new(ctx, name, span_of(ctx.source, block), self_ty, is_test);
+    let fn_bounds = crate::rust::items::generic_bounds(&sig.generics, ctx.names);
     l.is_async = sig.asyncness.is_some();
     l.push_scope();
     for input in &sig.inputs {
@@ -366,7 +367,8 @@ pub fn lower_fn(
                 }
             }
             syn::FnArg::Typed(pt) => {
-                let ty = type_path(&pt.ty, ctx.names);
+                let ty =
+                    type_path(&pt.ty, ctx.names).map(|t| fn_bounds.get(&t).cloned().unwrap_or(t));
                 l.bind_pat(
                     &pt.pat,
                     Out {
@@ -782,3 +784,4 @@ mod tests;
 
 use nested::is_spawn_expr;
 use sql::*;
+pub use sql::{sql_effect, SqlEffect};

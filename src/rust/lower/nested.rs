@@ -84,6 +84,47 @@ impl Lowerer<'_, '_> {
 
     // ---- macros -----------------------------------------------------
 
+    /// `tokio::select!`: every branch's future is polled (what they use is
+    /// used; a must-poll connection among them is driven), then one
+    /// handler runs.
+    pub(super) fn lower_select(
+        &mut self,
+        arms: Vec<SelectArm>,
+        mentioned: Vec<VarId>,
+        span: Span,
+    ) -> Out {
+        for arm in &arms {
+            if let Some(future) = &arm.future {
+                let out = self.lower_expr(future);
+                for v in self.with_parts(out.vars()) {
+                    if self.must_poll(v) {
+                        self.hand_over(&[v], span);
+                    } else {
+                        self.touch(&[v], span);
+                    }
+                }
+            }
+        }
+        // Futures written in a form not parsed above still count.
+        for v in mentioned {
+            if self.must_poll(v) {
+                self.hand_over(&[v], span);
+            }
+        }
+        let (from, join) = (self.cur, self.f.new_block());
+        for arm in &arms {
+            let b = self.f.new_block();
+            self.f.edge(from, b);
+            self.cur = b;
+            self.push_scope();
+            self.lower_expr(&arm.handler);
+            self.pop_scope();
+            self.goto(join);
+        }
+        self.cur = join;
+        Out::none()
+    }
+
     pub(super) fn lower_macro(&mut self, mac: &syn::Macro, span: Span) -> Out {
         let name = mac
             .path
@@ -154,6 +195,11 @@ impl Lowerer<'_, '_> {
                 // Futures polled by `select!`/`join!` are consumed; other
                 // macros (formatting, logging, queries) borrow what they
                 // mention.
+                if name == "select" {
+                    if let Some(arms) = select_arms(mac) {
+                        return self.lower_select(arms, mentioned, span);
+                    }
+                }
                 let parsed = parse_args(mac);
                 match parsed {
                     Some(args) if !matches!(name.as_str(), "select" | "join" | "try_join") => {
@@ -183,6 +229,71 @@ impl Lowerer<'_, '_> {
             }
         }
     }
+}
+
+/// One branch of `tokio::select!`: `pattern = future => handler`.
+pub(super) struct SelectArm {
+    future: Option<syn::Expr>,
+    handler: syn::Expr,
+}
+
+/// The branches of a `select!` body, or `None` when it is not in the
+/// usual `pat = fut [, if cond] => handler` form.
+pub(super) fn select_arms(mac: &syn::Macro) -> Option<Vec<SelectArm>> {
+    use proc_macro2::{Delimiter, TokenStream, TokenTree};
+    let trees: Vec<TokenTree> = mac.tokens.clone().into_iter().collect();
+    let is_punct = |t: &TokenTree, c: char| matches!(t, TokenTree::Punct(p) if p.as_char() == c);
+    let mut arms = Vec::new();
+    let mut i = 0;
+    while i < trees.len() {
+        // The head runs to `=>`.
+        let start = i;
+        while i + 1 < trees.len() && !(is_punct(&trees[i], '=') && is_punct(&trees[i + 1], '>')) {
+            i += 1;
+        }
+        if i + 1 >= trees.len() {
+            // `biased;` or trailing tokens.
+            break;
+        }
+        let head = &trees[start..i];
+        i += 2;
+        // The handler: a block, or tokens up to a top-level comma.
+        let handler: TokenStream = match trees.get(i) {
+            Some(TokenTree::Group(g)) if g.delimiter() == Delimiter::Brace => {
+                i += 1;
+                std::iter::once(trees[i - 1].clone()).collect()
+            }
+            _ => {
+                let h = i;
+                while i < trees.len() && !is_punct(&trees[i], ',') {
+                    i += 1;
+                }
+                trees[h..i].iter().cloned().collect()
+            }
+        };
+        if i < trees.len() && is_punct(&trees[i], ',') {
+            i += 1;
+        }
+        let handler = syn::parse2::<syn::Expr>(handler).ok()?;
+        // `pat = fut` (or `, if cond`), `else`: the future after the first
+        // lone `=`.
+        let head: Vec<TokenTree> = head
+            .iter()
+            .skip_while(|t| matches!(t, TokenTree::Ident(id) if id == "biased"))
+            .cloned()
+            .collect();
+        let eq = head.iter().position(|t| is_punct(t, '='));
+        let future = eq.and_then(|at| {
+            let rest: Vec<TokenTree> = head[at + 1..].to_vec();
+            let end = rest
+                .iter()
+                .position(|t| is_punct(t, ','))
+                .unwrap_or(rest.len());
+            syn::parse2::<syn::Expr>(rest[..end].iter().cloned().collect()).ok()
+        });
+        arms.push(SelectArm { future, handler });
+    }
+    (!arms.is_empty()).then_some(arms)
 }
 
 /// Whether an expression is a call to a spawn function (its handle

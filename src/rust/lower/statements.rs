@@ -84,10 +84,12 @@ impl Lowerer<'_, '_> {
                 Val::Tuple(kept)
             }
         };
+        // Still fresh: a `?` right after `unsafe { libc::socket(..) }`
+        // fails before the acquisition.
         Out {
             val,
             ty: out.ty,
-            fresh: None,
+            fresh: out.fresh,
             by_ref: out.by_ref,
         }
     }
@@ -203,6 +205,21 @@ impl Lowerer<'_, '_> {
             .method_acquires(&m.method.to_string(), "")
             .iter()
             .any(|(_, a)| a.on.as_deref() == Some("*"))
+    }
+
+    /// A value of a type whose `Drop` sends `ROLLBACK` guards the raw
+    /// transaction begun before it, on every way out.
+    pub(super) fn rollback_guard_made(&mut self, path: &syn::Path, span: Span) {
+        let made = path.segments.last().is_some_and(|s| {
+            self.ctx
+                .items
+                .rollback_guards
+                .contains(&s.ident.to_string())
+        });
+        if made {
+            let tx = self.raw_tx_var();
+            self.emit(EventKind::Release { var: tx }, span, false, vec![]);
+        }
     }
 
     pub(super) fn raw_tx_var(&mut self) -> VarId {
