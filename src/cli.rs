@@ -165,13 +165,14 @@ fn print_rules(format: ListFormat) {
             );
         }
         ListFormat::Text => {
+            let width = rules::all().iter().map(|r| r.name.len()).max().unwrap_or(4);
             println!(
-                "{:<7} {:<22} {:<9} {:<10} summary",
+                "{:<7} {:<width$} {:<9} {:<10} summary",
                 "code", "name", "language", "fix"
             );
             for r in rules::all() {
                 println!(
-                    "{:<7} {:<22} {:<9} {:<10} {}",
+                    "{:<7} {:<width$} {:<9} {:<10} {}",
                     r.code,
                     r.name,
                     r.language.as_str(),
