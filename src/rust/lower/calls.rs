@@ -174,7 +174,7 @@ impl Lowerer<'_, '_> {
                 .args
                 .iter()
                 .nth(i)
-                .map(|arg| receiver_key(self.text(self.span(arg)))),
+                .map(|arg| self.origin_of(self.text(self.span(arg)))),
             _ => None,
         };
         let helper = self.helper_guard(&key);
@@ -695,7 +695,9 @@ impl Lowerer<'_, '_> {
         for a in &args {
             self.pass_by_value(a, span);
         }
-        if !READ_METHODS.contains(&method.as_str()) {
+        // Reads write nothing; write APIs are judged with their SQL at the
+        // end of the statement; anything else may write.
+        if !READ_METHODS.contains(&method.as_str()) && !WRITE_METHODS.contains(&method.as_str()) {
             self.written_through(&args);
         }
         // A query run directly on a pool takes a connection from it.
@@ -708,7 +710,7 @@ impl Lowerer<'_, '_> {
                         .is_some_and(|s| s.kind == ResourceKind::Pool)
                 });
                 if on_pool {
-                    let origin = receiver_key(self.text(self.span(arg)));
+                    let origin = self.origin_of(self.text(self.span(arg)));
                     let at = self.span(arg);
                     self.pool_probe(origin, None, at);
                 }
@@ -738,7 +740,7 @@ impl Lowerer<'_, '_> {
                     .args
                     .iter()
                     .nth(i)
-                    .map(|arg| receiver_key(self.text(self.span(arg)))),
+                    .map(|arg| self.origin_of(self.text(self.span(arg)))),
                 _ => None,
             };
             if let Some(spec) = self.helper_guard(&key) {
@@ -778,7 +780,7 @@ impl Lowerer<'_, '_> {
                 .knowledge
                 .spec_of_type(&on_type)
                 .is_some_and(|s| s.kind == ResourceKind::Pool);
-            let origin = from_pool.then(|| receiver_key(&recv_text()));
+            let origin = from_pool.then(|| self.origin_of(&recv_text()));
             if let (Some((spec, acq)), Some(&rv)) = (acquires.first(), recv_vars.first()) {
                 if acq.into_receiver {
                     // The state lives on the receiver: a pseudo variable

@@ -330,6 +330,8 @@ struct Lowerer<'c, 'a> {
     pending: Vec<PendingSpawn>,
     handle_of: HashMap<VarId, usize>,
     raw_tx: Option<VarId>,
+    /// Local names for a pool expression (`let pool = &state.db;`).
+    pool_alias: HashMap<VarId, String>,
     /// Parameters that own a guard, by type, and where they are declared.
     owned_params: HashMap<VarId, (String, Span)>,
     /// Must-poll sites already spawned, awaited or handed on (in source
@@ -432,6 +434,7 @@ impl<'c, 'a> Lowerer<'c, 'a> {
             pending: Vec::new(),
             handle_of: HashMap::new(),
             raw_tx: None,
+            pool_alias: HashMap::new(),
             owned_params: HashMap::new(),
             polled: std::collections::HashSet::new(),
             early_awaits: Vec::new(),
@@ -503,6 +506,17 @@ impl<'c, 'a> Lowerer<'c, 'a> {
         for p in self.on_receiver.get(&v).cloned().unwrap_or_default() {
             self.emit(EventKind::Drop { var: p }, span, false, vec![]);
         }
+    }
+
+    /// The pool a receiver or argument names, for comparing origins: its
+    /// text, or what a local alias of it stands for.
+    fn origin_of(&self, text: &str) -> String {
+        let key = receiver_key(text);
+        let alias = (key.chars().all(|c| c.is_alphanumeric() || c == '_'))
+            .then(|| self.lookup(&key))
+            .flatten()
+            .and_then(|v| self.pool_alias.get(&v));
+        alias.cloned().unwrap_or(key)
     }
 
     /// A new variable; names are made unique (shadowing gives each `let`

@@ -151,10 +151,16 @@ pub(super) fn own_sql(stmt: &syn::Stmt, source: &SourceFile) -> OwnSql {
     struct Finder<'s> {
         source: &'s SourceFile,
         out: OwnSql,
+        /// SQL text was seen, and some of it writes.
+        sql_seen: bool,
+        sql_writes: bool,
+        /// A write API (`execute`) is called.
+        write_method: bool,
     }
     impl Finder<'_> {
         fn literal(&mut self, value: &str, span: Span) {
-            self.out.writes |= sql_writes(value);
+            self.sql_seen = true;
+            self.sql_writes |= sql_writes(value);
             match sql_effect(value) {
                 SqlEffect::Begin => self.out.begins.push(span),
                 SqlEffect::End => self.out.ends = true,
@@ -246,7 +252,7 @@ pub(super) fn own_sql(stmt: &syn::Stmt, source: &SourceFile) -> OwnSql {
         fn visit_expr_method_call(&mut self, m: &'ast syn::ExprMethodCall) {
             let method = m.method.to_string();
             if WRITE_METHODS.contains(&method.as_str()) {
-                self.out.writes = true;
+                self.write_method = true;
             }
             if is_query_api(&method) {
                 self.arguments(m.args.iter());
@@ -285,7 +291,13 @@ pub(super) fn own_sql(stmt: &syn::Stmt, source: &SourceFile) -> OwnSql {
     let mut f = Finder {
         source,
         out: OwnSql::default(),
+        sql_seen: false,
+        sql_writes: false,
+        write_method: false,
     };
     f.visit_stmt(stmt);
+    // The SQL decides when it is known (`SET TRANSACTION READ ONLY` sent
+    // through `execute` writes nothing); a write API decides otherwise.
+    f.out.writes |= f.sql_writes || (f.write_method && !f.sql_seen);
     f.out
 }

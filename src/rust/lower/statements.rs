@@ -124,7 +124,13 @@ impl Lowerer<'_, '_> {
                     }
                     None => Out::none(),
                 };
+                let pool_alias = self.pool_alias_of(local, &out);
                 self.bind_pat(&local.pat, out, Some(span));
+                if let Some((name, origin)) = pool_alias {
+                    if let Some(v) = self.lookup(&name) {
+                        self.pool_alias.insert(v, origin);
+                    }
+                }
             }
             syn::Stmt::Item(item) => self.lower_item(item),
             syn::Stmt::Expr(syn::Expr::MethodCall(m), Some(_)) if self.discards_on_purpose(m) => {
@@ -220,6 +226,25 @@ impl Lowerer<'_, '_> {
             let tx = self.raw_tx_var();
             self.emit(EventKind::Release { var: tx }, span, false, vec![]);
         }
+    }
+
+    /// `let pool = &state.db;` (or `.clone()`): `pool` names the same pool.
+    fn pool_alias_of(&self, local: &syn::Local, out: &Out) -> Option<(String, String)> {
+        let syn::Pat::Ident(pi) = &local.pat else {
+            return None;
+        };
+        let is_pool = out.ty.as_deref().is_some_and(|t| {
+            self.ctx
+                .knowledge
+                .spec_of_type(t)
+                .is_some_and(|s| s.kind == ResourceKind::Pool)
+        });
+        if !is_pool {
+            return None;
+        }
+        let init = local.init.as_ref()?;
+        let text = self.text(span_of(self.ctx.source, &*init.expr)).to_string();
+        Some((pi.ident.to_string(), self.origin_of(&text)))
     }
 
     pub(super) fn raw_tx_var(&mut self) -> VarId {
