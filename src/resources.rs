@@ -122,6 +122,10 @@ pub struct ResourceSpec {
     /// A guard borrowed from a pool, returned to it on drop.
     #[serde(default)]
     pub pooled: bool,
+    /// The pool resets the session when the guard comes back (rolling back
+    /// an open transaction): a raw `BEGIN` left open on it is cleaned up.
+    #[serde(default)]
+    pub resets_on_return: bool,
     /// An in-process database connection (SQLite): keeping one for the
     /// life of the process holds no server or pool resource.
     #[serde(default)]

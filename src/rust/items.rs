@@ -143,6 +143,7 @@ pub fn extern_handles(file: &syn::File) -> Vec<ResourceSpec> {
         drop_releases: false,
         long_lived: false,
         pooled: false,
+        resets_on_return: false,
         embedded: false,
         must_poll: false,
         builder: false,

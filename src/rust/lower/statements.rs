@@ -271,11 +271,19 @@ impl Lowerer<'_, '_> {
                     }
                 }
             }
+            // A connection this function opened and closes, or a pooled
+            // one whose pool resets it when it comes back.
             let sites = self.sites_of(v);
             if !sites.is_empty()
                 && sites.iter().all(|&s| {
-                    matches!(self.roles[s], Role::Resource { pooled: false, .. })
-                        && self.f.sites[s].kind == ResourceKind::Connection
+                    let local = matches!(self.roles[s], Role::Resource { pooled: false, .. })
+                        && self.f.sites[s].kind == ResourceKind::Connection;
+                    let reset = self
+                        .ctx
+                        .knowledge
+                        .spec_named(&self.f.sites[s].type_name)
+                        .is_some_and(|spec| spec.resets_on_return);
+                    local || reset
                 })
             {
                 return false;
