@@ -104,49 +104,52 @@ fn last_of(path: &str) -> &str {
 
 impl<'a> Knowledge<'a> {
     pub fn new(table: &'a ResourceTable, local: Vec<ResourceSpec>, text: &str) -> Knowledge<'a> {
-        let mut k = Knowledge {
-            table,
-            local,
-            present: HashSet::new(),
-            by_type: HashMap::new(),
-            by_call: HashMap::new(),
-            by_method: HashMap::new(),
-            by_release: HashMap::new(),
-        };
-        let count = k.table.specs.len() + k.local.len();
-        for i in 0..count {
-            let spec = k.spec(i).clone();
+        let mut present = HashSet::new();
+        let mut by_type: HashMap<String, Vec<usize>> = HashMap::new();
+        let mut by_call: HashMap<String, Vec<(usize, usize)>> = HashMap::new();
+        let mut by_method: HashMap<String, Vec<(usize, usize)>> = HashMap::new();
+        let mut by_release: HashMap<String, Vec<(usize, usize)>> = HashMap::new();
+        let n = table.specs.len();
+        for (i, spec) in table.specs.iter().chain(&local).enumerate() {
             let c = crate_of(&spec.type_name);
-            if !k.present.contains(c) && (i >= k.table.specs.len() || text.contains(c)) {
-                k.present.insert(c.to_string());
+            if !present.contains(c) && (i >= n || text.contains(c)) {
+                present.insert(c.to_string());
             }
             for name in std::iter::once(&spec.type_name).chain(&spec.aliases) {
-                let list = k.by_type.entry(last_of(name).to_string()).or_default();
+                let list = by_type.entry(last_of(name).to_string()).or_default();
                 if !list.contains(&i) {
                     list.push(i);
                 }
             }
             for (j, a) in spec.acquire.iter().enumerate() {
                 if let Some(call) = &a.call {
-                    k.by_call
+                    by_call
                         .entry(last_of(call).to_string())
                         .or_default()
                         .push((i, j));
                 }
                 if let Some(m) = &a.method {
-                    k.by_method.entry(m.clone()).or_default().push((i, j));
+                    by_method.entry(m.clone()).or_default().push((i, j));
                 }
             }
             for (j, r) in spec.release.iter().enumerate() {
                 if let Some(call) = &r.call {
-                    k.by_release
+                    by_release
                         .entry(last_of(call).to_string())
                         .or_default()
                         .push((i, j));
                 }
             }
         }
-        k
+        Knowledge {
+            table,
+            local,
+            present,
+            by_type,
+            by_call,
+            by_method,
+            by_release,
+        }
     }
 
     /// The spec with index `i`: the table's, then the file's own.
