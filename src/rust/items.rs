@@ -49,20 +49,11 @@ pub struct Items {
 }
 
 /// Function names that say they open or close a raw handle, for `extern`
-/// declarations no rules file knows.
+/// declarations no rules file knows. A close word wins
+/// (`tsdb_disconnect` closes).
 fn opens(name: &str) -> bool {
     let n = name.to_ascii_lowercase();
-    (n.contains("open") || n.contains("connect"))
-        && ![
-            "close",
-            "free",
-            "finish",
-            "disconnect",
-            "destroy",
-            "release",
-        ]
-        .iter()
-        .any(|w| n.contains(w))
+    (n.contains("open") || n.contains("connect")) && !closes(name)
 }
 
 fn closes(name: &str) -> bool {

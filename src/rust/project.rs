@@ -40,6 +40,27 @@ fn merge<V: PartialEq>(map: &mut HashMap<String, Option<V>>, key: String, value:
     }
 }
 
+/// One file's facts: it defines each name once, so every one is known.
+fn known<V>(facts: HashMap<String, V>) -> HashMap<String, Option<V>> {
+    facts.into_iter().map(|(k, v)| (k, Some(v))).collect()
+}
+
+/// Merges another map of facts: a name known differently on each side
+/// (or already in conflict on either) is forgotten.
+fn absorb_map<V: PartialEq>(
+    mine: &mut HashMap<String, Option<V>>,
+    theirs: HashMap<String, Option<V>>,
+) {
+    for (k, v) in theirs {
+        match v {
+            Some(v) => merge(mine, k, v),
+            None => {
+                mine.insert(k, None);
+            }
+        }
+    }
+}
+
 impl RustProject {
     /// Adds another file's (or project's) facts; conflicting names are
     /// forgotten.
@@ -52,38 +73,10 @@ impl RustProject {
                 }
             }
         }
-        for (k, v) in other.aliases {
-            match v {
-                Some(v) => merge(&mut self.aliases, k, v),
-                None => {
-                    self.aliases.insert(k, None);
-                }
-            }
-        }
-        for (k, v) in other.fields {
-            match v {
-                Some(v) => merge(&mut self.fields, k, v),
-                None => {
-                    self.fields.insert(k, None);
-                }
-            }
-        }
-        for (k, v) in other.returns {
-            match v {
-                Some(v) => merge(&mut self.returns, k, v),
-                None => {
-                    self.returns.insert(k, None);
-                }
-            }
-        }
-        for (k, v) in other.acquires_from {
-            match v {
-                Some(v) => merge(&mut self.acquires_from, k, v),
-                None => {
-                    self.acquires_from.insert(k, None);
-                }
-            }
-        }
+        absorb_map(&mut self.aliases, other.aliases);
+        absorb_map(&mut self.fields, other.fields);
+        absorb_map(&mut self.returns, other.returns);
+        absorb_map(&mut self.acquires_from, other.acquires_from);
     }
 
     /// The state types used by files in `dir`, its ancestors or its
@@ -117,14 +110,6 @@ impl RustProject {
     pub fn acquires_from(&self, key: &str) -> Option<&AcquiresFrom> {
         self.acquires_from.get(key)?.as_ref()
     }
-
-    pub fn is_empty(&self) -> bool {
-        self.aliases.is_empty()
-            && self.fields.is_empty()
-            && self.returns.is_empty()
-            && self.acquires_from.is_empty()
-            && self.state_types.is_empty()
-    }
 }
 
 /// The facts one file contributes.
@@ -148,18 +133,13 @@ pub fn summarise_file(source: &SourceFile, table: &ResourceTable) -> RustProject
                     .collect(),
                 ..RustProject::default()
             };
-            for (k, v) in names.local_aliases() {
-                merge(&mut p.aliases, k.clone(), v.clone());
-            }
-            for (k, v) in items.fields {
-                merge(&mut p.fields, k, v);
-            }
-            for (k, v) in items.returns {
-                merge(&mut p.returns, k, v);
-            }
-            for (k, v) in items.acquires_from {
-                merge(&mut p.acquires_from, k, v);
-            }
+            p.aliases = names
+                .local_aliases()
+                .map(|(k, v)| (k.clone(), Some(v.clone())))
+                .collect();
+            p.fields = known(items.fields);
+            p.returns = known(items.returns);
+            p.acquires_from = known(items.acquires_from);
             p
         }
         _ => RustProject::default(),

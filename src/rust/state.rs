@@ -29,12 +29,7 @@ impl LongLived {
             }
             syn::Expr::Call(c) => {
                 if let syn::Expr::Path(p) = &*c.func {
-                    let segs: Vec<String> = p
-                        .path
-                        .segments
-                        .iter()
-                        .map(|s| s.ident.to_string())
-                        .collect();
+                    let segs = segment_names(&p.path);
                     if segs.len() >= 2 {
                         self.state_types.insert(segs[segs.len() - 2].clone());
                     }
@@ -81,6 +76,10 @@ impl LongLived {
             }
         }
     }
+}
+
+fn segment_names(path: &syn::Path) -> Vec<String> {
+    path.segments.iter().map(|s| s.ident.to_string()).collect()
 }
 
 /// The name of the type under references and shared wrappers
@@ -136,12 +135,7 @@ impl<'ast> Visit<'ast> for LongLived {
     }
     fn visit_expr_call(&mut self, c: &'ast syn::ExprCall) {
         if let syn::Expr::Path(p) = &*c.func {
-            let segs: Vec<String> = p
-                .path
-                .segments
-                .iter()
-                .map(|s| s.ident.to_string())
-                .collect();
+            let segs = segment_names(&p.path);
             let n = segs.len();
             // tonic's generated `FooServer::new(service)` serves it for the
             // life of the server.

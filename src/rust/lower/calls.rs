@@ -170,11 +170,7 @@ impl Lowerer<'_, '_> {
             last.to_string()
         };
         let origin = match self.ctx.acquires_from(&key) {
-            Some(AcquiresFrom::Param(i)) => c
-                .args
-                .iter()
-                .nth(i)
-                .map(|arg| self.origin_of(self.text(self.span(arg)))),
+            Some(AcquiresFrom::Param(i)) => self.arg_origin(&c.args, i),
             _ => None,
         };
         let helper = self.helper_guard(&key);
@@ -262,7 +258,15 @@ impl Lowerer<'_, '_> {
         if !is_guard(spec.kind) || spec.long_lived || spec.must_poll {
             return Vec::new();
         }
-        let site = self.new_site(
+        let site = self.guard_site(&spec, span, None);
+        self.f.sites[site].var_name = self.display_name(v);
+        vec![site]
+    }
+
+    /// A site for a guard of `spec` this function did not acquire through
+    /// the knowledge files (an owned parameter, a project helper's result).
+    fn guard_site(&mut self, spec: &ResourceSpec, span: Span, origin: Option<String>) -> SiteId {
+        self.new_site(
             span,
             &spec.type_name,
             spec.kind,
@@ -271,10 +275,8 @@ impl Lowerer<'_, '_> {
                 must_poll: false,
             },
             spec.drop_releases,
-            None,
-        );
-        self.f.sites[site].var_name = self.display_name(v);
-        vec![site]
+            origin,
+        )
     }
 
     pub(super) fn guard_sites(&self, v: VarId) -> Vec<SiteId> {
@@ -350,17 +352,7 @@ impl Lowerer<'_, '_> {
         span: Span,
         origin: Option<String>,
     ) -> Out {
-        let site = self.new_site(
-            span,
-            &spec.type_name,
-            spec.kind,
-            Role::Resource {
-                pooled: spec.pooled,
-                must_poll: false,
-            },
-            spec.drop_releases,
-            origin,
-        );
+        let site = self.guard_site(spec, span, origin);
         let t = self.temp();
         let i = self.acquire_into(t, site, span);
         self.var_ty.insert(t, spec.type_name.clone());
@@ -627,32 +619,12 @@ impl Lowerer<'_, '_> {
         // holding state (a mongodb session's transaction).
         let mut released = false;
         for &v in &recv_vars {
-            let by_site = self.sites_of(v).iter().any(|&s| {
-                self.ctx
-                    .knowledge
-                    .spec_named(&self.f.sites[s].type_name)
-                    .is_some_and(|spec| {
-                        spec.release
-                            .iter()
-                            .any(|r| r.method.as_deref() == Some(&method))
-                    })
-            });
-            if by_site {
+            if self.released_by_method(v, &method) {
                 self.emit(EventKind::Release { var: v }, span, false, vec![]);
                 released = true;
             }
             for p in self.on_receiver.get(&v).cloned().unwrap_or_default() {
-                let releases = self.sites_of(p).iter().any(|&s| {
-                    self.ctx
-                        .knowledge
-                        .spec_named(&self.f.sites[s].type_name)
-                        .is_some_and(|spec| {
-                            spec.release
-                                .iter()
-                                .any(|r| r.method.as_deref() == Some(&method))
-                        })
-                });
-                if releases {
+                if self.released_by_method(p, &method) {
                     self.emit(EventKind::Release { var: p }, span, false, vec![]);
                 }
             }
@@ -736,11 +708,7 @@ impl Lowerer<'_, '_> {
             let key = format!("{owner}::{method}");
             let origin = match self.ctx.acquires_from(&key) {
                 Some(AcquiresFrom::SelfField(field)) if recv_text().trim() == "self" => Some(field),
-                Some(AcquiresFrom::Param(i)) => m
-                    .args
-                    .iter()
-                    .nth(i)
-                    .map(|arg| self.origin_of(self.text(self.span(arg)))),
+                Some(AcquiresFrom::Param(i)) => self.arg_origin(&m.args, i),
                 _ => None,
             };
             if let Some(spec) = self.helper_guard(&key) {
@@ -838,6 +806,31 @@ impl Lowerer<'_, '_> {
             self.ctx.returns(&format!("{owner}::{method}"))
         });
         Out::typed(ty)
+    }
+
+    /// The pool argument `i` of a call names.
+    fn arg_origin(
+        &self,
+        args: &syn::punctuated::Punctuated<syn::Expr, syn::Token![,]>,
+        i: usize,
+    ) -> Option<String> {
+        args.iter()
+            .nth(i)
+            .map(|arg| self.origin_of(self.text(self.span(arg))))
+    }
+
+    /// Whether `method` releases a resource `v` may hold, by its spec.
+    fn released_by_method(&self, v: VarId, method: &str) -> bool {
+        self.sites_of(v).iter().any(|&s| {
+            self.ctx
+                .knowledge
+                .spec_named(&self.f.sites[s].type_name)
+                .is_some_and(|spec| {
+                    spec.release
+                        .iter()
+                        .any(|r| r.method.as_deref() == Some(method))
+                })
+        })
     }
 
     /// A pooled guard derefs to its connection: a method the guard type

@@ -163,17 +163,7 @@ impl Lowerer<'_, '_> {
             Expr::Return(r) => {
                 if let Some(e) = &r.expr {
                     let out = self.lower_expr(e);
-                    for v in self.with_parts(out.vars()) {
-                        self.emit(
-                            EventKind::Escape {
-                                var: v,
-                                returned: true,
-                            },
-                            span,
-                            false,
-                            vec![],
-                        );
-                    }
+                    self.return_vars(out.vars(), span);
                 }
                 let exit = self.f.normal_exit;
                 self.goto(exit);
@@ -354,34 +344,42 @@ impl Lowerer<'_, '_> {
         }
     }
 
+    /// Lowers an `if`/`while` condition and branches to `yes` or `no`,
+    /// continuing in `yes`. An `if let`/`while let` binds its pattern
+    /// there (in the current scope); the scrutinee is returned when the
+    /// `no` branch means it holds nothing (`if let Ok(c) = pool.get()`).
+    fn branch_on(
+        &mut self,
+        cond: &syn::Expr,
+        yes: BlockId,
+        no: BlockId,
+        span: Span,
+    ) -> Option<Out> {
+        let (out, binding) = match cond {
+            syn::Expr::Let(l) => (self.lower_expr(&l.expr), Some(&*l.pat)),
+            cond => {
+                let out = self.lower_expr(cond);
+                let vars = out.vars();
+                self.touch(&vars, span);
+                (out, None)
+            }
+        };
+        self.goto(yes);
+        self.goto(no);
+        self.cur = yes;
+        let pat = binding?;
+        let on_no = (!Self::is_failure_pat(pat)).then(|| out.clone());
+        self.bind_pat(pat, out, None);
+        on_no
+    }
+
     pub(super) fn lower_if(&mut self, i: &syn::ExprIf) -> Out {
         let span = self.span(&i.cond);
         let (then_b, else_b, join) = (self.f.new_block(), self.f.new_block(), self.f.new_block());
         let result = self.temp();
         self.push_scope();
-        let mut on_else: Option<Out> = None;
-        let mut null: Option<(VarId, bool)> = None;
-        match &*i.cond {
-            syn::Expr::Let(l) => {
-                let out = self.lower_expr(&l.expr);
-                self.goto(then_b);
-                self.goto(else_b);
-                self.cur = then_b;
-                if !Self::is_failure_pat(&l.pat) {
-                    on_else = Some(out.clone());
-                }
-                self.bind_pat(&l.pat, out, None);
-            }
-            cond => {
-                null = self.null_test(cond);
-                let out = self.lower_expr(cond);
-                let vars = out.vars();
-                self.touch(&vars, span);
-                self.goto(then_b);
-                self.goto(else_b);
-                self.cur = then_b;
-            }
-        }
+        let null = self.null_test(&i.cond);
+        let on_else = self.branch_on(&i.cond, then_b, else_b, span);
         if let Some((v, true)) = null {
             self.emit(EventKind::AssumeNone { var: v }, span, false, vec![]);
         }
@@ -566,23 +564,7 @@ impl Lowerer<'_, '_> {
         self.cur = head;
         self.enter_loop(w.label.as_ref(), head, after);
         self.push_scope();
-        match &*w.cond {
-            syn::Expr::Let(l) => {
-                let out = self.lower_expr(&l.expr);
-                self.goto(body);
-                self.goto(after);
-                self.cur = body;
-                self.bind_pat(&l.pat, out, None);
-            }
-            cond => {
-                let out = self.lower_expr(cond);
-                let vars = out.vars();
-                self.touch(&vars, span);
-                self.goto(body);
-                self.goto(after);
-                self.cur = body;
-            }
-        }
+        self.branch_on(&w.cond, body, after, span);
         self.lower_block(&w.body);
         self.pop_scope();
         self.goto(head);

@@ -448,17 +448,7 @@ impl<'c, 'a> Lowerer<'c, 'a> {
     fn finish(mut self, body: impl FnOnce(&mut Self) -> Out) -> Vec<Lowered> {
         let out = body(&mut self);
         let span = self.f.span;
-        for v in self.with_parts(out.vars()) {
-            self.emit(
-                EventKind::Escape {
-                    var: v,
-                    returned: true,
-                },
-                span,
-                false,
-                vec![],
-            );
-        }
+        self.return_vars(out.vars(), span);
         self.pop_scope();
         let exit = self.f.normal_exit;
         self.f.edge(self.cur, exit);
@@ -761,6 +751,34 @@ impl<'c, 'a> Lowerer<'c, 'a> {
                 EventKind::Escape {
                     var: v,
                     returned: false,
+                },
+                span,
+                false,
+                vec![],
+            );
+        }
+    }
+
+    /// What a macro or `select!` mentions: a must-poll value is driven
+    /// (consumed), anything else is used.
+    fn poll_or_use(&mut self, vars: &[VarId], span: Span) {
+        for &v in vars {
+            if self.must_poll(v) {
+                self.hand_over(&[v], span);
+            } else {
+                self.touch(&[v], span);
+            }
+        }
+    }
+
+    /// Everything `vars` (and the tuples they hold) hold is returned to
+    /// the caller.
+    fn return_vars(&mut self, vars: Vec<VarId>, span: Span) {
+        for v in self.with_parts(vars) {
+            self.emit(
+                EventKind::Escape {
+                    var: v,
+                    returned: true,
                 },
                 span,
                 false,

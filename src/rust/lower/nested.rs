@@ -96,13 +96,8 @@ impl Lowerer<'_, '_> {
         for arm in &arms {
             if let Some(future) = &arm.future {
                 let out = self.lower_expr(future);
-                for v in self.with_parts(out.vars()) {
-                    if self.must_poll(v) {
-                        self.hand_over(&[v], span);
-                    } else {
-                        self.touch(&[v], span);
-                    }
-                }
+                let vars = self.with_parts(out.vars());
+                self.poll_or_use(&vars, span);
             }
         }
         // Futures written in a form not parsed above still count.
@@ -205,25 +200,10 @@ impl Lowerer<'_, '_> {
                     Some(args) if !matches!(name.as_str(), "select" | "join" | "try_join") => {
                         for a in &args {
                             let out = self.lower_expr(a);
-                            let vars = out.vars();
-                            for v in vars {
-                                if self.must_poll(v) {
-                                    self.hand_over(&[v], span);
-                                } else {
-                                    self.touch(&[v], span);
-                                }
-                            }
+                            self.poll_or_use(&out.vars(), span);
                         }
                     }
-                    _ => {
-                        for v in mentioned {
-                            if self.must_poll(v) {
-                                self.hand_over(&[v], span);
-                            } else {
-                                self.touch(&[v], span);
-                            }
-                        }
-                    }
+                    _ => self.poll_or_use(&mentioned, span),
                 }
                 Out::none()
             }
