@@ -160,14 +160,61 @@ pub enum SpecLanguage {
     Rust,
 }
 
-/// A `rules/<language>/<library>.toml` file.
+/// A `rules/<language>/<library>.toml` file, or a
+/// `rules/frameworks/<framework>.toml` file (a framework's lifecycle
+/// hooks and state wrappers, for one language).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LibraryFile {
-    pub library: String,
+    /// The library the file describes (files under `rules/<language>/`).
+    #[serde(default)]
+    pub library: Option<String>,
+    /// The framework the file describes (files under `rules/frameworks/`).
+    #[serde(default)]
+    pub framework: Option<String>,
     pub language: SpecLanguage,
     #[serde(default)]
     pub resource: Vec<ResourceSpec>,
+    /// Names the front ends and rules match that belong to no one
+    /// resource: merged over every file of the language.
+    #[serde(default)]
+    pub vocabulary: Vocabulary,
+}
+
+/// Words that the front ends and rules recognise by name but that are not
+/// a single resource's acquire or release: generic release methods, task
+/// spawners, framework hooks and state wrappers. Each list is the union
+/// over the files of one language, so a library or framework adds its
+/// words in its own file.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Vocabulary {
+    /// Methods that release whatever they are called on, whichever
+    /// library (`close`, `dispose`): a call to one is never mistaken for a
+    /// leak.
+    #[serde(default)]
+    pub release_methods: Vec<String>,
+}
+
+impl Vocabulary {
+    /// Adds `other`'s words to this one's, keeping each once and in
+    /// first-seen order.
+    fn absorb(&mut self, other: &Vocabulary) {
+        fn merge(into: &mut Vec<String>, from: &[String]) {
+            for w in from {
+                if !into.contains(w) {
+                    into.push(w.clone());
+                }
+            }
+        }
+        let Vocabulary { release_methods } = other;
+        merge(&mut self.release_methods, release_methods);
+    }
+
+    /// Whether `word` is in the list `list` of this vocabulary.
+    pub fn has(list: &[String], word: &str) -> bool {
+        list.iter().any(|w| w == word)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -230,6 +277,8 @@ impl ResourceSpec {
 #[derive(Debug, Clone, Default)]
 pub struct ResourceTable {
     pub specs: Vec<ResourceSpec>,
+    /// The vocabulary of every built-in file of the language.
+    pub vocabulary: Vocabulary,
 }
 
 impl ResourceTable {
@@ -251,6 +300,11 @@ impl ResourceTable {
 pub fn parse_library(origin: &str, text: &str) -> Result<LibraryFile, SpecError> {
     let file: LibraryFile =
         toml::from_str(text).map_err(|e| SpecError(format!("{origin}: {e}")))?;
+    if file.library.is_some() == file.framework.is_some() {
+        return Err(SpecError(format!(
+            "{origin}: a rules file names exactly one `library` or `framework`"
+        )));
+    }
     for spec in &file.resource {
         spec.validate()
             .map_err(|e| SpecError(format!("{origin}: {e}")))?;
@@ -289,7 +343,11 @@ pub fn table_for(language: SpecLanguage, extra: &[ResourceSpec]) -> ResourceTabl
             .filter(|s| s.language.unwrap_or(SpecLanguage::Python) == language)
             .cloned(),
     );
-    ResourceTable { specs }
+    let mut vocabulary = Vocabulary::default();
+    for file in built_in.iter().filter(|f| f.language == language) {
+        vocabulary.absorb(&file.vocabulary);
+    }
+    ResourceTable { specs, vocabulary }
 }
 
 #[cfg(test)]
@@ -302,12 +360,16 @@ mod tests {
         for (origin, text) in EMBEDDED {
             let file = parse_library(origin, text).unwrap_or_else(|e| panic!("{e}"));
             let dir = origin.split('/').next().unwrap();
-            let expected = match file.language {
-                SpecLanguage::Python => "python",
-                SpecLanguage::Rust => "rust",
+            let expected = match (&file.framework, file.language) {
+                (Some(_), _) => "frameworks",
+                (None, SpecLanguage::Python) => "python",
+                (None, SpecLanguage::Rust) => "rust",
             };
-            assert_eq!(dir, expected, "{origin} is filed under the wrong language");
-            assert!(!file.resource.is_empty(), "{origin} declares no resource");
+            assert_eq!(dir, expected, "{origin} is filed under the wrong folder");
+            assert!(
+                !file.resource.is_empty() || file.vocabulary != Vocabulary::default(),
+                "{origin} declares no resource and no vocabulary"
+            );
             // Every `on` names a type declared somewhere for that language.
             let table = table_for(file.language, &[]);
             for spec in &file.resource {

@@ -53,9 +53,9 @@ use tree_sitter::Node;
 
 use crate::diagnostic::{Finding, Span};
 use crate::python::context::FileContext;
-use crate::python::lower::{class_attributes, GENERIC_RELEASES};
+use crate::python::lower::class_attributes;
 use crate::python::preorder;
-use crate::resources::ResourceKind;
+use crate::resources::{ResourceKind, Vocabulary};
 
 /// Method names that make a class its resources' releaser.
 const RELEASING_METHODS: &[&str] = &[
@@ -176,7 +176,7 @@ fn check_class(ctx: &FileContext, class: Node, out: &mut Vec<Finding>) {
                         .child_by_field_name("object")
                         .and_then(|o| self_attribute(ctx, o))
                     {
-                        if GENERIC_RELEASES.contains(&method)
+                        if Vocabulary::has(&ctx.resources.vocabulary.release_methods, method)
                             || ctx.spec_releases(&attr, &attrs, method)
                         {
                             released.push(attr);

@@ -40,9 +40,8 @@ use tree_sitter::Node;
 
 use crate::diagnostic::{Finding, Span};
 use crate::python::context::FileContext;
-use crate::python::lower::GENERIC_RELEASES;
 use crate::python::preorder;
-use crate::resources::ResourceKind;
+use crate::resources::{ResourceKind, Vocabulary};
 
 /// Registration methods that store a ready-made instance.
 const REGISTERING: &[&str] = &[
@@ -78,8 +77,9 @@ fn released_later(ctx: &FileContext, stmts: &[Node], name: &str) -> bool {
                     let on_name = f.kind() == "attribute"
                         && f.child_by_field_name("object")
                             .is_some_and(|o| ctx.text(o) == name)
-                        && f.child_by_field_name("attribute")
-                            .is_some_and(|a| GENERIC_RELEASES.contains(&ctx.text(a)));
+                        && f.child_by_field_name("attribute").is_some_and(|a| {
+                            Vocabulary::has(&ctx.resources.vocabulary.release_methods, ctx.text(a))
+                        });
                     let helper = ctx.text(f).to_ascii_lowercase().contains("close")
                         && n.child_by_field_name("arguments").is_some_and(|a| {
                             let mut c = a.walk();

@@ -47,9 +47,8 @@ use tree_sitter::Node;
 
 use crate::diagnostic::{Finding, Span};
 use crate::python::context::FileContext;
-use crate::python::lower::GENERIC_RELEASES;
 use crate::python::preorder;
-use crate::resources::ResourceKind;
+use crate::resources::{ResourceKind, Vocabulary};
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Role {
@@ -237,7 +236,7 @@ fn released_targets(ctx: &FileContext, node: Node, after: usize) -> Vec<String> 
                     .child_by_field_name("attribute")
                     .map(|a| ctx.text(a))
                     .unwrap_or("");
-                let releases = GENERIC_RELEASES.contains(&method)
+                let releases = Vocabulary::has(&ctx.resources.vocabulary.release_methods, method)
                     || ctx.resources.specs.iter().any(|s| {
                         s.release
                             .iter()

@@ -3,9 +3,10 @@
 
 use tree_sitter::Node;
 
-use super::{span, GenMode, Lowerer, NotAwaited, GENERIC_RELEASES};
+use super::{span, GenMode, Lowerer, NotAwaited};
 use crate::ir::{EventKind, SiteId, VarId};
 use crate::python::argument_value;
+use crate::resources::Vocabulary;
 use crate::resources::{ResourceKind, ResourceSpec};
 
 /// Methods that store their argument in a container that outlives the
@@ -451,7 +452,7 @@ impl<'c, 'a, 't> Lowerer<'c, 'a, 't> {
                 .child_by_field_name("object")
                 .and_then(|o| self.tracked(o))
             {
-                if GENERIC_RELEASES.contains(&attr) {
+                if Vocabulary::has(&self.ctx.resources.vocabulary.release_methods, attr) {
                     self.emit(EventKind::Guard { var: v }, at, false);
                 }
             }
@@ -484,7 +485,9 @@ impl<'c, 'a, 't> Lowerer<'c, 'a, 't> {
         if let (Some(m), Some(r)) = (method, receiver) {
             let rname = self.text(r);
             if let Some(i) = self.params.iter().position(|p| p == rname) {
-                if GENERIC_RELEASES.contains(&m) && !self.releases_params.contains(&i) {
+                if Vocabulary::has(&self.ctx.resources.vocabulary.release_methods, m)
+                    && !self.releases_params.contains(&i)
+                {
                     self.releases_params.push(i);
                 }
             }
@@ -506,7 +509,7 @@ impl<'c, 'a, 't> Lowerer<'c, 'a, 't> {
             }
             if let Some(v) = self.tracked(r) {
                 let spec = self.spec_of_var(rname);
-                let is_release = GENERIC_RELEASES.contains(&m)
+                let is_release = Vocabulary::has(&self.ctx.resources.vocabulary.release_methods, m)
                     || spec.is_some_and(|s| {
                         s.release
                             .iter()

@@ -23,23 +23,6 @@ mod entry;
 pub(crate) use entry::class_attributes;
 pub use entry::{is_fixture, lower_file};
 
-/// Methods that release whatever they are called on, whichever library:
-/// precision first, a call to one of them is never mistaken for a leak.
-pub const GENERIC_RELEASES: &[&str] = &[
-    "close",
-    "aclose",
-    "dispose",
-    "terminate",
-    "shutdown",
-    "disconnect",
-    "quit",
-    "release",
-    "remove",
-    "detach",
-    "__exit__",
-    "__aexit__",
-];
-
 /// `(conn := connect())` and `(conn)` stand for `conn` in a condition.
 fn name_of_operand(mut n: Node) -> Node {
     loop {
