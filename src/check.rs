@@ -5,10 +5,12 @@ use std::path::Path;
 
 use crate::config::Settings;
 use crate::diagnostic::{Finding, Span};
-use crate::python::analyse::{analyse_module, package_of, worth_lowering};
-use crate::python::context::{module_name, FileContext, Summaries};
+use crate::python::analyse::{package_of, worth_lowering};
+use crate::python::context::{module_name, Summaries};
 use crate::python::{self, PyModule};
-use crate::rules::{self, IO_ERROR, SYNTAX_ERROR};
+use crate::rules::{
+    self, Check, Needs, PythonContext, RuleLanguage, RuleMeta, RustContext, IO_ERROR, SYNTAX_ERROR,
+};
 use crate::rust::{self, RustParse};
 use crate::source::{Language, SourceFile};
 use crate::suppress;
@@ -146,21 +148,29 @@ pub fn build_rust_project(files: &[(&Path, &str, &Settings)]) -> crate::rust::pr
 
 /// Whether the Rust first pass should summarise a file.
 pub fn wanted_by_rust_first_pass(text: &str, settings: &Settings) -> bool {
-    RUST_RULES.iter().any(|c| settings.rules.contains(c))
-        && settings.rust_prefilter.summarises(text)
+    needs_project(settings, RuleLanguage::Rust) && settings.rust_prefilter.summarises(text)
 }
 
-/// Whether the first pass should summarise a file: the engine is on and
-/// the file imports a library that acquires resources.
+/// Whether the first pass should summarise a file: an enabled rule reads
+/// the project's facts and the file imports a library that acquires
+/// resources.
 pub fn wanted_by_first_pass(text: &str, settings: &Settings) -> bool {
-    ENGINE_RULES.iter().any(|c| settings.rules.contains(c))
-        && settings.python_libraries.imported_by(text)
+    needs_project(settings, RuleLanguage::Python) && settings.python_libraries.imported_by(text)
 }
 
-/// The rules that need the dataflow engine.
-const ENGINE_RULES: &[&str] = &[
-    "LK101", "LK102", "LK103", "LK105", "LK106", "LK107", "LK108", "LK109",
-];
+/// The enabled rules, in code order.
+fn enabled(settings: &Settings) -> impl Iterator<Item = &'static RuleMeta> + '_ {
+    rules::all()
+        .iter()
+        .copied()
+        .filter(|r| settings.rules.contains(r.code))
+}
+
+/// Whether an enabled rule of `language` reads the project's first-pass
+/// facts.
+fn needs_project(settings: &Settings, language: RuleLanguage) -> bool {
+    enabled(settings).any(|r| r.language() == language && r.needs == Needs::Project)
+}
 
 /// Every finding for one file's text, suppressions and settings applied,
 /// sorted by position.
@@ -241,45 +251,13 @@ fn lint_python(
         };
         return (findings, comments);
     }
-    if settings.rules.contains(rules::WITH_DOES_NOT_CLOSE.code) {
-        findings.extend(rules::with_does_not_close::check(
-            &module,
-            &settings.python,
-            source.uses_crlf(),
-        ));
+    let cx = PythonContext::new(source, settings, &project.python, &module, &name);
+    for rule in enabled(settings) {
+        if let Check::Python(check) = rule.check {
+            findings.extend(check(&cx));
+        }
     }
-    let engine_wanted = ENGINE_RULES.iter().any(|c| settings.rules.contains(c));
-    if engine_wanted {
-        let ctx = FileContext::new(&module, &settings.python, &project.python, name);
-        let results = analyse_module(&ctx);
-        if settings
-            .rules
-            .contains(rules::SESSION_STORED_LONG_LIVED.code)
-        {
-            findings.extend(rules::session_stored_long_lived::check(&ctx));
-        }
-        if settings
-            .rules
-            .contains(rules::STARTUP_WITHOUT_SHUTDOWN.code)
-        {
-            findings.extend(rules::startup_without_shutdown::check(&ctx));
-        }
-        if settings.rules.contains(rules::OWNER_WITHOUT_CLOSE.code) {
-            findings.extend(rules::owner_without_close::check(&ctx));
-        }
-        if settings
-            .rules
-            .contains(rules::FIXTURE_WITHOUT_TEARDOWN.code)
-        {
-            findings.extend(rules::fixture_without_teardown::check(&results));
-        }
-        findings.extend(rules::python_leaks::check(
-            &ctx,
-            &results,
-            &settings.rules,
-            &project.python,
-        ));
-    }
+    drop(cx);
     // Comments matter only for suppressing findings.
     let comments = if findings.is_empty() {
         Vec::new()
@@ -289,20 +267,23 @@ fn lint_python(
     (findings, comments)
 }
 
-/// The Rust rules: only files the prefilter admits are lowered.
-const RUST_RULES: &[&str] = &[
-    "LK201", "LK202", "LK203", "LK204", "LK205", "LK206", "LK207", "LK208",
-];
-
 fn lint_rust(source: &SourceFile, settings: &Settings, project: &Project) -> Vec<Finding> {
-    let wanted = RUST_RULES.iter().any(|c| settings.rules.contains(c))
+    // Only files the prefilter admits are lowered.
+    let wanted = enabled(settings).any(|r| r.language() == RuleLanguage::Rust)
         && settings.rust_prefilter.admits(&source.text);
     let parsed = rust::parse(source);
     let findings = match parsed {
         RustParse::Parsed(file) if wanted => {
             let analysis =
                 rust::analyse::analyse_file(&file, source, &settings.rust, &project.rust);
-            rules::rust_leaks::check(&analysis, &file, source, &settings.rules)
+            let cx = RustContext::new(source, &analysis.functions, &analysis.stored);
+            enabled(settings)
+                .filter_map(|rule| match rule.check {
+                    Check::Rust(check) => Some(check(&cx)),
+                    _ => None,
+                })
+                .flatten()
+                .collect()
         }
         RustParse::Parsed(_) => Vec::new(),
         RustParse::SyntaxError(span, message) => vec![SYNTAX_ERROR.finding(

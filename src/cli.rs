@@ -154,7 +154,7 @@ fn print_rules(format: ListFormat) {
                 .iter()
                 .map(|r| {
                     serde_json::json!({
-                        "code": r.code, "name": r.name, "language": r.language.as_str(),
+                        "code": r.code, "name": r.name, "language": r.language().as_str(),
                         "severity": r.severity.as_str(), "fix": r.fix.as_str(), "summary": r.summary,
                     })
                 })
@@ -175,7 +175,7 @@ fn print_rules(format: ListFormat) {
                     "{:<7} {:<width$} {:<9} {:<10} {}",
                     r.code,
                     r.name,
-                    r.language.as_str(),
+                    r.language().as_str(),
                     r.fix.as_str(),
                     r.summary
                 );

@@ -156,7 +156,7 @@ pub fn unified_diff(display_path: &str, old: &str, new: &str) -> String {
 mod tests {
     use super::*;
     use crate::diagnostic::{Fix, Span};
-    use crate::rules::WITH_DOES_NOT_CLOSE;
+    use crate::rules::with_does_not_close::WITH_DOES_NOT_CLOSE;
 
     fn finding_with(edits: Vec<Edit>, applicability: Applicability) -> Finding {
         WITH_DOES_NOT_CLOSE

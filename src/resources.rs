@@ -30,6 +30,21 @@ pub enum ResourceKind {
     Factory,
 }
 
+impl ResourceKind {
+    /// A value that holds a connection's session for its holder alone
+    /// (connections, sessions, transactions, cursors): not shareable like
+    /// a pool or client.
+    pub fn is_guard(self) -> bool {
+        matches!(
+            self,
+            ResourceKind::Connection
+                | ResourceKind::Session
+                | ResourceKind::Transaction
+                | ResourceKind::Cursor
+        )
+    }
+}
+
 /// What entering the resource as a context manager does on exit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
 #[serde(rename_all = "kebab-case")]

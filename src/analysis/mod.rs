@@ -494,6 +494,7 @@ mod tests {
                 long_lived: false,
                 drop_releases: false,
                 origin: None,
+                facts: Default::default(),
             })
         }
         fn ev(&mut self, b: BlockId, kind: EventKind, at: usize, may_raise: bool) {

@@ -31,6 +31,88 @@ pub struct Site {
     /// What it was acquired from (the pool expression, as the front end
     /// spells it), so that two guards from one pool can be compared.
     pub origin: Option<String>,
+    /// What else the front end saw happen to it, for the rules that ask
+    /// more than "open or released".
+    pub facts: SiteFacts,
+}
+
+/// What a site stands for, beyond its resource type.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SiteRole {
+    /// A resource from the knowledge files (or the file's own `extern`
+    /// functions). `pooled`: a guard lent by a pool; `must_poll`: a driver
+    /// future that must be spawned or awaited for its sibling to work.
+    Resource { pooled: bool, must_poll: bool },
+    /// A transaction opened by sending a raw `BEGIN` statement.
+    RawTransaction,
+    /// A guard wrapped so that its `Drop` does not run (`ManuallyDrop::new`,
+    /// `Box::into_raw`): open until it is taken back.
+    Detached { call: Span, how: String },
+    /// A call that acquires from a pool on the caller's behalf (a project
+    /// function given the pool, or a query run on the pool itself:
+    /// `callee: None`): a probe for nested acquisition.
+    PoolCall { callee: Option<String> },
+}
+
+impl Default for SiteRole {
+    fn default() -> SiteRole {
+        SiteRole::Resource {
+            pooled: false,
+            must_poll: false,
+        }
+    }
+}
+
+/// How a value acquired in a loop outlives the iteration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outlives {
+    /// Put into a collection that lives outside the loop.
+    Collected,
+    /// Moved into a task or thread that the iteration does not join.
+    Spawned,
+}
+
+/// Where a site's value was bound by a `let` (for fixes that insert code
+/// after the binding).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Binding {
+    /// The whole statement.
+    pub stmt: Span,
+    /// The pattern that binds it: a name, or `_`.
+    pub pattern: Span,
+    pub name: Option<String>,
+    /// Inside an `async` function or block.
+    pub in_async: bool,
+}
+
+/// Facts about a site that the CFG's events do not carry.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SiteFacts {
+    pub role: SiteRole,
+    /// Some operation used it after it was acquired.
+    pub touched: bool,
+    /// A statement that writes (SQL `INSERT`, a write API) went through it.
+    pub written: bool,
+    /// Calls that give it away for good (`mem::forget`, `Box::leak`), with
+    /// the call's name.
+    pub forgotten: Vec<(Span, String)>,
+    /// Places where it outlives the loop iteration that acquired it.
+    pub outlives_loop: Vec<(Span, Outlives)>,
+    /// Where a must-poll value was bound.
+    pub binding: Option<Binding>,
+    /// Sites made by the same call as parts of one value (a tokio-postgres
+    /// `Client` beside its `Connection`).
+    pub siblings: Vec<SiteId>,
+    /// For a must-poll site: where a sibling was awaited before it was
+    /// ever polled.
+    pub awaited_before_polled: Vec<Span>,
+}
+
+/// What a front end knows of a function as a whole.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FunctionInfo {
+    /// A test (`#[test]`, `test_*`) or code only tests run.
+    pub is_test: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -97,6 +179,7 @@ pub struct Function {
     pub raise_exit: BlockId,
     pub var_names: Vec<String>,
     pub sites: Vec<Site>,
+    pub info: FunctionInfo,
 }
 
 impl Function {

@@ -350,7 +350,7 @@ mod tests {
     }
 
     fn finding(span: Span) -> Finding {
-        rules::WITH_DOES_NOT_CLOSE.finding(
+        rules::with_does_not_close::WITH_DOES_NOT_CLOSE.finding(
             span,
             "`with` does not close the connection",
             "use `closing(...)`",

@@ -40,9 +40,50 @@ crate::declare_rule! {
     pub static ACQUIRE_IN_LOOP = {
         code: "LK205",
         name: "acquire-in-loop",
-        language: Rust,
         severity: Warning,
         fix: None,
+        needs: Project,
+        check: Rust(check),
         summary: "Guards acquired in a loop outlive their iteration and drain the pool.",
     }
+}
+
+use crate::diagnostic::Finding;
+use crate::ir::{Outlives, SiteRole};
+use crate::rules::context::rust::what;
+use crate::rules::RustContext;
+
+fn check(cx: &RustContext) -> Vec<Finding> {
+    let mut out = Vec::new();
+    for (f, _) in cx.functions() {
+        for (i, site) in f.sites.iter().enumerate() {
+            let Some((at, how)) = site.facts.outlives_loop.first() else {
+                continue;
+            };
+            // Only guards from a pool starve it: a fresh connection per
+            // worker (a benchmark's clients) is what the loop is for.
+            let from_pool = site.origin.is_some()
+                || matches!(site.facts.role, SiteRole::Resource { pooled: true, .. });
+            if !from_pool {
+                continue;
+            }
+            let how = match how {
+                Outlives::Collected => "kept in a collection that outlives the loop",
+                Outlives::Spawned => "moved into a task that the iteration does not await",
+            };
+            out.push(
+                ACQUIRE_IN_LOOP
+                    .finding(
+                        site.span,
+                        format!(
+                            "{} is acquired in a loop and {how}: each iteration holds one more connection",
+                            what(f, i)
+                        ),
+                        "Acquire inside the task (move a pool clone into it), or use the guard and drop it within the iteration.",
+                    )
+                    .with_label(*at, "outlives the iteration here"),
+            );
+        }
+    }
+    out
 }

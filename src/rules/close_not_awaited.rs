@@ -32,9 +32,39 @@ crate::declare_rule! {
     pub static CLOSE_NOT_AWAITED = {
         code: "LK106",
         name: "close-not-awaited",
-        language: Python,
         severity: Error,
         fix: Sometimes,
+        needs: Project,
+        check: Python(check),
         summary: "An async close() is called without await: nothing is closed.",
     }
+}
+
+use crate::diagnostic::{Applicability, Edit, Finding, Fix};
+use crate::rules::PythonContext;
+
+fn check(cx: &PythonContext) -> Vec<Finding> {
+    let mut out = Vec::new();
+    for (l, _) in cx.functions() {
+        for na in &l.not_awaited {
+            let message = format!(
+                "`{}.{}()` returns a coroutine that is never awaited: nothing is closed",
+                na.receiver, na.method
+            );
+            let mut f = CLOSE_NOT_AWAITED.finding(
+                na.call,
+                message,
+                format!("Await it: `await {}.{}()`.", na.receiver, na.method),
+            );
+            if l.is_async {
+                f = f.with_fix(Fix::new(
+                    Applicability::Safe,
+                    "Add `await`",
+                    vec![Edit::insertion(na.call.start, "await ")],
+                ));
+            }
+            out.push(f);
+        }
+    }
+    out
 }

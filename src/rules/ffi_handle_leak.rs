@@ -43,9 +43,57 @@ crate::declare_rule! {
     pub static FFI_HANDLE_LEAK = {
         code: "LK207",
         name: "ffi-handle-leak",
-        language: Rust,
         severity: Error,
         fix: None,
+        needs: Project,
+        check: Rust(check),
         summary: "A raw FFI handle or file descriptor is not released on every path.",
     }
+}
+
+use crate::analysis::LeakPath;
+use crate::diagnostic::Finding;
+use crate::ir::SiteRole;
+use crate::resources::ResourceKind;
+use crate::rules::context::rust::what;
+use crate::rules::RustContext;
+
+fn check(cx: &RustContext) -> Vec<Finding> {
+    let mut out = Vec::new();
+    for (f, outcome) in cx.functions() {
+        for leak in &outcome.leaks {
+            let site = &f.sites[leak.site];
+            let plain = matches!(
+                site.facts.role,
+                SiteRole::Resource {
+                    must_poll: false,
+                    ..
+                }
+            );
+            if !plain || site.kind != ResourceKind::Handle {
+                continue;
+            }
+            let mut finding = FFI_HANDLE_LEAK.finding(
+                site.span,
+                match leak.path {
+                    LeakPath::Normal => format!("{} is never released", what(f, leak.site)),
+                    LeakPath::OnError { .. } => format!(
+                        "{} leaks when a `?` returns early: it is released only on the success path",
+                        what(f, leak.site)
+                    ),
+                },
+                "Release it on every path, or wrap it at once in a type whose `Drop` releases it (`OwnedFd::from_raw_fd`, a small RAII struct).",
+            );
+            if let LeakPath::OnError { raised_at } = leak.path {
+                finding = finding.with_label(raised_at, "may return early here");
+            } else if let Some(at) = leak.overwritten_at {
+                finding = finding.with_label(at, "last reference lost here");
+            }
+            for r in leak.released_at.iter().take(1) {
+                finding = finding.with_label(*r, "released here only on some paths");
+            }
+            out.push(finding);
+        }
+    }
+    out
 }

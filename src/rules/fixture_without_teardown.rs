@@ -31,22 +31,22 @@ crate::declare_rule! {
     pub static FIXTURE_WITHOUT_TEARDOWN = {
         code: "LK105",
         name: "fixture-without-teardown",
-        language: Python,
         severity: Error,
         fix: None,
+        needs: Project,
+        check: Python(check),
         summary: "A pytest fixture acquires a resource and never releases it in teardown.",
     }
 }
 
-use crate::analysis::Outcome;
 use crate::diagnostic::Finding;
-use crate::python::lower::Lowered;
 use crate::resources::ResourceKind;
+use crate::rules::PythonContext;
 
 /// Leaks and returned resources of fixtures.
-pub fn check(results: &[(Lowered, Outcome)]) -> Vec<Finding> {
+fn check(cx: &PythonContext) -> Vec<Finding> {
     let mut out = Vec::new();
-    for (l, outcome) in results.iter().filter(|(l, _)| l.is_fixture) {
+    for (l, outcome) in cx.functions().iter().filter(|(l, _)| l.is_fixture) {
         let mut reported = Vec::new();
         let returned = outcome.returned.iter().map(|&s| (s, true));
         // Only leaks on the normal path: a teardown that fails half-way is

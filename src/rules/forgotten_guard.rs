@@ -40,9 +40,57 @@ crate::declare_rule! {
     pub static FORGOTTEN_GUARD = {
         code: "LK201",
         name: "forgotten-guard",
-        language: Rust,
         severity: Error,
         fix: None,
+        needs: Project,
+        check: Rust(check),
         summary: "A connection, transaction or session guard is forgotten and never returns to its pool.",
     }
+}
+
+use crate::analysis::LeakPath;
+use crate::diagnostic::Finding;
+use crate::ir::SiteRole;
+use crate::rules::context::rust::{short, what};
+use crate::rules::RustContext;
+
+fn check(cx: &RustContext) -> Vec<Finding> {
+    let mut out = Vec::new();
+    for (f, outcome) in cx.functions() {
+        for (i, site) in f.sites.iter().enumerate() {
+            for (call, how) in &site.facts.forgotten {
+                out.push(
+                    FORGOTTEN_GUARD
+                        .finding(
+                            *call,
+                            format!(
+                                "{} is given to `{how}`: its `Drop` never runs, so it never returns to its pool",
+                                what(f, i),
+                            ),
+                            "Drop the guard to give the connection back (`drop(conn)`), or detach it from the pool on purpose.",
+                        )
+                        .with_label(site.span, "acquired here"),
+                );
+            }
+        }
+        for leak in &outcome.leaks {
+            let site = &f.sites[leak.site];
+            let SiteRole::Detached { call, how } = &site.facts.role else {
+                continue;
+            };
+            let mut finding = FORGOTTEN_GUARD.finding(
+                *call,
+                format!(
+                    "a `{}` is wrapped by `{how}` and never taken back: it never returns to its pool",
+                    short(&site.type_name)
+                ),
+                "Take it back on every path (`ManuallyDrop::into_inner`, `Box::from_raw`), or let an owner whose `Drop` does so keep it.",
+            );
+            if let LeakPath::OnError { raised_at } = leak.path {
+                finding = finding.with_label(raised_at, "`?` returns here without taking it back");
+            }
+            out.push(finding);
+        }
+    }
+    out
 }

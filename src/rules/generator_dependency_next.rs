@@ -35,9 +35,46 @@ crate::declare_rule! {
     pub static GENERATOR_DEPENDENCY_NEXT = {
         code: "LK103",
         name: "generator-dependency-next",
-        language: Python,
         severity: Error,
         fix: None,
+        needs: Project,
+        check: Python(check),
         summary: "next() on a dependency generator skips the cleanup after its yield.",
     }
+}
+
+use crate::diagnostic::Finding;
+use crate::rules::PythonContext;
+
+fn check(cx: &PythonContext) -> Vec<Finding> {
+    let summaries = cx.summaries;
+    let mut out = Vec::new();
+    for (l, _) in cx.functions() {
+        for (at, callee) in &l.next_calls {
+            // `next(self.x.get_db())` names only the method: any project
+            // dependency generator of that name counts.
+            let is_dependency = summaries
+                .get(callee)
+                .is_some_and(|s| s.dependency_generator)
+                || {
+                    let tail = callee.rsplit('.').next().unwrap_or(callee);
+                    summaries
+                        .iter()
+                        .any(|(q, s)| s.dependency_generator && q.rsplit('.').next() == Some(tail))
+                };
+            if !is_dependency {
+                continue;
+            }
+            let name = callee.rsplit('.').next().unwrap_or(callee);
+            out.push(GENERATOR_DEPENDENCY_NEXT.finding(
+                *at,
+                format!("`next({name}())` takes the resource but never resumes the generator, so its cleanup never runs"),
+                format!(
+                    "Use it as a context manager: `with contextlib.contextmanager({name})() as db: ...`, \
+                     or make `{name}` a `@contextmanager` and write `with {name}() as db:`."
+                ),
+            ));
+        }
+    }
+    out
 }

@@ -20,9 +20,10 @@ crate::declare_rule! {
     pub static IO_ERROR = {
         code: "LK002",
         name: "io-error",
-        language: Any,
         severity: Error,
         fix: None,
+        needs: Source,
+        check: Pipeline,
         summary: "The file could not be read or analysed.",
     }
 }

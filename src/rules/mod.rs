@@ -1,28 +1,12 @@
-//! The rule catalogue. Each rule lives in its own file and is declared with
-//! [`declare_rule!`]; the doc comment written there *is* the page that
-//! `leaklint rule CODE` prints, so documentation cannot drift from code.
+//! The rule catalogue. Each rule is one file here: its `declare_rule!`
+//! holds the metadata, the doc comment that *is* the page `leaklint rule
+//! CODE` prints, and the check the pipeline calls with the file's
+//! [`PythonContext`] or [`RustContext`]. `build.rs` registers every file,
+//! so adding a rule is adding a file (see CONTRIBUTING.md).
 
-pub mod acquire_in_loop;
-pub mod close_not_awaited;
-pub mod ffi_handle_leak;
-pub mod fixture_without_teardown;
-pub mod forgotten_guard;
-pub mod generator_dependency_next;
-pub mod guard_stored_long_lived;
-mod io_error;
-pub mod leak_on_error_path;
-pub mod nested_acquire;
-pub mod owner_without_close;
-pub mod python_leaks;
-pub mod raw_transaction_without_guard;
-pub mod rust_leaks;
-pub mod session_stored_long_lived;
-pub mod startup_without_shutdown;
-mod syntax_error;
-pub mod transaction_never_committed;
-pub mod unclosed_resource;
-pub mod unspawned_connection;
-pub mod with_does_not_close;
+mod context;
+
+pub(crate) use context::{PythonContext, RustContext};
 
 use crate::diagnostic::{Finding, Severity, Span};
 
@@ -62,14 +46,50 @@ impl RuleLanguage {
     }
 }
 
-/// Everything the CLI and the reporters know about a rule.
+/// What a rule needs of a file, so that nothing more is computed than
+/// the enabled rules use: the first pass (project summaries) runs only
+/// for files some enabled `Project` rule will read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Needs {
+    /// Nothing but the file's bytes: the pipeline reports it (LK001,
+    /// LK002).
+    Source,
+    /// The syntax tree and this file's own names.
+    Syntax,
+    /// The project's first-pass facts, the semantic model and the
+    /// engine's results.
+    Project,
+}
+
+/// How a rule is checked: by the pipeline itself, or by a function of
+/// one language's file context.
+#[derive(Clone, Copy)]
+pub enum Check {
+    /// Reported by the pipeline when a file cannot be read or parsed.
+    Pipeline,
+    Python(for<'a> fn(&PythonContext<'a>) -> Vec<Finding>),
+    Rust(for<'a> fn(&RustContext<'a>) -> Vec<Finding>),
+}
+
+impl std::fmt::Debug for Check {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Check::Pipeline => "Pipeline",
+            Check::Python(_) => "Python",
+            Check::Rust(_) => "Rust",
+        })
+    }
+}
+
+/// Everything the CLI, the pipeline and the reporters know about a rule.
 #[derive(Debug)]
 pub struct RuleMeta {
     pub code: &'static str,
     pub name: &'static str,
-    pub language: RuleLanguage,
     pub severity: Severity,
     pub fix: FixAvailability,
+    pub needs: Needs,
+    pub check: Check,
     /// One sentence: what the rule finds.
     pub summary: &'static str,
     /// The whole page, Markdown, from the rule's doc comment.
@@ -77,6 +97,15 @@ pub struct RuleMeta {
 }
 
 impl RuleMeta {
+    /// The files the rule applies to, from how it is checked.
+    pub fn language(&self) -> RuleLanguage {
+        match self.check {
+            Check::Pipeline => RuleLanguage::Any,
+            Check::Python(_) => RuleLanguage::Python,
+            Check::Rust(_) => RuleLanguage::Rust,
+        }
+    }
+
     /// A finding of this rule with its code, name and severity filled in.
     pub fn finding(
         &'static self,
@@ -97,15 +126,18 @@ impl RuleMeta {
     }
 }
 
-/// Declares a rule's metadata from its doc comment and a few fields.
+/// Declares a rule: its doc comment (the rule's page), its metadata and
+/// its check. The static must be named after its file, upper-cased
+/// (`with_does_not_close.rs` declares `WITH_DOES_NOT_CLOSE`).
 ///
 /// ```ignore
 /// declare_rule! {
 ///     /// ## What it does
 ///     /// ...
 ///     pub static WITH_DOES_NOT_CLOSE = {
-///         code: "LK104", name: "with-does-not-close", language: Python,
-///         severity: Error, fix: Sometimes,
+///         code: "LK104", name: "with-does-not-close",
+///         severity: Error, fix: Sometimes, needs: Syntax,
+///         check: Python(check),
 ///         summary: "...",
 ///     }
 /// }
@@ -117,9 +149,10 @@ macro_rules! declare_rule {
         pub static $ident:ident = {
             code: $code:literal,
             name: $name:literal,
-            language: $lang:ident,
             severity: $sev:ident,
             fix: $fix:ident,
+            needs: $needs:ident,
+            check: $check:ident $(($f:path))?,
             summary: $summary:literal $(,)?
         }
     ) => {
@@ -127,60 +160,29 @@ macro_rules! declare_rule {
         pub static $ident: $crate::rules::RuleMeta = $crate::rules::RuleMeta {
             code: $code,
             name: $name,
-            language: $crate::rules::RuleLanguage::$lang,
             severity: $crate::diagnostic::Severity::$sev,
             fix: $crate::rules::FixAvailability::$fix,
+            needs: $crate::rules::Needs::$needs,
+            check: $crate::rules::Check::$check $(($f))?,
             summary: $summary,
             doc: concat!($($doc, "\n"),*),
         };
     };
 }
 
-pub use acquire_in_loop::ACQUIRE_IN_LOOP;
-pub use close_not_awaited::CLOSE_NOT_AWAITED;
-pub use ffi_handle_leak::FFI_HANDLE_LEAK;
-pub use fixture_without_teardown::FIXTURE_WITHOUT_TEARDOWN;
-pub use forgotten_guard::FORGOTTEN_GUARD;
-pub use generator_dependency_next::GENERATOR_DEPENDENCY_NEXT;
-pub use guard_stored_long_lived::GUARD_STORED_LONG_LIVED;
-pub use io_error::IO_ERROR;
-pub use leak_on_error_path::LEAK_ON_ERROR_PATH;
-pub use nested_acquire::NESTED_ACQUIRE;
-pub use owner_without_close::OWNER_WITHOUT_CLOSE;
-pub use raw_transaction_without_guard::RAW_TRANSACTION_WITHOUT_GUARD;
-pub use session_stored_long_lived::SESSION_STORED_LONG_LIVED;
-pub use startup_without_shutdown::STARTUP_WITHOUT_SHUTDOWN;
-pub use syntax_error::SYNTAX_ERROR;
-pub use transaction_never_committed::TRANSACTION_NEVER_COMMITTED;
-pub use unclosed_resource::UNCLOSED_RESOURCE;
-pub use unspawned_connection::UNSPAWNED_CONNECTION;
-pub use with_does_not_close::WITH_DOES_NOT_CLOSE;
+include!(concat!(env!("OUT_DIR"), "/registered_rules.rs"));
 
-/// Every implemented rule, in code order. Rules not implemented yet are not
-/// listed (and cannot be selected).
+pub use io_error::IO_ERROR;
+pub use syntax_error::SYNTAX_ERROR;
+
+/// Every rule, in code order.
 pub fn all() -> &'static [&'static RuleMeta] {
-    static ALL: [&RuleMeta; 19] = [
-        &SYNTAX_ERROR,
-        &IO_ERROR,
-        &UNCLOSED_RESOURCE,
-        &LEAK_ON_ERROR_PATH,
-        &GENERATOR_DEPENDENCY_NEXT,
-        &WITH_DOES_NOT_CLOSE,
-        &FIXTURE_WITHOUT_TEARDOWN,
-        &CLOSE_NOT_AWAITED,
-        &SESSION_STORED_LONG_LIVED,
-        &STARTUP_WITHOUT_SHUTDOWN,
-        &OWNER_WITHOUT_CLOSE,
-        &FORGOTTEN_GUARD,
-        &RAW_TRANSACTION_WITHOUT_GUARD,
-        &TRANSACTION_NEVER_COMMITTED,
-        &NESTED_ACQUIRE,
-        &ACQUIRE_IN_LOOP,
-        &GUARD_STORED_LONG_LIVED,
-        &FFI_HANDLE_LEAK,
-        &UNSPAWNED_CONNECTION,
-    ];
-    &ALL
+    static ALL: std::sync::OnceLock<Vec<&'static RuleMeta>> = std::sync::OnceLock::new();
+    ALL.get_or_init(|| {
+        let mut all = REGISTERED.to_vec();
+        all.sort_by_key(|r| r.code);
+        all
+    })
 }
 
 pub fn by_code(code: &str) -> Option<&'static RuleMeta> {
@@ -196,7 +198,7 @@ pub fn page(rule: &RuleMeta) -> String {
     let mut out = format!("# {} ({})\n\n", rule.name, rule.code);
     out.push_str(&format!(
         "Language: {}. Fix: {}.\n\n",
-        rule.language.as_str(),
+        rule.language().as_str(),
         rule.fix.as_str()
     ));
     for line in rule.doc.lines() {
@@ -213,10 +215,10 @@ mod tests {
     #[test]
     fn catalogue_is_sorted_unique_and_documented() {
         let codes: Vec<_> = all().iter().map(|r| r.code).collect();
-        let mut sorted = codes.clone();
-        sorted.sort();
-        sorted.dedup();
-        assert_eq!(codes, sorted);
+        let mut unique = codes.clone();
+        unique.dedup();
+        assert_eq!(codes, unique, "two rules share a code");
+        assert_eq!(codes.len(), REGISTERED.len());
         for rule in all() {
             for section in ["## What it does", "## Why is this bad?", "## Example"] {
                 assert!(rule.doc.contains(section), "{} lacks {section}", rule.code);

@@ -40,9 +40,10 @@ crate::declare_rule! {
     pub static OWNER_WITHOUT_CLOSE = {
         code: "LK109",
         name: "owner-without-close",
-        language: Python,
         severity: Error,
         fix: None,
+        needs: Project,
+        check: Python(run),
         summary: "A class stores a resource it acquired on self but has no method that releases it.",
     }
 }
@@ -246,4 +247,8 @@ fn self_attribute(ctx: &FileContext, node: Node) -> Option<String> {
         return None;
     }
     Some(ctx.text(node.child_by_field_name("attribute")?).to_string())
+}
+
+fn run(cx: &crate::rules::PythonContext) -> Vec<Finding> {
+    check(cx.file())
 }

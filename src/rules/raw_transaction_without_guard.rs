@@ -40,9 +40,50 @@ crate::declare_rule! {
     pub static RAW_TRANSACTION_WITHOUT_GUARD = {
         code: "LK202",
         name: "raw-transaction-without-guard",
-        language: Rust,
         severity: Error,
         fix: None,
+        needs: Project,
+        check: Rust(check),
         summary: "A raw BEGIN can leave the function without COMMIT or ROLLBACK.",
     }
+}
+
+use crate::analysis::LeakPath;
+use crate::diagnostic::Finding;
+use crate::ir::SiteRole;
+use crate::rules::RustContext;
+
+fn check(cx: &RustContext) -> Vec<Finding> {
+    let mut out = Vec::new();
+    for (f, outcome) in cx.functions() {
+        for leak in &outcome.leaks {
+            let site = &f.sites[leak.site];
+            // A raw transaction never ended anywhere is not a story of
+            // paths; only one ended on some paths is.
+            if site.facts.role != SiteRole::RawTransaction || leak.released_at.is_empty() {
+                continue;
+            }
+            let mut finding = RAW_TRANSACTION_WITHOUT_GUARD.finding(
+                site.span,
+                "this transaction can be left open: a path leaves the function before `COMMIT` or `ROLLBACK`, and the connection stays idle in transaction",
+                "Use the crate's transaction guard (`conn.begin()`, `client.transaction()`), which rolls back when dropped, or roll back on every error path.",
+            );
+            match leak.path {
+                LeakPath::OnError { raised_at } => {
+                    finding =
+                        finding.with_label(raised_at, "`?` returns here with the transaction open");
+                }
+                LeakPath::Normal => {
+                    if let Some(at) = leak.overwritten_at {
+                        finding = finding.with_label(at, "left open here");
+                    }
+                }
+            }
+            for r in leak.released_at.iter().take(1) {
+                finding = finding.with_label(*r, "ended here only on some paths");
+            }
+            out.push(finding);
+        }
+    }
+    out
 }

@@ -27,9 +27,10 @@ crate::declare_rule! {
     pub static SESSION_STORED_LONG_LIVED = {
         code: "LK107",
         name: "session-stored-long-lived",
-        language: Python,
         severity: Error,
         fix: None,
+        needs: Project,
+        check: Python(run),
         summary: "A session or connection is stored where it outlives its unit of work.",
     }
 }
@@ -216,4 +217,8 @@ pub fn check(ctx: &FileContext) -> Vec<Finding> {
         true
     });
     out
+}
+
+fn run(cx: &crate::rules::PythonContext) -> Vec<Finding> {
+    check(cx.file())
 }

@@ -34,9 +34,10 @@ crate::declare_rule! {
     pub static STARTUP_WITHOUT_SHUTDOWN = {
         code: "LK108",
         name: "startup-without-shutdown",
-        language: Python,
         severity: Error,
         fix: None,
+        needs: Project,
+        check: Python(run),
         summary: "A client or pool opened at application startup is never closed at shutdown.",
     }
 }
@@ -390,4 +391,8 @@ pub fn check(ctx: &FileContext) -> Vec<Finding> {
         }
     }
     out
+}
+
+fn run(cx: &crate::rules::PythonContext) -> Vec<Finding> {
+    check(cx.file())
 }

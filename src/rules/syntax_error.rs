@@ -19,9 +19,10 @@ crate::declare_rule! {
     pub static SYNTAX_ERROR = {
         code: "LK001",
         name: "syntax-error",
-        language: Any,
         severity: Error,
         fix: None,
+        needs: Source,
+        check: Pipeline,
         summary: "The file could not be parsed.",
     }
 }

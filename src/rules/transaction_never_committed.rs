@@ -44,9 +44,42 @@ crate::declare_rule! {
     pub static TRANSACTION_NEVER_COMMITTED = {
         code: "LK203",
         name: "transaction-never-committed",
-        language: Rust,
         severity: Error,
         fix: None,
+        needs: Project,
+        check: Rust(check),
         summary: "A transaction guard is never committed: its work is rolled back on drop.",
     }
+}
+
+use crate::diagnostic::Finding;
+use crate::ir::SiteRole;
+use crate::resources::ResourceKind;
+use crate::rules::context::rust::what;
+use crate::rules::RustContext;
+
+fn check(cx: &RustContext) -> Vec<Finding> {
+    let mut out = Vec::new();
+    for (f, outcome) in cx.functions() {
+        for (i, site) in f.sites.iter().enumerate() {
+            let is_tx = site.kind == ResourceKind::Transaction
+                && matches!(site.facts.role, SiteRole::Resource { .. });
+            if is_tx
+                && site.facts.written
+                && !outcome.released.contains(&i)
+                && !outcome.returned.contains(&i)
+                && !outcome.stored.contains(&i)
+            {
+                out.push(TRANSACTION_NEVER_COMMITTED.finding(
+                    site.span,
+                    format!(
+                        "transaction {} is never committed: everything done through it is rolled back when it is dropped",
+                        what(f, i)
+                    ),
+                    "Commit it on the success path (`tx.commit()`); dropping it on error paths rolls back, as intended.",
+                ));
+            }
+        }
+    }
+    out
 }

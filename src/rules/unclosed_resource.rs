@@ -40,9 +40,112 @@ crate::declare_rule! {
     pub static UNCLOSED_RESOURCE = {
         code: "LK101",
         name: "unclosed-resource",
-        language: Python,
         severity: Error,
         fix: Sometimes,
+        needs: Project,
+        check: Python(check),
         summary: "A resource acquired in a function is never released.",
     }
+}
+
+use crate::analysis::{LeakPath, Outcome};
+use crate::diagnostic::{Applicability, Finding, Fix};
+use crate::ir::Site;
+use crate::python::lower::{GenMode, Lowered};
+use crate::resources::{ResourceKind, WithSemantics};
+use crate::rules::context::python::{help_with, kind_word, lost_here, reportable_leaks, var_of};
+use crate::rules::PythonContext;
+
+fn check(cx: &PythonContext) -> Vec<Finding> {
+    let mut out = Vec::new();
+    for (l, outcome) in cx.functions() {
+        for (leak, site) in reportable_leaks(cx, l, outcome) {
+            if leak.path != LeakPath::Normal {
+                continue;
+            }
+            let var = var_of(site);
+            let what = kind_word(site.kind);
+            let help = help_with(cx, &site.type_name, var, l.is_async);
+            let message = match leak.overwritten_at {
+                Some(_) => format!(
+                    "{what} `{var}` ({}) is overwritten before it is released",
+                    site.type_name
+                ),
+                None => format!("{what} `{var}` ({}) is never released", site.type_name),
+            };
+            let mut f = UNCLOSED_RESOURCE.finding(site.span, message, help);
+            if let Some(at) = leak.overwritten_at {
+                f = f.with_label(at, lost_here(at, site.span));
+            }
+            for r in &leak.released_at {
+                f = f.with_label(*r, "released here only on some paths");
+            }
+            if leak.overwritten_at.is_none() && leak.released_at.is_empty() {
+                if let Some(fix) = with_fix(cx, l, site) {
+                    f = f.with_fix(fix);
+                }
+            }
+            out.push(f);
+        }
+        out.extend(returned_to_fastapi(cx, l, outcome));
+    }
+    out
+}
+
+/// A plain (non-generator) FastAPI dependency that returns a fresh
+/// resource: FastAPI closes nothing a dependency returns, only what a
+/// generator dependency releases after its `yield`.
+fn returned_to_fastapi(cx: &PythonContext, l: &Lowered, outcome: &Outcome) -> Vec<Finding> {
+    let name = l.qualified_name.rsplit('.').next().unwrap_or("");
+    let cached = l.decorators.iter().any(|d| d.contains("cache"));
+    if l.class.is_some()
+        || cached
+        || !matches!(l.gen, GenMode::NotGenerator)
+        || !cx.file().dependencies.iter().any(|d| d == name)
+    {
+        return Vec::new();
+    }
+    outcome
+        .returned
+        .iter()
+        .filter(|s| !outcome.stored.contains(s))
+        .map(|&s| &l.function.sites[s])
+        .filter(|site| site.kind != ResourceKind::Factory)
+        .map(|site| {
+            UNCLOSED_RESOURCE.finding(
+                site.span,
+                format!(
+                    "`{name}` is a FastAPI dependency that returns a new {} ({}) on every request, and FastAPI never closes it",
+                    kind_word(site.kind),
+                    site.type_name
+                ),
+                format!(
+                    "Make `{name}` a generator: create it, `yield` it, and release it after the yield in a `finally:`; \
+                     or create one long-lived instance at startup and return that."
+                ),
+            )
+        })
+        .collect()
+}
+
+/// The fix: the acquisition becomes a `with` (or `async with`) block over
+/// the rest of its block, when its library's context manager closes it.
+fn with_fix(cx: &PythonContext, l: &Lowered, site: &Site) -> Option<Fix> {
+    let spec = cx.file().spec(&site.type_name)?;
+    let keyword = if l.is_async && spec.async_with == Some(WithSemantics::Closes) {
+        "async with"
+    } else if spec.with_semantics == Some(WithSemantics::Closes) {
+        "with"
+    } else {
+        return None;
+    };
+    if site.var_name.starts_with('<') {
+        return None;
+    }
+    let edits = cx.with_block_edits(site.span, &site.var_name, keyword)?;
+    Some(Fix::new(
+        Applicability::Unsafe,
+        format!("Scope `{}` with `{keyword}`", site.var_name),
+        edits,
+    ))
 }

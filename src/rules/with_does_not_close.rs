@@ -41,9 +41,10 @@ crate::declare_rule! {
     pub static WITH_DOES_NOT_CLOSE = {
         code: "LK104",
         name: "with-does-not-close",
-        language: Python,
         severity: Error,
         fix: Sometimes,
+        needs: Syntax,
+        check: Python(run),
         summary: "A `with` block on a connection that commits but does not close it.",
     }
 }
@@ -222,4 +223,8 @@ fn import_insertion_point(module: &PyModule) -> usize {
         return module.text[..start].rfind('\n').map_or(0, |i| i + 1);
     }
     module.text.len()
+}
+
+fn run(cx: &crate::rules::PythonContext) -> Vec<Finding> {
+    check(cx.module(), cx.resources(), cx.source.uses_crlf())
 }

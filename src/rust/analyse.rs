@@ -5,12 +5,14 @@
 use aho_corasick::AhoCorasick;
 
 use crate::analysis::{analyse, Outcome};
+use crate::ir::Function;
 use crate::resources::ResourceTable;
 use crate::rust::items::{extern_handles, impl_self_name, Items};
 use crate::rust::knowledge::Knowledge;
 use crate::rust::lower::{lower_fn, Ctx, Lowered};
 use crate::rust::names::Names;
 use crate::rust::project::RustProject;
+use crate::rust::state::{stored_resources, StoredResource};
 use crate::source::SourceFile;
 
 /// A cheap test of whether a Rust file can matter at all: it names a
@@ -141,13 +143,11 @@ fn is_test_attr(attrs: &[syn::Attribute]) -> bool {
     })
 }
 
-/// The lowered functions of a file with the engine's outcome for each.
-pub struct FileAnalysis<'a> {
-    pub functions: Vec<(Lowered, Outcome)>,
-    /// Types other files of the project use as application state.
-    pub state_types: std::collections::HashSet<String>,
-    pub names: Names,
-    pub knowledge: Knowledge<'a>,
+/// The lowered functions of a file with the engine's outcome for each,
+/// and the resources its long-lived places hold.
+pub struct FileAnalysis {
+    pub functions: Vec<(Function, Outcome)>,
+    pub stored: Vec<StoredResource>,
 }
 
 pub fn analyse_file<'a>(
@@ -155,7 +155,7 @@ pub fn analyse_file<'a>(
     source: &SourceFile,
     table: &'a ResourceTable,
     project: &'a RustProject,
-) -> FileAnalysis<'a> {
+) -> FileAnalysis {
     let names = Names::collect(file, Some(project));
     let knowledge = Knowledge::new(table, extern_handles(file), &source.text);
     let items = Items::collect(file, &names, &knowledge, source, Some(project));
@@ -172,15 +172,14 @@ pub fn analyse_file<'a>(
         .into_iter()
         .map(|l| {
             let outcome = analyse(&l.function);
-            (l, outcome)
+            (l.function, outcome)
         })
         .collect();
+    let state_types =
+        project.state_types_near(source.path.parent().unwrap_or(std::path::Path::new("")));
     FileAnalysis {
         functions,
-        state_types: project
-            .state_types_near(source.path.parent().unwrap_or(std::path::Path::new(""))),
-        names,
-        knowledge,
+        stored: stored_resources(file, source, &names, &knowledge, &state_types),
     }
 }
 

@@ -293,13 +293,7 @@ impl<'a> Knowledge<'a> {
 /// Kinds whose values are guards on a server-side or pool resource: the
 /// ones that must not be forgotten, stored for the process, or held twice.
 pub fn is_guard(kind: ResourceKind) -> bool {
-    matches!(
-        kind,
-        ResourceKind::Connection
-            | ResourceKind::Session
-            | ResourceKind::Transaction
-            | ResourceKind::Cursor
-    )
+    kind.is_guard()
 }
 
 #[cfg(test)]

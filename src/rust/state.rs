@@ -273,3 +273,104 @@ fn macro_statics(tokens: &proc_macro2::TokenStream) -> Vec<(String, syn::Type)> 
     }
     out
 }
+
+/// Where a long-lived value keeps a resource.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Place {
+    /// A `static` item (also of `thread_local!` or `lazy_static!`).
+    Static(String),
+    /// A field (`None`: of a tuple struct) of a type used as application
+    /// state.
+    StateField {
+        owner: String,
+        field: Option<String>,
+    },
+}
+
+/// A resource type written in the type of a long-lived place: the
+/// semantic fact LK206 reads.
+#[derive(Debug, Clone)]
+pub struct StoredResource {
+    /// The type path as written.
+    pub span: crate::diagnostic::Span,
+    /// Its last segment, for messages.
+    pub type_name: String,
+    /// The spec's facts that decide whether keeping it is a leak.
+    pub kind: crate::resources::ResourceKind,
+    pub long_lived: bool,
+    pub must_poll: bool,
+    pub embedded: bool,
+    pub place: Place,
+}
+
+/// Every known resource type written in a static's type or in a field of
+/// an application-state struct (the file's own state types and those
+/// other files use as state). Inside a resource type nothing more is
+/// looked at: a pool's type arguments name what it makes, not what it
+/// holds (`Pool<ConnectionManager<PgConnection>>`).
+pub fn stored_resources(
+    file: &syn::File,
+    source: &crate::source::SourceFile,
+    names: &crate::rust::names::Names,
+    knowledge: &crate::rust::knowledge::Knowledge<'_>,
+    project_state_types: &HashSet<String>,
+) -> Vec<StoredResource> {
+    struct Types<'k, 'a> {
+        names: &'k crate::rust::names::Names,
+        knowledge: &'k crate::rust::knowledge::Knowledge<'a>,
+        source: &'k crate::source::SourceFile,
+        place: Place,
+        out: Vec<StoredResource>,
+    }
+    impl<'ast> Visit<'ast> for Types<'_, '_> {
+        fn visit_type_path(&mut self, p: &'ast syn::TypePath) {
+            let resolved = self.names.resolve(&p.path);
+            if let Some(spec) = self.knowledge.spec_of_type(&resolved) {
+                let last = p
+                    .path
+                    .segments
+                    .last()
+                    .map(|s| s.ident.to_string())
+                    .unwrap_or_default();
+                self.out.push(StoredResource {
+                    span: crate::rust::lower::span_of(self.source, &p.path),
+                    type_name: last,
+                    kind: spec.kind,
+                    long_lived: spec.long_lived,
+                    must_poll: spec.must_poll,
+                    embedded: spec.embedded,
+                    place: self.place.clone(),
+                });
+                return;
+            }
+            syn::visit::visit_type_path(self, p);
+        }
+    }
+    let mut types = Types {
+        names,
+        knowledge,
+        source,
+        place: Place::Static(String::new()),
+        out: Vec::new(),
+    };
+    let mut scan = scan(file);
+    scan.state_types.extend(project_state_types.iter().cloned());
+    for (name, ty) in &scan.statics {
+        types.place = Place::Static(name.clone());
+        types.visit_type(ty);
+    }
+    for s in &scan.structs {
+        let owner = s.ident.to_string();
+        if !scan.state_types.contains(&owner) {
+            continue;
+        }
+        for field in &s.fields {
+            types.place = Place::StateField {
+                owner: owner.clone(),
+                field: field.ident.as_ref().map(|i| i.to_string()),
+            };
+            types.visit_type(&field.ty);
+        }
+    }
+    types.out
+}

@@ -264,6 +264,7 @@ impl<'c, 'a, 't> Lowerer<'c, 'a, 't> {
             long_lived: spec.long_lived,
             drop_releases: false,
             origin: None,
+            facts: Default::default(),
         });
         self.site_by_span.insert(at, s);
         s

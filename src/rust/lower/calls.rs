@@ -96,7 +96,7 @@ impl Lowerer<'_, '_> {
                     call_span,
                     &type_name,
                     kind,
-                    Role::Forgotten {
+                    Role::Detached {
                         call: call_span,
                         how,
                     },

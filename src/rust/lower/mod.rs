@@ -82,22 +82,7 @@ pub fn span_of(source: &SourceFile, node: &impl Spanned) -> Span {
     Span::new(start, end)
 }
 
-/// What a site stands for, beyond its resource type.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Role {
-    /// A resource from the knowledge files (or the file's `extern` fns).
-    Resource { pooled: bool, must_poll: bool },
-    /// A transaction opened by a raw `BEGIN` statement.
-    RawTransaction,
-    /// A guard wrapped by `ManuallyDrop::new` or `Box::into_raw`: open
-    /// until reconstituted.
-    Forgotten { call: Span, how: String },
-    /// A call to a project function that acquires from the pool given to
-    /// it, or a query run directly on a pool (`callee: None`): a probe for
-    /// nested acquisition.
-    PoolCall { callee: Option<String> },
-}
-
+pub(crate) use crate::ir::{Outlives, SiteRole as Role};
 /// The body of a closure (an expression) or an async block.
 #[derive(Clone, Copy)]
 enum Body<'b> {
@@ -105,62 +90,35 @@ enum Body<'b> {
     Expr(&'b syn::Expr),
 }
 
-/// How a guard acquired in a loop outlives the iteration.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Outlives {
-    /// Pushed into a collection that lives outside the loop.
-    Collected,
-    /// Moved into a task or thread not joined within the iteration.
-    Spawned,
-}
-
+/// A guard that outlives its loop iteration (bookkeeping until the
+/// function is finished; then a site fact).
 #[derive(Debug, Clone)]
-pub struct LoopEscape {
-    pub site: SiteId,
-    pub at: Span,
-    pub how: Outlives,
+struct LoopEscape {
+    site: SiteId,
+    at: Span,
+    how: Outlives,
 }
 
 /// A guard given to `mem::forget` or `Box::leak`: gone for good.
 #[derive(Debug, Clone)]
-pub struct Forget {
-    pub site: SiteId,
-    pub call: Span,
-    pub how: String,
+struct Forget {
+    site: SiteId,
+    call: Span,
+    how: String,
 }
 
 /// Where a must-poll value (a `tokio_postgres::Connection`) was bound.
 #[derive(Debug, Clone)]
-pub struct PollBinding {
-    pub site: SiteId,
-    /// The whole `let` statement.
-    pub stmt: Span,
-    /// The pattern that binds it: a name, or `_`.
-    pub pattern: Span,
-    pub name: Option<String>,
-    /// Inside an `async` fn or block, where `tokio::spawn` can be added.
-    pub in_async: bool,
+struct PollBinding {
+    site: SiteId,
+    binding: crate::ir::Binding,
 }
 
-/// One lowered function (or closure, or async block) and its facts.
+/// One lowered function (or closure, or async block): its CFG, with the
+/// facts the rules need in its sites and info.
 #[derive(Debug)]
 pub struct Lowered {
     pub function: Function,
-    pub roles: Vec<Role>,
-    /// Per site: some operation used it after it was acquired.
-    pub touched: Vec<bool>,
-    /// Per site: a statement that writes used it.
-    pub written: Vec<bool>,
-    pub forgets: Vec<Forget>,
-    pub loop_escapes: Vec<LoopEscape>,
-    pub poll_bindings: Vec<PollBinding>,
-    /// Sites made by one call as elements of one tuple (a tokio-postgres
-    /// `Client` and its `Connection`).
-    pub siblings: Vec<(SiteId, SiteId)>,
-    /// Must-poll sites whose client was awaited before they were polled.
-    pub early_awaits: Vec<(SiteId, Span)>,
-    /// `#[test]`-like functions and everything nested in them.
-    pub is_test: bool,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -452,18 +410,33 @@ impl<'c, 'a> Lowerer<'c, 'a> {
         self.pop_scope();
         let exit = self.f.normal_exit;
         self.f.edge(self.cur, exit);
-        let mut all = vec![Lowered {
-            function: self.f,
-            roles: self.roles,
-            touched: self.touched,
-            written: self.written,
-            forgets: self.forgets,
-            loop_escapes: self.loop_escapes,
-            poll_bindings: self.poll_bindings,
-            siblings: self.siblings,
-            early_awaits: self.early_awaits,
-            is_test: self.is_test,
-        }];
+        let mut f = self.f;
+        for (i, site) in f.sites.iter_mut().enumerate() {
+            let facts = &mut site.facts;
+            facts.role = self.roles[i].clone();
+            facts.touched = self.touched[i];
+            facts.written = self.written[i];
+        }
+        for x in self.forgets {
+            f.sites[x.site].facts.forgotten.push((x.call, x.how));
+        }
+        for e in self.loop_escapes {
+            f.sites[e.site].facts.outlives_loop.push((e.at, e.how));
+        }
+        for b in self.poll_bindings {
+            let facts = &mut f.sites[b.site].facts;
+            if facts.binding.is_none() {
+                facts.binding = Some(b.binding);
+            }
+        }
+        for (a, b) in self.siblings {
+            f.sites[a].facts.siblings.push(b);
+        }
+        for (site, at) in self.early_awaits {
+            f.sites[site].facts.awaited_before_polled.push(at);
+        }
+        f.info.is_test = self.is_test;
+        let mut all = vec![Lowered { function: f }];
         all.extend(self.nested);
         all
     }
@@ -615,7 +588,7 @@ impl<'c, 'a> Lowerer<'c, 'a> {
         let sites = self.sites_of(v);
         !sites.is_empty() && sites.iter().all(|&s| {
             self.kind_of_site(s) == ResourceKind::Handle
-                || matches!(&self.roles[s], Role::Forgotten { how, .. } if how == "Box::into_raw")
+                || matches!(&self.roles[s], Role::Detached { how, .. } if how == "Box::into_raw")
         })
     }
 
@@ -637,6 +610,7 @@ impl<'c, 'a> Lowerer<'c, 'a> {
             long_lived: false,
             drop_releases,
             origin,
+            facts: Default::default(),
         });
         self.roles.push(role);
         self.touched.push(false);

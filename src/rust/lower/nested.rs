@@ -37,7 +37,7 @@ impl Lowerer<'_, '_> {
             let forgotten = self
                 .sites_of(v)
                 .iter()
-                .any(|&s| matches!(self.roles[s], Role::Forgotten { .. }));
+                .any(|&s| matches!(self.roles[s], Role::Detached { .. }));
             if forgotten {
                 // A forgotten guard moved into a task stays forgotten
                 // unless the task takes it back.

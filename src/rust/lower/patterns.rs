@@ -129,10 +129,12 @@ impl Lowerer<'_, '_> {
             {
                 self.poll_bindings.push(PollBinding {
                     site: s,
-                    stmt,
-                    pattern,
-                    name: name.clone(),
-                    in_async: self.is_async,
+                    binding: crate::ir::Binding {
+                        stmt,
+                        pattern,
+                        name: name.clone(),
+                        in_async: self.is_async,
+                    },
                 });
             }
         }

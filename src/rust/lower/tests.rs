@@ -7,7 +7,7 @@ use crate::rust::project::RustProject;
 
 /// Lowers and analyses every function of `src`; returns, per
 /// function name, the lowered function and the engine's outcome.
-fn analyse_src(src: &str) -> Vec<(Lowered, Outcome)> {
+fn analyse_src(src: &str) -> Vec<(Function, Outcome)> {
     let source = SourceFile::new("t.rs", src.to_string());
     let file: syn::File = syn::parse_str(src).unwrap();
     let table = table_for(SpecLanguage::Rust, &[]);
@@ -16,8 +16,8 @@ fn analyse_src(src: &str) -> Vec<(Lowered, Outcome)> {
     analysis.functions
 }
 
-fn leaks_of<'a>(fs: &'a [(Lowered, Outcome)], name: &str) -> &'a Outcome {
-    &fs.iter().find(|(l, _)| l.function.name == name).unwrap().1
+fn leaks_of<'a>(fs: &'a [(Function, Outcome)], name: &str) -> &'a Outcome {
+    &fs.iter().find(|(l, _)| l.name == name).unwrap().1
 }
 
 #[test]
@@ -72,11 +72,11 @@ fn a_spawned_tokio_postgres_connection_is_consumed() {
              client.simple_query(\"SELECT 1\").await?;\n\
              Ok(())\n\
          }\n";
-    let polled = |fs: &[(Lowered, Outcome)]| {
+    let polled = |fs: &[(Function, Outcome)]| {
         let (l, o) = &fs[0];
         o.leaks.iter().all(|leak| {
             !matches!(
-                l.roles[leak.site],
+                l.sites[leak.site].facts.role,
                 Role::Resource {
                     must_poll: true,
                     ..

@@ -1,0 +1,158 @@
+//! What a rule sees of one file. The pipeline builds a context per file
+//! and hands it to every enabled rule of the file's language; a context
+//! computes what its rules ask for at most once, and only when some rule
+//! asks (the dataflow engine runs for a Python file only if an enabled
+//! rule reads its functions).
+//!
+//! Rules read the IR (`crate::ir`), the engine's outcomes
+//! (`crate::analysis`) and each front end's semantic model, never syntax
+//! trees.
+
+pub(crate) mod python;
+pub(crate) mod rust;
+
+use std::cell::OnceCell;
+
+use crate::analysis::Outcome;
+use crate::config::Settings;
+use crate::ir::Function;
+use crate::python::analyse::analyse_module;
+use crate::python::context::{FileContext, Summaries};
+use crate::python::lower::Lowered;
+use crate::python::PyModule;
+use crate::resources::ResourceTable;
+use crate::rust::state::StoredResource;
+use crate::source::SourceFile;
+
+/// One Rust file, lowered and analysed.
+pub struct RustContext<'a> {
+    pub source: &'a SourceFile,
+    functions: &'a [(Function, Outcome)],
+    /// Resource types written in long-lived places (statics, application
+    /// state).
+    pub stored: &'a [StoredResource],
+}
+
+impl<'a> RustContext<'a> {
+    pub(crate) fn new(
+        source: &'a SourceFile,
+        functions: &'a [(Function, Outcome)],
+        stored: &'a [StoredResource],
+    ) -> RustContext<'a> {
+        RustContext {
+            source,
+            functions,
+            stored,
+        }
+    }
+
+    /// The file's functions, methods, closures and async blocks with the
+    /// engine's outcome for each. Tests are left out: they exercise pools,
+    /// leaks and failures on purpose, and a `?` in a test just fails it.
+    pub fn functions(&self) -> impl Iterator<Item = (&'a Function, &'a Outcome)> {
+        self.functions
+            .iter()
+            .filter(|(f, _)| !f.info.is_test)
+            .map(|(f, o)| (f, o))
+    }
+}
+
+/// One Python file, parsed; its semantic model and its functions' engine
+/// results are made when a rule first asks.
+pub struct PythonContext<'a> {
+    pub source: &'a SourceFile,
+    pub settings: &'a Settings,
+    /// What the first pass learnt of the project's functions.
+    pub summaries: &'a Summaries,
+    module: &'a PyModule<'a>,
+    module_name: &'a str,
+    file: OnceCell<FileContext<'a>>,
+    functions: OnceCell<Vec<(Lowered, Outcome)>>,
+}
+
+impl<'a> PythonContext<'a> {
+    pub(crate) fn new(
+        source: &'a SourceFile,
+        settings: &'a Settings,
+        summaries: &'a Summaries,
+        module: &'a PyModule<'a>,
+        module_name: &'a str,
+    ) -> PythonContext<'a> {
+        PythonContext {
+            source,
+            settings,
+            summaries,
+            module,
+            module_name,
+            file: OnceCell::new(),
+            functions: OnceCell::new(),
+        }
+    }
+
+    pub fn resources(&self) -> &'a ResourceTable {
+        &self.settings.python
+    }
+
+    /// The parsed module.
+    pub fn module(&self) -> &'a PyModule<'a> {
+        self.module
+    }
+
+    /// The module's names and bindings resolved with the project's
+    /// summaries.
+    pub fn file(&self) -> &FileContext<'a> {
+        self.file.get_or_init(|| {
+            FileContext::new(
+                self.module,
+                &self.settings.python,
+                self.summaries,
+                self.module_name.to_string(),
+            )
+        })
+    }
+
+    /// Every function of the module, lowered, with the engine's outcome.
+    pub fn functions(&self) -> &[(Lowered, Outcome)] {
+        self.functions.get_or_init(|| analyse_module(self.file()))
+    }
+
+    /// LK101's rewrite: the acquisition at `call` becomes a `with`
+    /// (`keyword`) block binding `var` over the rest of its block.
+    pub fn with_block_edits(
+        &self,
+        call: crate::diagnostic::Span,
+        var: &str,
+        keyword: &str,
+    ) -> Option<Vec<crate::diagnostic::Edit>> {
+        let root = self.module.tree.root_node();
+        crate::python::rewrite::with_block(
+            self.module.text,
+            root,
+            call,
+            var,
+            keyword,
+            self.newline(),
+        )
+    }
+
+    /// LK102's rewrite: the statements from the acquisition at `call` to
+    /// the release at `release` go into `try:`, the release into
+    /// `finally:`.
+    pub fn try_finally_edits(
+        &self,
+        call: crate::diagnostic::Span,
+        release: crate::diagnostic::Span,
+    ) -> Option<Vec<crate::diagnostic::Edit>> {
+        let root = self.module.tree.root_node();
+        crate::python::rewrite::try_finally(self.module.text, root, call, release, self.newline())
+    }
+
+    /// The line ending that inserted lines use: the file's own.
+    pub fn newline(&self) -> &'static str {
+        if self.source.text.contains("\r\n") {
+            "\r\n"
+        } else {
+            "\n"
+        }
+    }
+}
