@@ -3,13 +3,11 @@
 //! (0 no findings, 1 findings, 2 usage, configuration or internal error).
 
 use std::io::{IsTerminal, Read, Write};
-use std::panic::{self, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use rayon::prelude::*;
 
 use crate::check;
 use crate::config::{self, Options, Resolver};
@@ -18,7 +16,7 @@ use crate::discover::{self, Target};
 use crate::fix;
 use crate::report::{self, Format, ReportOptions};
 use crate::rules;
-use crate::source::{Language, SourceFile};
+use crate::source::Language;
 
 #[derive(Parser)]
 #[command(
@@ -192,14 +190,6 @@ enum FixMode {
     Diff,
 }
 
-/// The result of checking one file.
-struct Checked {
-    findings: FileFindings,
-    /// The fixed text, when fixing changed it.
-    fixed: Option<String>,
-    fixes_applied: usize,
-}
-
 fn cli_options(args: &CheckArgs) -> Options {
     Options {
         select: args.select.clone(),
@@ -211,90 +201,6 @@ fn cli_options(args: &CheckArgs) -> Options {
         per_file_ignores: None,
         format: args.format,
         resource: None,
-    }
-}
-
-fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
-    payload
-        .downcast_ref::<&str>()
-        .map(|s| s.to_string())
-        .or_else(|| payload.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "unknown panic".to_string())
-}
-
-fn check_text(
-    project: &check::Project,
-    path: &Path,
-    text: String,
-    target: &Target,
-    mode: FixMode,
-    allow_unsafe: bool,
-) -> Checked {
-    let source = SourceFile::new(path, text);
-    if mode == FixMode::Report {
-        let findings = check::lint(&source, target.language, &target.settings, project);
-        // Reporters read a file's text only to show its findings; holding
-        // every clean file's text until the end would cost the whole
-        // tree's size in memory.
-        let source = if findings.is_empty() {
-            SourceFile::new(path, String::new())
-        } else {
-            source
-        };
-        return Checked {
-            findings: FileFindings { source, findings },
-            fixed: None,
-            fixes_applied: 0,
-        };
-    }
-    let fixed = fix::fix_file(
-        project,
-        &source,
-        target.language,
-        &target.settings,
-        allow_unsafe,
-    );
-    let changed = fixed.text != source.text;
-    let final_source = SourceFile::new(path, fixed.text.clone());
-    Checked {
-        findings: FileFindings {
-            source: if changed { final_source } else { source },
-            findings: fixed.remaining,
-        },
-        fixed: changed.then_some(fixed.text),
-        fixes_applied: fixed.fixes_applied,
-    }
-}
-
-fn check_target(
-    project: &check::Project,
-    target: &Target,
-    stdin_text: Option<&str>,
-    mode: FixMode,
-    allow_unsafe: bool,
-) -> Checked {
-    let text = match stdin_text {
-        Some(t) => Ok(t.to_string()),
-        None => check::read_problem(&target.path),
-    };
-    match text {
-        Ok(text) => check_text(project, &target.path, text, target, mode, allow_unsafe),
-        Err(message) => {
-            let finding = check::io_finding(message);
-            let findings = if target.settings.rules.contains(finding.code) {
-                vec![finding]
-            } else {
-                Vec::new()
-            };
-            Checked {
-                findings: FileFindings {
-                    source: SourceFile::new(&target.path, String::new()),
-                    findings,
-                },
-                fixed: None,
-                fixes_applied: 0,
-            }
-        }
     }
 }
 
@@ -362,62 +268,23 @@ fn run_check(args: CheckArgs) -> Result<ExitCode, String> {
         }
     };
 
-    let pool = rayon::ThreadPoolBuilder::new()
-        // Parsers and analyses recurse over syntax trees; deep (but legal)
-        // nesting must not overflow a small default stack.
-        .stack_size(64 * 1024 * 1024)
-        .build()
-        .map_err(|e| format!("cannot start worker threads: {e}"))?;
-    // Panics are reported per file below; the default hook would also
-    // print a backtrace hint in the middle of the report.
-    let previous_hook = panic::take_hook();
-    panic::set_hook(Box::new(|_| {}));
-    // First pass: what the project's own functions do with resources.
-    let project =
-        pool.install(|| first_pass(&targets, stdin_text.as_ref().and_then(|t| t.as_ref().ok())));
-    let results: Vec<Result<Checked, String>> = pool.install(|| {
-        targets
-            .par_iter()
-            .map(|target| {
-                let stdin = stdin_text.as_ref();
-                panic::catch_unwind(AssertUnwindSafe(|| match stdin {
-                    Some(Ok(text)) => check_target(&project, target, Some(text), mode, args.unsafe_fixes),
-                    Some(Err(message)) => {
-                        // Not UTF-8 on standard input.
-                        let mut c = check_target(&project, target, Some(""), FixMode::Report, false);
-                        c.findings.findings = vec![check::io_finding(message.clone())];
-                        c
-                    }
-                    None => check_target(&project, target, None, mode, args.unsafe_fixes),
-                }))
-                .map_err(|payload| {
-                    format!(
-                        "internal error while checking {}: {}; the other files were checked. Please report this.",
-                        crate::source::display_path(&target.path),
-                        panic_message(&*payload)
-                    )
-                })
-            })
-            .collect()
-    });
-    panic::set_hook(previous_hook);
-
-    let mut checked = Vec::new();
-    for r in results {
-        match r {
-            Ok(c) => checked.push(c),
-            Err(message) => {
-                eprintln!("leaklint: error: {message}");
-                failed = true;
-            }
-        }
+    let check_mode = match mode {
+        FixMode::Report => check::Mode::Report,
+        FixMode::Apply | FixMode::Diff => check::Mode::Fix {
+            unsafe_fixes: args.unsafe_fixes,
+        },
+    };
+    let targets = check::Targets {
+        files: targets,
+        stdin: stdin_text,
+    };
+    let report = check::run(&targets, check_mode)?;
+    let stdin_text = targets.stdin;
+    for message in &report.errors {
+        eprintln!("leaklint: error: {message}");
+        failed = true;
     }
-    checked.sort_by(|a, b| {
-        a.findings
-            .source
-            .display_path()
-            .cmp(&b.findings.source.display_path())
-    });
+    let checked = report.files;
 
     let fixed_total: usize = checked.iter().map(|c| c.fixes_applied).sum();
     let mut stdout = std::io::stdout().lock();
@@ -509,45 +376,6 @@ fn run_check(args: CheckArgs) -> Result<ExitCode, String> {
     }
     let _ = stdout.flush();
     Ok(exit_code(failed, any_findings && !args.exit_zero))
-}
-
-/// Summaries of the Python targets' functions. A file that cannot be read
-/// or panics here simply contributes nothing; the second pass reports it.
-fn first_pass(targets: &[Target], stdin_text: Option<&String>) -> check::Project {
-    let texts: Vec<Option<String>> = targets
-        .par_iter()
-        .map(|t| {
-            let text = match stdin_text {
-                Some(text) => Some(text.clone()),
-                None => check::read_problem(&t.path).ok(),
-            }?;
-            // Only the texts the first pass will analyse are kept.
-            let wanted = match t.language {
-                Language::Python => check::wanted_by_first_pass(&text, &t.settings),
-                Language::Rust => check::wanted_by_rust_first_pass(&text, &t.settings),
-            };
-            wanted.then_some(text)
-        })
-        .collect();
-    let files = |language: Language| -> Vec<(&Path, &str, &config::Settings)> {
-        targets
-            .iter()
-            .zip(&texts)
-            .filter(|(t, _)| t.language == language)
-            .filter_map(|(t, text)| {
-                text.as_deref()
-                    .map(|text| (t.path.as_path(), text, &*t.settings))
-            })
-            .collect()
-    };
-    let (python, rust) = (files(Language::Python), files(Language::Rust));
-    let mut project =
-        panic::catch_unwind(AssertUnwindSafe(|| check::build_project(&python))).unwrap_or_default();
-    if !rust.is_empty() {
-        project.rust = panic::catch_unwind(AssertUnwindSafe(|| check::build_rust_project(&rust)))
-            .unwrap_or_default();
-    }
-    project
 }
 
 /// The configured `format` of the configuration that governs the first

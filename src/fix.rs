@@ -4,14 +4,11 @@
 use std::io::{self, Write};
 use std::path::Path;
 
-use crate::check;
-use crate::config::Settings;
 use crate::diagnostic::{Applicability, Edit, Finding};
-use crate::source::{Language, SourceFile};
 
 /// The most rounds of fix-then-recheck per file; real fixes settle in one
 /// or two, so hitting this means two fixes undo each other.
-const MAX_ROUNDS: usize = 10;
+pub const MAX_ROUNDS: usize = 10;
 
 fn allowed(applicability: Applicability, allow_unsafe: bool) -> bool {
     match applicability {
@@ -38,13 +35,13 @@ fn apply_edits(text: &str, edits: &[Edit]) -> String {
 /// One round: takes the fixes in order of position, skips any that
 /// overlaps an edit already taken (identical edits, such as the same
 /// import added by two fixes, are shared instead), and keeps a fix only
-/// if the text still parses with it. Returns the new text and how many
-/// fixes went in, or `None` when none did.
+/// if the text still parses with it (`parses`). Returns the new text and
+/// how many fixes went in, or `None` when none did.
 pub fn apply_round(
     text: &str,
-    language: Language,
     findings: &[Finding],
     allow_unsafe: bool,
+    parses: &dyn Fn(&str) -> bool,
 ) -> Option<(String, usize)> {
     let mut fixes: Vec<_> = findings
         .iter()
@@ -69,56 +66,13 @@ pub fn apply_round(
         }
         let mut candidate = taken.clone();
         candidate.extend(new_edits.into_iter().cloned());
-        if check::has_syntax_error(&apply_edits(text, &candidate), language) {
+        if !parses(&apply_edits(text, &candidate)) {
             continue;
         }
         taken = candidate;
         count += 1;
     }
     (count > 0).then(|| (apply_edits(text, &taken), count))
-}
-
-/// The outcome of fixing one file.
-pub struct Fixed {
-    pub text: String,
-    pub fixes_applied: usize,
-    /// Findings of the final text.
-    pub remaining: Vec<Finding>,
-}
-
-/// Fixes, re-checks and fixes again until the text settles. Files with a
-/// syntax error are left alone: an edit cannot be checked against a tree
-/// that was already broken.
-pub fn fix_file(
-    project: &check::Project,
-    source: &SourceFile,
-    language: Language,
-    settings: &Settings,
-    allow_unsafe: bool,
-) -> Fixed {
-    let mut text = source.text.clone();
-    let mut findings = check::lint(source, language, settings, project);
-    let mut applied = 0;
-    if !check::has_syntax_error(&text, language) {
-        for _ in 0..MAX_ROUNDS {
-            let Some((next, n)) = apply_round(&text, language, &findings, allow_unsafe) else {
-                break;
-            };
-            text = next;
-            applied += n;
-            findings = check::lint(
-                &SourceFile::new(source.path.clone(), text.clone()),
-                language,
-                settings,
-                project,
-            );
-        }
-    }
-    Fixed {
-        text,
-        fixes_applied: applied,
-        remaining: findings,
-    }
 }
 
 /// Replaces `path`'s contents with `text` through a temporary file in the
@@ -157,6 +111,11 @@ mod tests {
     use super::*;
     use crate::diagnostic::{Fix, Span};
     use crate::rules::with_does_not_close::WITH_DOES_NOT_CLOSE;
+    use crate::source::Language;
+
+    fn parses(text: &str) -> bool {
+        !crate::check::has_syntax_error(text, Language::Python)
+    }
 
     fn finding_with(edits: Vec<Edit>, applicability: Applicability) -> Finding {
         WITH_DOES_NOT_CLOSE
@@ -178,7 +137,7 @@ mod tests {
         let a = finding_with(wrap(4, 8, "w"), Applicability::Safe);
         let b = finding_with(wrap(4, 8, "v"), Applicability::Safe);
         let c = finding_with(wrap(13, 17, "u"), Applicability::Safe);
-        let (out, n) = apply_round(text, Language::Python, &[a, b, c], false).unwrap();
+        let (out, n) = apply_round(text, &[a, b, c], false, &parses).unwrap();
         // `b` collides with `a` at offset 4 and waits for another round.
         assert_eq!(out, "import a\nx = w(f(1))\ny = u(g(2))\n");
         assert_eq!(n, 2);
@@ -188,15 +147,13 @@ mod tests {
     fn a_fix_that_breaks_the_syntax_is_dropped() {
         let text = "x = f(1)\n";
         let breaking = finding_with(vec![Edit::insertion(4, "(")], Applicability::Safe);
-        assert!(apply_round(text, Language::Python, &[breaking], false).is_none());
+        assert!(apply_round(text, &[breaking], false, &parses).is_none());
         let fine = finding_with(
             vec![Edit::insertion(4, "("), Edit::insertion(8, ")")],
             Applicability::Safe,
         );
         assert_eq!(
-            apply_round(text, Language::Python, &[fine], false)
-                .unwrap()
-                .0,
+            apply_round(text, &[fine], false, &parses).unwrap().0,
             "x = (f(1))\n"
         );
     }
@@ -206,16 +163,10 @@ mod tests {
         let text = "x = f(1)\n";
         let edits = vec![Edit::insertion(4, "("), Edit::insertion(8, ")")];
         let unsafe_fix = finding_with(edits.clone(), Applicability::Unsafe);
-        assert!(apply_round(
-            text,
-            Language::Python,
-            std::slice::from_ref(&unsafe_fix),
-            false
-        )
-        .is_none());
-        assert!(apply_round(text, Language::Python, &[unsafe_fix], true).is_some());
+        assert!(apply_round(text, std::slice::from_ref(&unsafe_fix), false, &parses).is_none());
+        assert!(apply_round(text, &[unsafe_fix], true, &parses).is_some());
         let display = finding_with(edits, Applicability::DisplayOnly);
-        assert!(apply_round(text, Language::Python, &[display], true).is_none());
+        assert!(apply_round(text, &[display], true, &parses).is_none());
     }
 
     #[test]

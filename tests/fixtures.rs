@@ -2,12 +2,14 @@
 //! expectations written in it (see `fixtures/README.md`): code, row and
 //! column, exactly, in both directions.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use leaklint::check;
-use leaklint::config::{Options, Settings};
-use leaklint::source::{Language, SourceFile};
+use leaklint::config::{Options, Resolver};
+use leaklint::discover;
+use leaklint::source::Language;
 
 type Expected = BTreeSet<(usize, usize, String)>;
 
@@ -79,77 +81,57 @@ fn every_fixture_produces_exactly_its_expected_findings() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
     let mut files = Vec::new();
     fixture_files(&root, &mut files);
-    files.sort();
     assert!(files.len() >= 6, "fixtures were found");
-    // A `leaklint.toml` beside a fixture configures its directory (project
-    // resources); every other fixture runs with the defaults.
-    let settings: Vec<Settings> = files
-        .iter()
-        .map(|path| {
-            let dir = path.parent().unwrap();
-            let config = dir.join("leaklint.toml");
-            let options = if config.is_file() {
-                leaklint::config::read_options(&config).unwrap().unwrap()
-            } else {
-                Options::default()
-            };
-            Settings::from_options(dir.to_path_buf(), None, &options).unwrap()
-        })
-        .collect();
-    // Like the command line: a first pass over every file for summaries.
-    let texts: Vec<String> = files
-        .iter()
-        .map(|p| std::fs::read_to_string(p).unwrap())
-        .collect();
-    let inputs: Vec<_> = files
-        .iter()
-        .zip(&texts)
-        .zip(&settings)
-        .filter(|((p, _), _)| Language::from_path(p) == Some(Language::Python))
-        .map(|((p, t), s)| (p.as_path(), t.as_str(), s))
-        .collect();
-    let mut project = check::build_project(&inputs);
-    // Rust facts are shared by the files of one directory, as when
-    // leaklint is run on that directory.
-    let mut rust_projects = std::collections::HashMap::new();
-    for ((path, text), settings) in files.iter().zip(&texts).zip(&settings) {
-        if Language::from_path(path) == Some(Language::Rust) {
-            rust_projects
-                .entry(path.parent().unwrap().to_path_buf())
-                .or_insert_with(Vec::new)
-                .push((path.as_path(), text.as_str(), settings));
-        }
-    }
-    let rust_projects: std::collections::HashMap<_, _> = rust_projects
-        .into_iter()
-        .map(|(dir, files)| (dir, check::build_rust_project(&files)))
-        .collect();
-    let mut failures = Vec::new();
-    for ((path, settings), text) in files.iter().zip(&settings).zip(texts.clone()) {
-        if let Some(rust) = rust_projects.get(path.parent().unwrap()) {
-            project.rust = rust.clone();
-        }
-        let expected = expectations(&text);
-        let source = SourceFile::new(path.clone(), text);
-        let language = Language::from_path(path).unwrap();
-        let actual: Expected = check::lint(&source, language, settings, &project)
+    // Exactly as `leaklint check fixtures` runs: one walk, a `leaklint.toml`
+    // beside a fixture configures its directory, one first pass over every
+    // file, then every file checked.
+    let resolver = Arc::new(Resolver::new(None, Options::default()).unwrap());
+    let found = discover::discover(std::slice::from_ref(&root), &resolver, false);
+    assert!(found.errors.is_empty(), "{:?}", found.errors);
+    let targets = check::Targets {
+        files: found.targets,
+        stdin: None,
+    };
+    let report = check::run(&targets, check::Mode::Report).unwrap();
+    assert!(report.errors.is_empty(), "{:?}", report.errors);
+    let mut actual: BTreeMap<PathBuf, Expected> = BTreeMap::new();
+    for checked in &report.files {
+        let source = &checked.findings.source;
+        let found: Expected = checked
+            .findings
+            .findings
             .iter()
             .map(|f| {
                 let loc = source.location(f.span.start);
                 (loc.row, loc.column, f.code.to_string())
             })
             .collect();
+        actual.insert(source.path.clone(), found);
+    }
+    let mut failures = Vec::new();
+    for path in &files {
+        let text = std::fs::read_to_string(path).unwrap();
+        let expected = expectations(&text);
+        let got = actual.remove(path).unwrap_or_default();
         let rel = path.strip_prefix(&root).unwrap().display();
-        for missing in expected.difference(&actual) {
+        for missing in expected.difference(&got) {
             failures.push(format!(
                 "{rel}: expected {} at {}:{} but it was not reported",
                 missing.2, missing.0, missing.1
             ));
         }
-        for extra in actual.difference(&expected) {
+        for extra in got.difference(&expected) {
             failures.push(format!(
                 "{rel}: unexpected {} at {}:{}",
                 extra.2, extra.0, extra.1
+            ));
+        }
+    }
+    for (path, got) in actual {
+        if !got.is_empty() {
+            failures.push(format!(
+                "{}: findings in a file that is no fixture",
+                path.display()
             ));
         }
     }

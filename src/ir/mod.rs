@@ -111,8 +111,46 @@ pub struct SiteFacts {
 /// What a front end knows of a function as a whole.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct FunctionInfo {
-    /// A test (`#[test]`, `test_*`) or code only tests run.
+    /// A test (`#[test]`, pytest's `test_*`) or code only tests run.
     pub is_test: bool,
+    /// Dotted (Python) name, with its module and class.
+    pub qualified_name: String,
+    /// The class it is a method of.
+    pub class: Option<String>,
+    /// Decorators, as resolved names.
+    pub decorators: Vec<String>,
+    pub is_async: bool,
+    pub generator: Generator,
+    /// A test fixture (pytest): what it yields is lent to the tests.
+    pub is_fixture: bool,
+}
+
+/// How `yield` behaves in a function.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Generator {
+    #[default]
+    NotGenerator,
+    /// A context-manager, dependency or fixture generator: the yielded
+    /// resource is lent and must be released after the `yield`.
+    /// `yield_raises`: the caller's exception is thrown in at the yield.
+    Loan { yield_raises: bool },
+    /// An iterator: yielded values are handed to the consumer.
+    Iterator,
+}
+
+/// A call that rules check beyond the dataflow.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CallFact {
+    /// An async release called without `await`: it makes a coroutine and
+    /// releases nothing.
+    UnawaitedRelease {
+        call: Span,
+        receiver: String,
+        method: String,
+    },
+    /// `next(f())`: one step of the generator `f` (a qualified name, or
+    /// `?.name` when only the method name is known), never resumed.
+    NextOfGenerator { call: Span, callee: String },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -180,6 +218,7 @@ pub struct Function {
     pub var_names: Vec<String>,
     pub sites: Vec<Site>,
     pub info: FunctionInfo,
+    pub calls: Vec<CallFact>,
 }
 
 impl Function {

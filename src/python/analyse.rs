@@ -119,6 +119,15 @@ pub fn summarised_modules(summaries: &Summaries) -> HashSet<String> {
         .collect()
 }
 
+/// Every function of the module in the IR, with the engine's outcome:
+/// what the rules read.
+pub fn analyse_functions(ctx: &FileContext) -> Vec<(crate::ir::Function, Outcome)> {
+    analyse_module(ctx)
+        .into_iter()
+        .map(|(l, o)| (l.function, o))
+        .collect()
+}
+
 /// Every function of the module, lowered and analysed.
 pub fn analyse_module(ctx: &FileContext) -> Vec<(Lowered, Outcome)> {
     lower_file(ctx)
@@ -134,13 +143,14 @@ pub fn analyse_module(ctx: &FileContext) -> Vec<(Lowered, Outcome)> {
 pub fn summarise(results: &[(Lowered, Outcome)]) -> Vec<(String, FnSummary)> {
     let mut out = Vec::new();
     for (l, o) in results {
+        let info = &l.function.info;
         // A cached function (`@lru_cache`, `@cache`) returns the same
         // shared instance every time: its callers do not own it.
-        let cached = l
+        let cached = info
             .decorators
             .iter()
             .any(|d| d.contains("cache") || d.contains("singleton") || d.ends_with("property"));
-        let returns = match l.gen {
+        let returns = match info.generator {
             // Stored somewhere on another path (a registry that disposes it):
             // a caller of this function does not own what it gets.
             GenMode::NotGenerator if !cached => o
@@ -150,34 +160,35 @@ pub fn summarise(results: &[(Lowered, Outcome)]) -> Vec<(String, FnSummary)> {
                 .map(|&s| l.function.sites[s].type_name.clone()),
             _ => None,
         };
-        let dependency_generator = matches!(l.gen, GenMode::Loan { .. })
-            && !l.is_fixture
+        let dependency_generator = matches!(info.generator, GenMode::Loan { .. })
+            && !info.is_fixture
             && (l.yields_scoped || l.yielded.iter().any(|s| o.released.contains(s)));
         // `return conn, cur` with both fresh: positions of returned sites.
-        let returns_tuple: Vec<Option<String>> = match (l.gen, l.tuple_returns.first(), cached) {
-            (GenMode::NotGenerator, Some(names), false) => names
-                .iter()
-                .map(|name| {
-                    let name = name.as_deref()?;
-                    o.returned
-                        .iter()
-                        .filter(|s| !o.stored.contains(s))
-                        .find(|&&s| l.function.sites[s].var_name == name)
-                        .map(|&s| l.function.sites[s].type_name.clone())
-                })
-                .collect(),
-            _ => Vec::new(),
-        };
+        let returns_tuple: Vec<Option<String>> =
+            match (info.generator, l.tuple_returns.first(), cached) {
+                (GenMode::NotGenerator, Some(names), false) => names
+                    .iter()
+                    .map(|name| {
+                        let name = name.as_deref()?;
+                        o.returned
+                            .iter()
+                            .filter(|s| !o.stored.contains(s))
+                            .find(|&&s| l.function.sites[s].var_name == name)
+                            .map(|&s| l.function.sites[s].type_name.clone())
+                    })
+                    .collect(),
+                _ => Vec::new(),
+            };
         let summary = FnSummary {
             returns_tuple,
             returns,
             releases_params: l.releases_params.clone(),
             dependency_generator,
-            returns_awaited: l.is_async,
+            returns_awaited: info.is_async,
             value_type: None,
         };
         if summary != FnSummary::default() {
-            out.push((l.qualified_name.clone(), summary));
+            out.push((info.qualified_name.clone(), summary));
         }
     }
     out

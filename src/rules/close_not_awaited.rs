@@ -41,29 +41,37 @@ crate::declare_rule! {
 }
 
 use crate::diagnostic::{Applicability, Edit, Finding, Fix};
+use crate::ir::CallFact;
 use crate::rules::PythonContext;
 
 fn check(cx: &PythonContext) -> Vec<Finding> {
     let mut out = Vec::new();
-    for (l, _) in cx.functions() {
-        for na in &l.not_awaited {
+    for (f, _) in cx.functions() {
+        for fact in &f.calls {
+            let CallFact::UnawaitedRelease {
+                call,
+                receiver,
+                method,
+            } = fact
+            else {
+                continue;
+            };
             let message = format!(
-                "`{}.{}()` returns a coroutine that is never awaited: nothing is closed",
-                na.receiver, na.method
+                "`{receiver}.{method}()` returns a coroutine that is never awaited: nothing is closed"
             );
-            let mut f = CLOSE_NOT_AWAITED.finding(
-                na.call,
+            let mut finding = CLOSE_NOT_AWAITED.finding(
+                *call,
                 message,
-                format!("Await it: `await {}.{}()`.", na.receiver, na.method),
+                format!("Await it: `await {receiver}.{method}()`."),
             );
-            if l.is_async {
-                f = f.with_fix(Fix::new(
+            if f.info.is_async {
+                finding = finding.with_fix(Fix::new(
                     Applicability::Safe,
                     "Add `await`",
-                    vec![Edit::insertion(na.call.start, "await ")],
+                    vec![Edit::insertion(call.start, "await ")],
                 ));
             }
-            out.push(f);
+            out.push(finding);
         }
     }
     out

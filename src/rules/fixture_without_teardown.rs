@@ -46,7 +46,7 @@ use crate::rules::PythonContext;
 /// Leaks and returned resources of fixtures.
 fn check(cx: &PythonContext) -> Vec<Finding> {
     let mut out = Vec::new();
-    for (l, outcome) in cx.functions().iter().filter(|(l, _)| l.is_fixture) {
+    for (f, outcome) in cx.functions().filter(|(f, _)| f.info.is_fixture) {
         let mut reported = Vec::new();
         let returned = outcome.returned.iter().map(|&s| (s, true));
         // Only leaks on the normal path: a teardown that fails half-way is
@@ -57,7 +57,7 @@ fn check(cx: &PythonContext) -> Vec<Finding> {
             .filter(|k| k.path == crate::analysis::LeakPath::Normal)
             .map(|k| (k.site, false));
         for (site_id, was_returned) in returned.chain(leaked) {
-            let site = &l.function.sites[site_id];
+            let site = &f.sites[site_id];
             if site.kind == ResourceKind::Factory || site.long_lived || reported.contains(&site_id)
             {
                 continue;

@@ -44,13 +44,17 @@ crate::declare_rule! {
 }
 
 use crate::diagnostic::Finding;
+use crate::ir::CallFact;
 use crate::rules::PythonContext;
 
 fn check(cx: &PythonContext) -> Vec<Finding> {
     let summaries = cx.summaries;
     let mut out = Vec::new();
-    for (l, _) in cx.functions() {
-        for (at, callee) in &l.next_calls {
+    for (f, _) in cx.functions() {
+        for fact in &f.calls {
+            let CallFact::NextOfGenerator { call: at, callee } = fact else {
+                continue;
+            };
             // `next(self.x.get_db())` names only the method: any project
             // dependency generator of that name counts.
             let is_dependency = summaries

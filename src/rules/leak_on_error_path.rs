@@ -52,39 +52,38 @@ crate::declare_rule! {
 
 use crate::analysis::LeakPath;
 use crate::diagnostic::{Applicability, Finding, Fix};
-use crate::python::lower::Lowered;
 use crate::rules::context::python::{help_with, kind_word, lost_here, reportable_leaks, var_of};
 use crate::rules::PythonContext;
 
 fn check(cx: &PythonContext) -> Vec<Finding> {
     let mut out = Vec::new();
-    for (l, outcome) in cx.functions() {
+    for (f, outcome) in cx.functions() {
         // In a test function a raise fails the test, which pytest
         // reports; releasing on that path belongs in a fixture's teardown
         // (LK105), not in every test.
-        if is_test_function(l) {
+        if f.info.is_test {
             continue;
         }
-        for (leak, site) in reportable_leaks(cx, l, outcome) {
+        for (leak, site) in reportable_leaks(cx, f, outcome) {
             let LeakPath::OnError { raised_at } = leak.path else {
                 continue;
             };
             let var = var_of(site);
-            let help = help_with(cx, &site.type_name, var, l.is_async);
+            let help = help_with(cx, &site.type_name, var, f.info.is_async);
             let message = format!(
                 "{} `{var}` ({}) leaks if an exception is raised before it is released",
                 kind_word(site.kind),
                 site.type_name
             );
-            let mut f = LEAK_ON_ERROR_PATH
+            let mut finding = LEAK_ON_ERROR_PATH
                 .finding(site.span, message, help)
                 .with_label(raised_at, "may raise here");
             for r in &leak.released_at {
-                f = f.with_label(*r, "released here only on success");
+                finding = finding.with_label(*r, "released here only on success");
             }
             if let ([release], None) = (leak.released_at.as_slice(), leak.overwritten_at) {
                 if let Some(edits) = cx.try_finally_edits(site.span, *release) {
-                    f = f.with_fix(Fix::new(
+                    finding = finding.with_fix(Fix::new(
                         Applicability::Unsafe,
                         format!("Release `{var}` in a `finally:` block"),
                         edits,
@@ -92,16 +91,10 @@ fn check(cx: &PythonContext) -> Vec<Finding> {
                 }
             }
             if let Some(at) = leak.overwritten_at {
-                f = f.with_label(at, lost_here(at, site.span));
+                finding = finding.with_label(at, lost_here(at, site.span));
             }
-            out.push(f);
+            out.push(finding);
         }
     }
     out
-}
-
-/// A pytest test: `test*` functions, also as methods of `Test*` classes.
-fn is_test_function(l: &Lowered) -> bool {
-    let name = l.qualified_name.rsplit('.').next().unwrap_or("");
-    name.starts_with("test") && l.class.as_deref().is_none_or(|c| c.starts_with("Test"))
 }

@@ -50,22 +50,21 @@ crate::declare_rule! {
 
 use crate::analysis::{LeakPath, Outcome};
 use crate::diagnostic::{Applicability, Finding, Fix};
-use crate::ir::Site;
-use crate::python::lower::{GenMode, Lowered};
+use crate::ir::{Function, Generator, Site};
 use crate::resources::{ResourceKind, WithSemantics};
 use crate::rules::context::python::{help_with, kind_word, lost_here, reportable_leaks, var_of};
 use crate::rules::PythonContext;
 
 fn check(cx: &PythonContext) -> Vec<Finding> {
     let mut out = Vec::new();
-    for (l, outcome) in cx.functions() {
-        for (leak, site) in reportable_leaks(cx, l, outcome) {
+    for (f, outcome) in cx.functions() {
+        for (leak, site) in reportable_leaks(cx, f, outcome) {
             if leak.path != LeakPath::Normal {
                 continue;
             }
             let var = var_of(site);
             let what = kind_word(site.kind);
-            let help = help_with(cx, &site.type_name, var, l.is_async);
+            let help = help_with(cx, &site.type_name, var, f.info.is_async);
             let message = match leak.overwritten_at {
                 Some(_) => format!(
                     "{what} `{var}` ({}) is overwritten before it is released",
@@ -73,21 +72,21 @@ fn check(cx: &PythonContext) -> Vec<Finding> {
                 ),
                 None => format!("{what} `{var}` ({}) is never released", site.type_name),
             };
-            let mut f = UNCLOSED_RESOURCE.finding(site.span, message, help);
+            let mut finding = UNCLOSED_RESOURCE.finding(site.span, message, help);
             if let Some(at) = leak.overwritten_at {
-                f = f.with_label(at, lost_here(at, site.span));
+                finding = finding.with_label(at, lost_here(at, site.span));
             }
             for r in &leak.released_at {
-                f = f.with_label(*r, "released here only on some paths");
+                finding = finding.with_label(*r, "released here only on some paths");
             }
             if leak.overwritten_at.is_none() && leak.released_at.is_empty() {
-                if let Some(fix) = with_fix(cx, l, site) {
-                    f = f.with_fix(fix);
+                if let Some(fix) = with_fix(cx, f, site) {
+                    finding = finding.with_fix(fix);
                 }
             }
-            out.push(f);
+            out.push(finding);
         }
-        out.extend(returned_to_fastapi(cx, l, outcome));
+        out.extend(returned_to_fastapi(cx, f, outcome));
     }
     out
 }
@@ -95,12 +94,13 @@ fn check(cx: &PythonContext) -> Vec<Finding> {
 /// A plain (non-generator) FastAPI dependency that returns a fresh
 /// resource: FastAPI closes nothing a dependency returns, only what a
 /// generator dependency releases after its `yield`.
-fn returned_to_fastapi(cx: &PythonContext, l: &Lowered, outcome: &Outcome) -> Vec<Finding> {
-    let name = l.qualified_name.rsplit('.').next().unwrap_or("");
-    let cached = l.decorators.iter().any(|d| d.contains("cache"));
-    if l.class.is_some()
+fn returned_to_fastapi(cx: &PythonContext, f: &Function, outcome: &Outcome) -> Vec<Finding> {
+    let info = &f.info;
+    let name = info.qualified_name.rsplit('.').next().unwrap_or("");
+    let cached = info.decorators.iter().any(|d| d.contains("cache"));
+    if info.class.is_some()
         || cached
-        || !matches!(l.gen, GenMode::NotGenerator)
+        || info.generator != Generator::NotGenerator
         || !cx.file().dependencies.iter().any(|d| d == name)
     {
         return Vec::new();
@@ -109,7 +109,7 @@ fn returned_to_fastapi(cx: &PythonContext, l: &Lowered, outcome: &Outcome) -> Ve
         .returned
         .iter()
         .filter(|s| !outcome.stored.contains(s))
-        .map(|&s| &l.function.sites[s])
+        .map(|&s| &f.sites[s])
         .filter(|site| site.kind != ResourceKind::Factory)
         .map(|site| {
             UNCLOSED_RESOURCE.finding(
@@ -130,9 +130,9 @@ fn returned_to_fastapi(cx: &PythonContext, l: &Lowered, outcome: &Outcome) -> Ve
 
 /// The fix: the acquisition becomes a `with` (or `async with`) block over
 /// the rest of its block, when its library's context manager closes it.
-fn with_fix(cx: &PythonContext, l: &Lowered, site: &Site) -> Option<Fix> {
+fn with_fix(cx: &PythonContext, f: &Function, site: &Site) -> Option<Fix> {
     let spec = cx.file().spec(&site.type_name)?;
-    let keyword = if l.is_async && spec.async_with == Some(WithSemantics::Closes) {
+    let keyword = if f.info.is_async && spec.async_with == Some(WithSemantics::Closes) {
         "async with"
     } else if spec.with_semantics == Some(WithSemantics::Closes) {
         "with"

@@ -127,7 +127,38 @@ fn max_depth(tokens: TokenStream) -> usize {
     max
 }
 
-pub fn parse(source: &SourceFile) -> RustParse {
+/// A parse of one file, holding proc-macro2's per-thread record of the
+/// file's text (which every span points into) until it is dropped. The
+/// record is freed on drop, also when a panic unwinds through the
+/// analysis: a worker thread never accumulates the text of every file it
+/// parsed.
+pub struct ParsedFile {
+    parse: Option<RustParse>,
+}
+
+impl std::ops::Deref for ParsedFile {
+    type Target = RustParse;
+    fn deref(&self) -> &RustParse {
+        self.parse.as_ref().expect("present until dropped")
+    }
+}
+
+impl Drop for ParsedFile {
+    fn drop(&mut self) {
+        // The tree goes first: no span may outlive the record.
+        drop(self.parse.take());
+        proc_macro2::extra::invalidate_current_thread_spans();
+    }
+}
+
+/// Parses a Rust file; see [`ParsedFile`] for the lifetime of its spans.
+pub fn parse(source: &SourceFile) -> ParsedFile {
+    ParsedFile {
+        parse: Some(parse_tokens(source)),
+    }
+}
+
+fn parse_tokens(source: &SourceFile) -> RustParse {
     let text = blank_prelude(&source.text);
     let to_offset = |lc: proc_macro2::LineColumn| source.offset_of_char_column(lc.line, lc.column);
     let tokens = match TokenStream::from_str(&text) {
@@ -222,18 +253,12 @@ fn add_dyn_to_bare_fn_types(tokens: TokenStream) -> (TokenStream, bool) {
     (out.into_iter().collect(), changed)
 }
 
-/// Frees proc-macro2's per-thread record of the file's text. Spans of
-/// this thread must not be used after the call.
-pub fn release_spans() {
-    proc_macro2::extra::invalidate_current_thread_spans();
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn parse_text(text: &str) -> RustParse {
-        parse(&SourceFile::new("x.rs", text.to_string()))
+        parse_tokens(&SourceFile::new("x.rs", text.to_string()))
     }
 
     #[test]

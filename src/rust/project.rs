@@ -115,7 +115,7 @@ impl RustProject {
 /// The facts one file contributes.
 pub fn summarise_file(source: &SourceFile, table: &ResourceTable) -> RustProject {
     let parsed = front::parse(source);
-    let summary = match &parsed {
+    match &*parsed {
         RustParse::Parsed(file) => {
             let names = Names::collect(file, None);
             let knowledge = Knowledge::new(table, extern_handles(file), &source.text);
@@ -143,8 +143,5 @@ pub fn summarise_file(source: &SourceFile, table: &ResourceTable) -> RustProject
             p
         }
         _ => RustProject::default(),
-    };
-    drop(parsed);
-    front::release_spans();
-    summary
+    }
 }

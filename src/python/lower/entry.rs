@@ -7,6 +7,7 @@ use tree_sitter::Node;
 
 use super::{contains_own, span, yields_in_loop, GenMode, Lowered, Lowerer};
 use crate::ir::Function;
+use crate::ir::{CallFact, FunctionInfo};
 use crate::python::context::FileContext;
 
 fn decorator_names(ctx: &FileContext, decorated: Option<Node>) -> Vec<String> {
@@ -276,21 +277,43 @@ fn lower_function(
     lowerer.f.edge(lowerer.cur, exit);
     let mut releases_params = lowerer.releases_params;
     releases_params.sort_unstable();
-    Some(Lowered {
-        function: lowerer.f,
+    let mut function = lowerer.f;
+    function.calls = lowerer
+        .not_awaited
+        .into_iter()
+        .map(|na| CallFact::UnawaitedRelease {
+            call: na.call,
+            receiver: na.receiver,
+            method: na.method,
+        })
+        .chain(
+            lowerer
+                .next_calls
+                .into_iter()
+                .map(|(call, callee)| CallFact::NextOfGenerator { call, callee }),
+        )
+        .collect();
+    function.info = FunctionInfo {
+        is_test: is_test_function(&name, class.as_deref()),
         qualified_name,
         class,
-        params,
-        is_async,
-        gen,
-        is_fixture: fixture,
         decorators,
-        not_awaited: lowerer.not_awaited,
-        next_calls: lowerer.next_calls,
+        is_async,
+        generator: gen,
+        is_fixture: fixture,
+    };
+    Some(Lowered {
+        function,
+        params,
         yielded: lowerer.yielded,
         yields_scoped: lowerer.yields_scoped,
         tuple_returns: lowerer.tuple_returns,
         releases_params,
         name_span: span(name_node),
     })
+}
+
+/// A pytest test: `test*` functions, also as methods of `Test*` classes.
+fn is_test_function(name: &str, class: Option<&str>) -> bool {
+    name.starts_with("test") && class.is_none_or(|c| c.starts_with("Test"))
 }

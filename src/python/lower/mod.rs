@@ -40,19 +40,7 @@ fn name_of_operand(mut n: Node) -> Node {
     }
 }
 
-/// How `yield` behaves in this function.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum GenMode {
-    NotGenerator,
-    /// A context-manager, dependency or fixture generator: the yielded
-    /// resource is lent and must be released after the `yield`.
-    /// `yield_raises`: the caller's exception is thrown in at the yield.
-    Loan {
-        yield_raises: bool,
-    },
-    /// An iterator: yielded values are handed to the consumer.
-    Iterator,
-}
+pub(crate) use crate::ir::Generator as GenMode;
 
 /// A call to an async release that is not awaited (LK106).
 #[derive(Debug, Clone)]
@@ -63,18 +51,11 @@ pub struct NotAwaited {
 }
 
 /// One lowered function and what the rules and summaries need beside it.
+/// The function's identity and shape are in `function.info`, the calls
+/// rules check in `function.calls`; the rest is for the summaries.
 pub struct Lowered {
     pub function: Function,
-    pub qualified_name: String,
-    pub class: Option<String>,
     pub params: Vec<String>,
-    pub is_async: bool,
-    pub gen: GenMode,
-    pub is_fixture: bool,
-    pub decorators: Vec<String>,
-    pub not_awaited: Vec<NotAwaited>,
-    /// `next(f())` calls: (span of the call, qualified name of `f`).
-    pub next_calls: Vec<(Span, String)>,
     /// Sites yielded (lent) by a loan generator.
     pub yielded: Vec<SiteId>,
     /// It yields a resource scoped by its own `with` block.

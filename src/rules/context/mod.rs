@@ -16,9 +16,8 @@ use std::cell::OnceCell;
 use crate::analysis::Outcome;
 use crate::config::Settings;
 use crate::ir::Function;
-use crate::python::analyse::analyse_module;
+use crate::python::analyse::analyse_functions;
 use crate::python::context::{FileContext, Summaries};
-use crate::python::lower::Lowered;
 use crate::python::PyModule;
 use crate::resources::ResourceTable;
 use crate::rust::state::StoredResource;
@@ -67,7 +66,7 @@ pub struct PythonContext<'a> {
     module: &'a PyModule<'a>,
     module_name: &'a str,
     file: OnceCell<FileContext<'a>>,
-    functions: OnceCell<Vec<(Lowered, Outcome)>>,
+    functions: OnceCell<Vec<(Function, Outcome)>>,
 }
 
 impl<'a> PythonContext<'a> {
@@ -112,8 +111,11 @@ impl<'a> PythonContext<'a> {
     }
 
     /// Every function of the module, lowered, with the engine's outcome.
-    pub fn functions(&self) -> &[(Lowered, Outcome)] {
-        self.functions.get_or_init(|| analyse_module(self.file()))
+    pub fn functions(&self) -> impl Iterator<Item = (&Function, &Outcome)> {
+        self.functions
+            .get_or_init(|| analyse_functions(self.file()))
+            .iter()
+            .map(|(f, o)| (f, o))
     }
 
     /// LK101's rewrite: the acquisition at `call` becomes a `with`

@@ -2,8 +2,7 @@
 
 use crate::analysis::{Leak, Outcome};
 use crate::diagnostic::Span;
-use crate::ir::Site;
-use crate::python::lower::Lowered;
+use crate::ir::{Function, Site};
 use crate::resources::{ResourceKind, WithSemantics};
 use crate::rules::PythonContext;
 
@@ -88,15 +87,15 @@ pub(crate) fn var_of(site: &Site) -> &str {
 /// story), not a factory, and nothing of a fixture (LK105's).
 pub(crate) fn reportable_leaks<'r>(
     cx: &PythonContext,
-    l: &'r Lowered,
+    f: &'r Function,
     outcome: &'r Outcome,
 ) -> Vec<(&'r Leak, &'r Site)> {
     let leaking: Vec<usize> = outcome.leaks.iter().map(|k| k.site).collect();
     outcome
         .leaks
         .iter()
-        .filter(|_| !l.is_fixture)
-        .map(|leak| (leak, &l.function.sites[leak.site]))
+        .filter(|_| !f.info.is_fixture)
+        .map(|leak| (leak, &f.sites[leak.site]))
         .filter(|(leak, site)| {
             let unused_lazy =
                 !leak.engaged && cx.file().spec(&site.type_name).is_some_and(|s| s.lazy);

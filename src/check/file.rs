@@ -1,0 +1,213 @@
+//! One file through the pipeline: parse, build the rule context, run
+//! the enabled rules, apply suppressions and per-file ignores; and fixing
+//! one file, re-checking after each round.
+
+use super::project::Project;
+use super::read::io_finding;
+use crate::config::Settings;
+use crate::diagnostic::{Finding, Span};
+use crate::fix;
+use crate::python::analyse::{package_of, worth_lowering};
+use crate::python::context::module_name;
+use crate::python::{self, PyModule};
+use crate::rules::{
+    self, Check, Needs, PythonContext, RuleLanguage, RuleMeta, RustContext, SYNTAX_ERROR,
+};
+use crate::rust::{self, RustParse};
+use crate::source::{Language, SourceFile};
+use crate::suppress;
+
+/// Whether `text` fails to parse: a fix is kept only if its result still
+/// parses.
+pub fn has_syntax_error(text: &str, language: Language) -> bool {
+    match language {
+        Language::Python => PyModule::parse(text).first_syntax_error().is_some(),
+        Language::Rust => {
+            let parsed = rust::parse(&SourceFile::new("", text.to_string()));
+            !matches!(*parsed, RustParse::Parsed(_))
+        }
+    }
+}
+
+/// The enabled rules, in code order.
+fn enabled(settings: &Settings) -> impl Iterator<Item = &'static RuleMeta> + '_ {
+    rules::all()
+        .iter()
+        .copied()
+        .filter(|r| settings.rules.contains(r.code))
+}
+
+/// Whether an enabled rule of `language` reads the project's first-pass
+/// facts.
+pub(crate) fn needs_project(settings: &Settings, language: RuleLanguage) -> bool {
+    enabled(settings).any(|r| r.language() == language && r.needs == Needs::Project)
+}
+
+/// Every finding for one file's text, suppressions and settings applied,
+/// sorted by position.
+pub fn lint(
+    source: &SourceFile,
+    language: Language,
+    settings: &Settings,
+    project: &Project,
+) -> Vec<Finding> {
+    if std::env::var_os("LEAKLINT_DEBUG_PANIC_ON").is_some_and(|p| {
+        !p.is_empty()
+            && source
+                .path
+                .to_string_lossy()
+                .contains(&*p.to_string_lossy())
+    }) {
+        // A hidden hook so tests can prove a panic in one file loses no
+        // other file's findings.
+        panic!("LEAKLINT_DEBUG_PANIC_ON matched {}", source.path.display());
+    }
+    if suppress::skips_file(source, language) {
+        return Vec::new();
+    }
+    let (mut findings, comments) = match language {
+        Language::Python => lint_python(source, settings, project),
+        Language::Rust => (lint_rust(source, settings, project), Vec::new()),
+    };
+    suppress::apply(source, language, &comments, &mut findings);
+    let ignored = settings.ignored_for(&source.path);
+    findings.retain(|f| settings.rules.contains(f.code) && !ignored.contains(&f.code));
+    findings.sort_by(|a, b| {
+        (a.span.start, a.code, a.span.end).cmp(&(b.span.start, b.code, b.span.end))
+    });
+    findings.dedup();
+    findings
+}
+
+fn lint_python(
+    source: &SourceFile,
+    settings: &Settings,
+    project: &Project,
+) -> (Vec<Finding>, Vec<Span>) {
+    let mut module = PyModule::parse(&source.text);
+    let mut findings = Vec::new();
+    let depth = if python::may_be_deep(&source.text) {
+        module.max_depth()
+    } else {
+        0
+    };
+    if depth > python::MAX_TREE_DEPTH {
+        findings.push(io_finding(format!(
+            "file not analysed: its syntax tree is {depth} levels deep, over the limit of {}",
+            python::MAX_TREE_DEPTH
+        )));
+        return (findings, Vec::new());
+    }
+    if let Some((span, message)) = module.first_syntax_error() {
+        findings.push(SYNTAX_ERROR.finding(
+            span,
+            message,
+            "Fix the syntax error; leaklint analysed only the parts it could parse.",
+        ));
+    }
+    // Every rule below needs a library (or a project module that wraps
+    // one) imported: files that import none are done after parsing.
+    let name = module_name(&source.path);
+    module.imports.anchor(&package_of(&source.path, &name));
+    if !worth_lowering(
+        &module,
+        &name,
+        &settings.python_libraries,
+        &project.python_modules,
+    ) {
+        let comments = if findings.is_empty() {
+            Vec::new()
+        } else {
+            module.comments()
+        };
+        return (findings, comments);
+    }
+    let cx = PythonContext::new(source, settings, &project.python, &module, &name);
+    for rule in enabled(settings) {
+        if let Check::Python(check) = rule.check {
+            findings.extend(check(&cx));
+        }
+    }
+    drop(cx);
+    // Comments matter only for suppressing findings.
+    let comments = if findings.is_empty() {
+        Vec::new()
+    } else {
+        module.comments()
+    };
+    (findings, comments)
+}
+
+fn lint_rust(source: &SourceFile, settings: &Settings, project: &Project) -> Vec<Finding> {
+    // Only files the prefilter admits are lowered.
+    let wanted = enabled(settings).any(|r| r.language() == RuleLanguage::Rust)
+        && settings.rust_prefilter.admits(&source.text);
+    let parsed = rust::parse(source);
+    match &*parsed {
+        RustParse::Parsed(file) if wanted => {
+            let analysis = rust::analyse::analyse_file(file, source, &settings.rust, &project.rust);
+            let cx = RustContext::new(source, &analysis.functions, &analysis.stored);
+            enabled(settings)
+                .filter_map(|rule| match rule.check {
+                    Check::Rust(check) => Some(check(&cx)),
+                    _ => None,
+                })
+                .flatten()
+                .collect()
+        }
+        RustParse::Parsed(_) => Vec::new(),
+        RustParse::SyntaxError(span, message) => vec![SYNTAX_ERROR.finding(
+            *span,
+            message.clone(),
+            "Fix the syntax error; leaklint does not analyse Rust files it cannot parse.",
+        )],
+        RustParse::TooDeep(depth) => vec![io_finding(format!(
+            "file not analysed: its code nests {depth} levels deep (brackets, prefix operators or generic arguments), over the limit of {}",
+            rust::MAX_GROUP_DEPTH
+        ))],
+    }
+}
+
+/// The outcome of fixing one file.
+pub struct Fixed {
+    pub text: String,
+    pub fixes_applied: usize,
+    /// Findings of the final text.
+    pub remaining: Vec<Finding>,
+}
+
+/// Fixes, re-checks and fixes again until the text settles. Files with a
+/// syntax error are left alone: an edit cannot be checked against a tree
+/// that was already broken.
+pub fn fix_file(
+    project: &Project,
+    source: &SourceFile,
+    language: Language,
+    settings: &Settings,
+    allow_unsafe: bool,
+) -> Fixed {
+    let mut text = source.text.clone();
+    let mut findings = lint(source, language, settings, project);
+    let mut applied = 0;
+    let parses = |t: &str| !has_syntax_error(t, language);
+    if parses(&text) {
+        for _ in 0..fix::MAX_ROUNDS {
+            let Some((next, n)) = fix::apply_round(&text, &findings, allow_unsafe, &parses) else {
+                break;
+            };
+            text = next;
+            applied += n;
+            findings = lint(
+                &SourceFile::new(source.path.clone(), text.clone()),
+                language,
+                settings,
+                project,
+            );
+        }
+    }
+    Fixed {
+        text,
+        fixes_applied: applied,
+        remaining: findings,
+    }
+}

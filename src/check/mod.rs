@@ -1,0 +1,199 @@
+//! The pipeline, from files to findings: the one entry that the command
+//! line, the tests and any later caller (a language server, a cache) use.
+//!
+//! [`run`] reads every target, makes the first pass over the project
+//! (summaries of its functions and types), then checks each file in
+//! parallel (parse, rule contexts, rules, suppressions) and, when asked,
+//! fixes it. A panic while checking one file is reported for that file;
+//! every other file is still checked. Walking the tree and printing the
+//! report are the caller's.
+
+mod file;
+mod project;
+mod read;
+
+use std::panic::{self, AssertUnwindSafe};
+
+use rayon::prelude::*;
+
+use crate::diagnostic::FileFindings;
+use crate::discover::Target;
+use crate::source::SourceFile;
+
+pub use file::{fix_file, has_syntax_error, lint, Fixed};
+pub use project::{
+    build_project, build_rust_project, wanted_by_first_pass, wanted_by_rust_first_pass, Project,
+};
+pub use read::{decode, io_finding, read_problem, MAX_FILE_BYTES};
+
+/// What to check.
+pub struct Targets {
+    pub files: Vec<Target>,
+    /// The text of the one file in `files`, given on standard input rather
+    /// than read from disk (or why it could not be decoded).
+    pub stdin: Option<Result<String, String>>,
+}
+
+/// Whether to report findings only, or to fix what can be fixed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Report,
+    /// Apply safe fixes, and unsafe ones too when `unsafe_fixes`.
+    Fix {
+        unsafe_fixes: bool,
+    },
+}
+
+/// One file's outcome.
+pub struct Checked {
+    /// The findings, with the text they point into (the fixed text when
+    /// fixes changed it).
+    pub findings: FileFindings,
+    /// The fixed text, when fixing changed it.
+    pub fixed: Option<String>,
+    pub fixes_applied: usize,
+}
+
+/// The outcome of a run.
+pub struct Report {
+    /// Every file checked, sorted by its displayed path.
+    pub files: Vec<Checked>,
+    /// Internal errors (a panic while checking a file): the run failed,
+    /// but every other file was checked.
+    pub errors: Vec<String>,
+}
+
+/// Checks (and in [`Mode::Fix`] fixes, in memory) every target.
+pub fn run(targets: &Targets, mode: Mode) -> Result<Report, String> {
+    let pool = rayon::ThreadPoolBuilder::new()
+        // Parsers and analyses recurse over syntax trees; deep (but legal)
+        // nesting must not overflow a small default stack.
+        .stack_size(64 * 1024 * 1024)
+        .build()
+        .map_err(|e| format!("cannot start worker threads: {e}"))?;
+    // Panics are reported per file below; the default hook would also
+    // print a backtrace hint in the middle of the report.
+    let previous_hook = panic::take_hook();
+    panic::set_hook(Box::new(|_| {}));
+    let project = pool.install(|| project::first_pass(targets));
+    let results: Vec<Result<Checked, String>> = pool.install(|| {
+        targets
+            .files
+            .par_iter()
+            .map(|target| {
+                panic::catch_unwind(AssertUnwindSafe(|| match &targets.stdin {
+                    Some(Ok(text)) => check_target(&project, target, Some(text), mode),
+                    Some(Err(message)) => {
+                        // Not UTF-8 on standard input.
+                        let mut c = check_target(&project, target, Some(""), Mode::Report);
+                        c.findings.findings = vec![io_finding(message.clone())];
+                        c
+                    }
+                    None => check_target(&project, target, None, mode),
+                }))
+                .map_err(|payload| {
+                    format!(
+                        "internal error while checking {}: {}; the other files were checked. Please report this.",
+                        crate::source::display_path(&target.path),
+                        panic_message(&*payload)
+                    )
+                })
+            })
+            .collect()
+    });
+    panic::set_hook(previous_hook);
+    let mut report = Report {
+        files: Vec::new(),
+        errors: Vec::new(),
+    };
+    for r in results {
+        match r {
+            Ok(c) => report.files.push(c),
+            Err(message) => report.errors.push(message),
+        }
+    }
+    report.files.sort_by(|a, b| {
+        a.findings
+            .source
+            .display_path()
+            .cmp(&b.findings.source.display_path())
+    });
+    Ok(report)
+}
+
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".to_string())
+}
+
+fn check_target(
+    project: &Project,
+    target: &Target,
+    stdin_text: Option<&str>,
+    mode: Mode,
+) -> Checked {
+    let text = match stdin_text {
+        Some(t) => Ok(t.to_string()),
+        None => read_problem(&target.path),
+    };
+    match text {
+        Ok(text) => check_text(project, text, target, mode),
+        Err(message) => {
+            let finding = io_finding(message);
+            let findings = if target.settings.rules.contains(finding.code) {
+                vec![finding]
+            } else {
+                Vec::new()
+            };
+            Checked {
+                findings: FileFindings {
+                    source: SourceFile::new(&target.path, String::new()),
+                    findings,
+                },
+                fixed: None,
+                fixes_applied: 0,
+            }
+        }
+    }
+}
+
+fn check_text(project: &Project, text: String, target: &Target, mode: Mode) -> Checked {
+    let path = &target.path;
+    let source = SourceFile::new(path, text);
+    let Mode::Fix { unsafe_fixes } = mode else {
+        let findings = lint(&source, target.language, &target.settings, project);
+        // Reporters read a file's text only to show its findings; holding
+        // every clean file's text until the end would cost the whole
+        // tree's size in memory.
+        let source = if findings.is_empty() {
+            SourceFile::new(path, String::new())
+        } else {
+            source
+        };
+        return Checked {
+            findings: FileFindings { source, findings },
+            fixed: None,
+            fixes_applied: 0,
+        };
+    };
+    let fixed = fix_file(
+        project,
+        &source,
+        target.language,
+        &target.settings,
+        unsafe_fixes,
+    );
+    let changed = fixed.text != source.text;
+    let final_source = SourceFile::new(path, fixed.text.clone());
+    Checked {
+        findings: FileFindings {
+            source: if changed { final_source } else { source },
+            findings: fixed.remaining,
+        },
+        fixed: changed.then_some(fixed.text),
+        fixes_applied: fixed.fixes_applied,
+    }
+}
