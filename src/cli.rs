@@ -10,12 +10,13 @@ use std::sync::Arc;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::check;
-use crate::config::{self, Options, Resolver};
+use crate::config::{self, Options};
 use crate::diagnostic::FileFindings;
 use crate::discover::{self, Target};
 use crate::fix;
 use crate::report::{self, Format, ReportOptions};
 use crate::rules;
+use crate::settings::Resolver;
 use crate::source::Language;
 
 #[derive(Parser)]

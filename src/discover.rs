@@ -8,7 +8,8 @@ use std::sync::{Arc, Mutex};
 
 use ignore::WalkBuilder;
 
-use crate::config::{ConfigError, Resolver, Settings};
+use crate::config::ConfigError;
+use crate::settings::{Resolver, Settings};
 use crate::source::Language;
 
 /// One file to check and the settings that govern it.

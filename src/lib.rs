@@ -18,5 +18,6 @@ pub mod report;
 pub mod resources;
 pub mod rules;
 pub mod rust;
+pub mod settings;
 pub mod source;
 pub mod suppress;

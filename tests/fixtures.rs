@@ -7,8 +7,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use leaklint::check;
-use leaklint::config::{Options, Resolver};
+use leaklint::config::Options;
 use leaklint::discover;
+use leaklint::settings::Resolver;
 use leaklint::source::Language;
 
 type Expected = BTreeSet<(usize, usize, String)>;

@@ -4,7 +4,6 @@
 
 use super::project::Project;
 use super::read::io_finding;
-use crate::config::Settings;
 use crate::diagnostic::{Finding, Span};
 use crate::fix;
 use crate::python::analyse::{package_of, worth_lowering};
@@ -14,6 +13,7 @@ use crate::rules::{
     self, Check, Needs, PythonContext, RuleLanguage, RuleMeta, RustContext, SYNTAX_ERROR,
 };
 use crate::rust::{self, RustParse};
+use crate::settings::Settings;
 use crate::source::{Language, SourceFile};
 use crate::suppress;
 
@@ -122,7 +122,7 @@ fn lint_python(
         };
         return (findings, comments);
     }
-    let cx = PythonContext::new(source, settings, &project.python, &module, &name);
+    let cx = PythonContext::new(source, &settings.python, &project.python, &module, &name);
     for rule in enabled(settings) {
         if let Check::Python(check) = rule.check {
             findings.extend(check(&cx));

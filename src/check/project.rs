@@ -9,10 +9,10 @@ use rayon::prelude::*;
 use super::file::needs_project;
 use super::read::read_problem;
 use super::Targets;
-use crate::config::Settings;
 use crate::python;
 use crate::python::context::Summaries;
 use crate::rules::RuleLanguage;
+use crate::settings::Settings;
 use crate::source::{Language, SourceFile};
 
 /// What the first pass learnt about the whole project.

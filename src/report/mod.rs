@@ -11,25 +11,9 @@ mod text;
 
 use std::io::{self, Write};
 
-use serde::Deserialize;
-
 use crate::diagnostic::FileFindings;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, clap::ValueEnum)]
-#[serde(rename_all = "kebab-case")]
-pub enum Format {
-    /// Rendered source excerpts with labels (ariadne).
-    #[default]
-    Text,
-    /// `path:row:col: CODE message`, one per line, for problem matchers.
-    Concise,
-    /// One JSON array, one object per finding.
-    Json,
-    /// SARIF 2.1.0, for code scanning.
-    Sarif,
-    /// GitHub Actions workflow commands (annotations).
-    Github,
-}
+pub use crate::config::Format;
 
 #[derive(Debug, Clone, Copy, Default)]
 pub struct ReportOptions {

@@ -185,6 +185,96 @@ pub fn all() -> &'static [&'static RuleMeta] {
     })
 }
 
+/// Which rules run, compiled from `select`, `extend-select` and `ignore`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuleSet {
+    enabled: Vec<&'static str>,
+}
+
+impl RuleSet {
+    pub fn all() -> RuleSet {
+        RuleSet {
+            enabled: all().iter().map(|r| r.code).collect(),
+        }
+    }
+
+    /// `select` (every rule when absent), plus `extend_select`, less
+    /// `ignore`.
+    pub fn select(
+        select: Option<&[String]>,
+        extend_select: Option<&[String]>,
+        ignore: Option<&[String]>,
+    ) -> Result<RuleSet, UnknownSelector> {
+        let mut enabled = match select {
+            Some(sel) => expand(sel, "select")?,
+            None => all().iter().map(|r| r.code).collect(),
+        };
+        if let Some(extra) = extend_select {
+            enabled.extend(expand(extra, "extend-select")?);
+        }
+        if let Some(ignore) = ignore {
+            let ignored = expand(ignore, "ignore")?;
+            enabled.retain(|c| !ignored.contains(c));
+        }
+        enabled.sort_unstable();
+        enabled.dedup();
+        Ok(RuleSet { enabled })
+    }
+
+    pub fn contains(&self, code: &str) -> bool {
+        self.enabled.contains(&code)
+    }
+}
+
+/// A selector that picks no rule.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnknownSelector {
+    pub selector: String,
+    /// The configuration key it was given in.
+    pub key: &'static str,
+}
+
+impl std::fmt::Display for UnknownSelector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let valid: Vec<_> = all().iter().map(|r| r.code).collect();
+        write!(
+            f,
+            "unknown rule selector `{}` in `{}`; valid codes are {} (or a prefix of them, or ALL)",
+            self.selector,
+            self.key,
+            valid.join(", ")
+        )
+    }
+}
+
+impl std::error::Error for UnknownSelector {}
+
+/// The codes some selectors pick: `ALL`, exact codes, or code prefixes
+/// (`LK1`); an error for the first that picks none.
+pub fn expand(
+    selectors: &[String],
+    key: &'static str,
+) -> Result<Vec<&'static str>, UnknownSelector> {
+    let mut out = Vec::new();
+    for selector in selectors {
+        let sel = selector.trim().to_ascii_uppercase();
+        let before = out.len();
+        out.extend(
+            all()
+                .iter()
+                .map(|r| r.code)
+                .filter(|c| sel == "ALL" || (!sel.is_empty() && c.starts_with(&sel))),
+        );
+        if out.len() == before {
+            return Err(UnknownSelector {
+                selector: selector.clone(),
+                key,
+            });
+        }
+    }
+    Ok(out)
+}
+
 pub fn by_code(code: &str) -> Option<&'static RuleMeta> {
     all()
         .iter()

@@ -14,7 +14,6 @@ pub(crate) mod rust;
 use std::cell::OnceCell;
 
 use crate::analysis::Outcome;
-use crate::config::Settings;
 use crate::ir::Function;
 use crate::python::analyse::analyse_functions;
 use crate::python::context::{FileContext, Summaries};
@@ -60,7 +59,7 @@ impl<'a> RustContext<'a> {
 /// results are made when a rule first asks.
 pub struct PythonContext<'a> {
     pub source: &'a SourceFile,
-    pub settings: &'a Settings,
+    resources: &'a ResourceTable,
     /// What the first pass learnt of the project's functions.
     pub summaries: &'a Summaries,
     module: &'a PyModule<'a>,
@@ -72,14 +71,14 @@ pub struct PythonContext<'a> {
 impl<'a> PythonContext<'a> {
     pub(crate) fn new(
         source: &'a SourceFile,
-        settings: &'a Settings,
+        resources: &'a ResourceTable,
         summaries: &'a Summaries,
         module: &'a PyModule<'a>,
         module_name: &'a str,
     ) -> PythonContext<'a> {
         PythonContext {
             source,
-            settings,
+            resources,
             summaries,
             module,
             module_name,
@@ -88,8 +87,9 @@ impl<'a> PythonContext<'a> {
         }
     }
 
+    /// The Python resource knowledge, the user's own specs included.
     pub fn resources(&self) -> &'a ResourceTable {
-        &self.settings.python
+        self.resources
     }
 
     /// The parsed module.
@@ -103,7 +103,7 @@ impl<'a> PythonContext<'a> {
         self.file.get_or_init(|| {
             FileContext::new(
                 self.module,
-                &self.settings.python,
+                self.resources,
                 self.summaries,
                 self.module_name.to_string(),
             )
