@@ -9,9 +9,7 @@ use crate::fix;
 use crate::python::analyse::{package_of, worth_lowering};
 use crate::python::context::module_name;
 use crate::python::{self, PyModule};
-use crate::rules::{
-    self, Check, Needs, PythonContext, RuleLanguage, RuleMeta, RustContext, SYNTAX_ERROR,
-};
+use crate::rules::{Check, PythonContext, RuleLanguage, RustContext, SYNTAX_ERROR};
 use crate::rust::{self, RustParse};
 use crate::settings::Settings;
 use crate::source::{Language, SourceFile};
@@ -27,20 +25,6 @@ pub fn has_syntax_error(text: &str, language: Language) -> bool {
             !matches!(*parsed, RustParse::Parsed(_))
         }
     }
-}
-
-/// The enabled rules, in code order.
-fn enabled(settings: &Settings) -> impl Iterator<Item = &'static RuleMeta> + '_ {
-    rules::all()
-        .iter()
-        .copied()
-        .filter(|r| settings.rules.contains(r.code))
-}
-
-/// Whether an enabled rule of `language` reads the project's first-pass
-/// facts.
-pub(crate) fn needs_project(settings: &Settings, language: RuleLanguage) -> bool {
-    enabled(settings).any(|r| r.language() == language && r.needs == Needs::Project)
 }
 
 /// Every finding for one file's text, suppressions and settings applied,
@@ -123,7 +107,7 @@ fn lint_python(
         return (findings, comments);
     }
     let cx = PythonContext::new(source, &settings.python, &project.python, &module, &name);
-    for rule in enabled(settings) {
+    for rule in settings.rules.rules() {
         if let Check::Python(check) = rule.check {
             findings.extend(check(&cx));
         }
@@ -140,14 +124,24 @@ fn lint_python(
 
 fn lint_rust(source: &SourceFile, settings: &Settings, project: &Project) -> Vec<Finding> {
     // Only files the prefilter admits are lowered.
-    let wanted = enabled(settings).any(|r| r.language() == RuleLanguage::Rust)
-        && settings.rust_prefilter.admits(&source.text);
+    let wanted =
+        settings.rules.any_of(RuleLanguage::Rust) && settings.rust_prefilter.admits(&source.text);
     let parsed = rust::parse(source);
     match &*parsed {
         RustParse::Parsed(file) if wanted => {
-            let analysis = rust::analyse::analyse_file(file, source, &settings.rust, &project.rust);
-            let cx = RustContext::new(source, &analysis.functions, &analysis.stored);
-            enabled(settings)
+            let lowered = rust::analyse::lower_file(file, source, &settings.rust, &project.rust);
+            let functions: Vec<_> = lowered
+                .functions
+                .into_iter()
+                .map(|f| {
+                    let outcome = crate::analysis::analyse(&f);
+                    (f, outcome)
+                })
+                .collect();
+            let cx = RustContext::new(source, &functions, &lowered.stored);
+            settings
+                .rules
+                .rules()
                 .filter_map(|rule| match rule.check {
                     Check::Rust(check) => Some(check(&cx)),
                     _ => None,

@@ -6,7 +6,6 @@ use std::path::Path;
 
 use rayon::prelude::*;
 
-use super::file::needs_project;
 use super::read::read_problem;
 use super::Targets;
 use crate::python;
@@ -50,7 +49,7 @@ pub fn build_project(files: &[(&Path, &str, &Settings)]) -> Project {
         files
             .par_iter()
             .flat_map_iter(|(path, text, settings)| {
-                python::analyse::summarise_file(path, text, &settings.python, known)
+                summarise_python_file(path, text, &settings.python, known)
             })
             .collect()
     };
@@ -83,7 +82,7 @@ pub fn build_rust_project(files: &[(&Path, &str, &Settings)]) -> crate::rust::pr
         .par_iter()
         .map(|(path, text, settings)| {
             let source = SourceFile::new(*path, text.to_string());
-            crate::rust::project::summarise_file(&source, &settings.rust)
+            crate::rust::summary::summarise_file(&source, &settings.rust)
         })
         .reduce(Default::default, |mut a, b| {
             a.absorb(b);
@@ -93,14 +92,14 @@ pub fn build_rust_project(files: &[(&Path, &str, &Settings)]) -> crate::rust::pr
 
 /// Whether the Rust first pass should summarise a file.
 pub fn wanted_by_rust_first_pass(text: &str, settings: &Settings) -> bool {
-    needs_project(settings, RuleLanguage::Rust) && settings.rust_prefilter.summarises(text)
+    settings.rules.need_project(RuleLanguage::Rust) && settings.rust_prefilter.summarises(text)
 }
 
 /// Whether the first pass should summarise a file: an enabled rule reads
 /// the project's facts and the file imports a library that acquires
 /// resources.
 pub fn wanted_by_first_pass(text: &str, settings: &Settings) -> bool {
-    needs_project(settings, RuleLanguage::Python) && settings.python_libraries.imported_by(text)
+    settings.rules.need_project(RuleLanguage::Python) && settings.python_libraries.imported_by(text)
 }
 
 /// The first pass over `targets`. A file that cannot be read or panics
@@ -143,4 +142,26 @@ pub(crate) fn first_pass(targets: &Targets) -> Project {
             panic::catch_unwind(AssertUnwindSafe(|| build_rust_project(&rust))).unwrap_or_default();
     }
     project
+}
+
+/// The summaries of one Python file: its functions lowered and run
+/// through the engine, and its module-level factories.
+fn summarise_python_file(
+    path: &Path,
+    text: &str,
+    resources: &crate::resources::ResourceTable,
+    known: &Summaries,
+) -> Vec<(String, python::context::FnSummary)> {
+    let (module, name) = python::analyse::parse_module(path, text);
+    let ctx = python::context::FileContext::new(&module, resources, known, name);
+    let results: Vec<_> = python::lower_file(&ctx)
+        .into_iter()
+        .map(|l| {
+            let outcome = crate::analysis::analyse(&l.function);
+            (l, outcome)
+        })
+        .collect();
+    let mut out = python::analyse::summarise(&results);
+    out.extend(python::analyse::global_summaries(&ctx));
+    out
 }

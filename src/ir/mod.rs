@@ -5,6 +5,10 @@
 
 use crate::diagnostic::Span;
 
+mod outcome;
+
+pub use outcome::{Leak, LeakPath, Outcome};
+
 pub type BlockId = usize;
 pub type VarId = usize;
 /// An acquisition site: every resource acquired by the same event is one

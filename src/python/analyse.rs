@@ -5,9 +5,9 @@ use std::collections::HashSet;
 use std::path::Path;
 
 use super::context::{module_name, FileContext, FnSummary, Summaries};
-use super::lower::{lower_file, GenMode, Lowered};
+use super::lower::{GenMode, Lowered};
 use super::PyModule;
-use crate::analysis::{analyse, Outcome};
+use crate::ir::Outcome;
 use crate::resources::ResourceTable;
 
 /// The package a module's relative imports are relative to.
@@ -119,26 +119,6 @@ pub fn summarised_modules(summaries: &Summaries) -> HashSet<String> {
         .collect()
 }
 
-/// Every function of the module in the IR, with the engine's outcome:
-/// what the rules read.
-pub fn analyse_functions(ctx: &FileContext) -> Vec<(crate::ir::Function, Outcome)> {
-    analyse_module(ctx)
-        .into_iter()
-        .map(|(l, o)| (l.function, o))
-        .collect()
-}
-
-/// Every function of the module, lowered and analysed.
-pub fn analyse_module(ctx: &FileContext) -> Vec<(Lowered, Outcome)> {
-    lower_file(ctx)
-        .into_iter()
-        .map(|l| {
-            let outcome = analyse(&l.function);
-            (l, outcome)
-        })
-        .collect()
-}
-
 /// What callers in other files need to know about these functions.
 pub fn summarise(results: &[(Lowered, Outcome)]) -> Vec<(String, FnSummary)> {
     let mut out = Vec::new();
@@ -194,25 +174,19 @@ pub fn summarise(results: &[(Lowered, Outcome)]) -> Vec<(String, FnSummary)> {
     out
 }
 
-/// Summaries of one file, for the project-wide first pass.
-pub fn summarise_file(
-    path: &Path,
-    text: &str,
-    resources: &ResourceTable,
-    known: &Summaries,
-) -> Vec<(String, FnSummary)> {
-    let (module, name) = parse_module(path, text);
-    let ctx = FileContext::new(&module, resources, known, name);
-    let mut out = summarise(&analyse_module(&ctx));
-    // Module-level engines and factories, for the modules that import them.
-    for (global, type_name) in &ctx.globals {
-        out.push((
-            format!("{}.{global}", ctx.module_name),
-            FnSummary {
-                value_type: Some(type_name.clone()),
-                ..FnSummary::default()
-            },
-        ));
-    }
-    out
+/// Summaries of the module-level engines and factories, for the modules
+/// that import them.
+pub fn global_summaries(ctx: &FileContext) -> Vec<(String, FnSummary)> {
+    ctx.globals
+        .iter()
+        .map(|(global, type_name)| {
+            (
+                format!("{}.{global}", ctx.module_name),
+                FnSummary {
+                    value_type: Some(type_name.clone()),
+                    ..FnSummary::default()
+                },
+            )
+        })
+        .collect()
 }

@@ -11,6 +11,7 @@ use tree_sitter::{Node, Parser, Tree};
 
 use crate::diagnostic::Span;
 
+pub use lower::lower_file;
 pub use names::ImportMap;
 
 /// A parsed Python file with what rules need to ask about names.

@@ -51,8 +51,8 @@ crate::declare_rule! {
     }
 }
 
-use crate::analysis::LeakPath;
 use crate::diagnostic::Finding;
+use crate::ir::LeakPath;
 use crate::ir::SiteRole;
 use crate::resources::ResourceKind;
 use crate::rules::context::rust::what;

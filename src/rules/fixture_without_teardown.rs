@@ -54,7 +54,7 @@ fn check(cx: &PythonContext) -> Vec<Finding> {
         let leaked = outcome
             .leaks
             .iter()
-            .filter(|k| k.path == crate::analysis::LeakPath::Normal)
+            .filter(|k| k.path == crate::ir::LeakPath::Normal)
             .map(|k| (k.site, false));
         for (site_id, was_returned) in returned.chain(leaked) {
             let site = &f.sites[site_id];

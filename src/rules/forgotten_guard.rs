@@ -48,8 +48,8 @@ crate::declare_rule! {
     }
 }
 
-use crate::analysis::LeakPath;
 use crate::diagnostic::Finding;
+use crate::ir::LeakPath;
 use crate::ir::SiteRole;
 use crate::rules::context::rust::{short, what};
 use crate::rules::RustContext;

@@ -50,8 +50,8 @@ crate::declare_rule! {
     }
 }
 
-use crate::analysis::LeakPath;
 use crate::diagnostic::{Applicability, Finding, Fix};
+use crate::ir::LeakPath;
 use crate::rules::context::python::{help_with, kind_word, lost_here, reportable_leaks, var_of};
 use crate::rules::PythonContext;
 

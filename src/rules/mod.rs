@@ -224,6 +224,23 @@ impl RuleSet {
     pub fn contains(&self, code: &str) -> bool {
         self.enabled.contains(&code)
     }
+
+    /// The enabled rules, in code order.
+    pub fn rules(&self) -> impl Iterator<Item = &'static RuleMeta> + '_ {
+        all().iter().copied().filter(|r| self.contains(r.code))
+    }
+
+    /// Whether an enabled rule of `language` reads the project's
+    /// first-pass facts.
+    pub fn need_project(&self, language: RuleLanguage) -> bool {
+        self.rules()
+            .any(|r| r.language() == language && r.needs == Needs::Project)
+    }
+
+    /// Whether any rule of `language` is enabled.
+    pub fn any_of(&self, language: RuleLanguage) -> bool {
+        self.rules().any(|r| r.language() == language)
+    }
 }
 
 /// A selector that picks no rule.

@@ -48,9 +48,9 @@ crate::declare_rule! {
     }
 }
 
-use crate::analysis::{LeakPath, Outcome};
 use crate::diagnostic::{Applicability, Finding, Fix};
 use crate::ir::{Function, Generator, Site};
+use crate::ir::{LeakPath, Outcome};
 use crate::resources::{ResourceKind, WithSemantics};
 use crate::rules::context::python::{help_with, kind_word, lost_here, reportable_leaks, var_of};
 use crate::rules::PythonContext;

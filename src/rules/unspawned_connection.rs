@@ -46,9 +46,9 @@ crate::declare_rule! {
     }
 }
 
-use crate::analysis::{LeakPath, Outcome};
 use crate::diagnostic::{Applicability, Edit, Finding, Fix, Span};
 use crate::ir::{Binding, Function, SiteId, SiteRole};
+use crate::ir::{LeakPath, Outcome};
 use crate::rules::RustContext;
 use crate::source::SourceFile;
 

@@ -1,10 +1,9 @@
 //! Runs the Rust front end over one parsed file: gathers the file's names
 //! and items, lowers every function, method, closure and async block, and
-//! runs the engine on each.
+//! finds the resources kept in long-lived places.
 
 use aho_corasick::AhoCorasick;
 
-use crate::analysis::{analyse, Outcome};
 use crate::ir::Function;
 use crate::resources::ResourceTable;
 use crate::rust::items::{extern_handles, impl_self_name, Items};
@@ -143,19 +142,19 @@ fn is_test_attr(attrs: &[syn::Attribute]) -> bool {
     })
 }
 
-/// The lowered functions of a file with the engine's outcome for each,
-/// and the resources its long-lived places hold.
-pub struct FileAnalysis {
-    pub functions: Vec<(Function, Outcome)>,
+/// A file in the IR: every function, method, closure and async block
+/// lowered, and the resources its long-lived places hold.
+pub struct LoweredFile {
+    pub functions: Vec<Function>,
     pub stored: Vec<StoredResource>,
 }
 
-pub fn analyse_file<'a>(
+pub fn lower_file<'a>(
     file: &syn::File,
     source: &SourceFile,
     table: &'a ResourceTable,
     project: &'a RustProject,
-) -> FileAnalysis {
+) -> LoweredFile {
     let names = Names::collect(file, Some(project));
     let knowledge = Knowledge::new(table, extern_handles(file), &source.text);
     let items = Items::collect(file, &names, &knowledge, source, Some(project));
@@ -168,16 +167,10 @@ pub fn analyse_file<'a>(
     };
     let mut lowered = Vec::new();
     lower_items(&ctx, &file.items, false, &mut lowered);
-    let functions = lowered
-        .into_iter()
-        .map(|l| {
-            let outcome = analyse(&l.function);
-            (l.function, outcome)
-        })
-        .collect();
+    let functions = lowered.into_iter().map(|l| l.function).collect();
     let state_types =
         project.state_types_near(source.path.parent().unwrap_or(std::path::Path::new("")));
-    FileAnalysis {
+    LoweredFile {
         functions,
         stored: stored_resources(file, source, &names, &knowledge, &state_types),
     }

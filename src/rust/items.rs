@@ -8,10 +8,11 @@ use std::collections::HashMap;
 use syn::visit::Visit;
 
 use crate::resources::{Acquire, Release, ResourceKind, ResourceSpec};
-use crate::rust::knowledge::{type_path, Knowledge};
-use crate::rust::lower::span_of;
+use crate::rust::knowledge::Knowledge;
+use crate::rust::names::type_path;
 use crate::rust::names::Names;
 use crate::rust::project::RustProject;
+use crate::rust::span_of;
 use crate::source::SourceFile;
 
 /// sqlx executor methods: given a pool instead of a connection, they
@@ -26,14 +27,7 @@ pub const EXECUTOR_METHODS: &[&str] = &[
     "fetch_many",
 ];
 
-/// Where a function acquires a pooled guard from.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum AcquiresFrom {
-    /// Its argument N (not counting `self`).
-    Param(usize),
-    /// A pool field of `self` (`self.pool`).
-    SelfField(String),
-}
+pub use crate::rust::project::AcquiresFrom;
 
 #[derive(Debug, Default)]
 pub struct Items {
@@ -375,7 +369,7 @@ fn collect_items<'a>(
 /// Whether an `impl` sends a `ROLLBACK` (or another statement that ends
 /// a transaction) from a string literal.
 fn sends_rollback(imp: &syn::ItemImpl) -> bool {
-    use crate::rust::lower::{sql_effect, SqlEffect};
+    use crate::rust::sql::{sql_effect, SqlEffect};
     struct Find(bool);
     impl<'ast> Visit<'ast> for Find {
         fn visit_lit_str(&mut self, s: &'ast syn::LitStr) {

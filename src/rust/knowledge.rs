@@ -6,56 +6,6 @@
 use std::collections::{HashMap, HashSet};
 
 use crate::resources::{Acquire, ResourceKind, ResourceSpec, ResourceTable};
-use crate::rust::names::Names;
-
-/// Wrappers whose first type argument is what the code really works
-/// with: `&Arc<Mutex<PgPool>>` and axum's `State<PgPool>` are a pool.
-const WRAPPERS: &[&str] = &[
-    "Arc",
-    "Rc",
-    "Box",
-    "Option",
-    "Mutex",
-    "RwLock",
-    "RefCell",
-    "MutexGuard",
-    "RwLockReadGuard",
-    "RwLockWriteGuard",
-    "ReentrantMutex",
-    "Data",
-    "State",
-    "Extension",
-    "Cow",
-    "Pin",
-    "OnceLock",
-    "OnceCell",
-    "Lazy",
-    "LazyLock",
-];
-
-/// The path a type names, resolved and peeled (`&web::Data<DbPool>` ->
-/// `r2d2::Pool` when `type DbPool = r2d2::Pool<..>`).
-pub fn type_path(ty: &syn::Type, names: &Names) -> Option<String> {
-    match ty {
-        syn::Type::Reference(r) => type_path(&r.elem, names),
-        syn::Type::Paren(p) => type_path(&p.elem, names),
-        syn::Type::Group(g) => type_path(&g.elem, names),
-        syn::Type::Path(p) => {
-            let last = p.path.segments.last()?;
-            if WRAPPERS.contains(&last.ident.to_string().as_str()) {
-                if let syn::PathArguments::AngleBracketed(args) = &last.arguments {
-                    for arg in &args.args {
-                        if let syn::GenericArgument::Type(inner) = arg {
-                            return type_path(inner, names);
-                        }
-                    }
-                }
-            }
-            Some(names.resolve(&p.path))
-        }
-        _ => None,
-    }
-}
 
 fn segments(path: &str) -> Vec<&str> {
     path.split("::").filter(|s| !s.is_empty()).collect()
@@ -299,6 +249,7 @@ pub fn is_guard(kind: ResourceKind) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::rust::names::{type_path, Names};
 
     #[test]
     fn paths_match_across_reexports_and_bare_names() {

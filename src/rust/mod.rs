@@ -10,7 +10,9 @@ pub mod knowledge;
 pub mod lower;
 pub mod names;
 pub mod project;
+pub mod sql;
 pub mod state;
+pub mod summary;
 
 use std::str::FromStr;
 
@@ -18,6 +20,15 @@ use proc_macro2::{TokenStream, TokenTree};
 
 use crate::diagnostic::Span;
 use crate::source::SourceFile;
+
+/// The source span of a syntax node.
+pub fn span_of(source: &SourceFile, node: &impl syn::spanned::Spanned) -> Span {
+    let s = node.span();
+    let (a, b) = (s.start(), s.end());
+    let start = source.offset_of_char_column(a.line, a.column);
+    let end = source.offset_of_char_column(b.line, b.column).max(start);
+    Span::new(start, end)
+}
 
 /// Deeper bracket nesting than this is not analysed.
 pub const MAX_GROUP_DEPTH: usize = 256;

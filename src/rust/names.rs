@@ -29,7 +29,7 @@ impl Names {
         let mut alias_items = Vec::new();
         collect_type_aliases(&file.items, &mut alias_items);
         for item in alias_items {
-            if let Some(target) = crate::rust::knowledge::type_path(&item.ty, &names) {
+            if let Some(target) = type_path(&item.ty, &names) {
                 names.aliases.insert(item.ident.to_string(), target);
             }
         }
@@ -157,6 +157,55 @@ impl UseCollector<'_> {
 impl<'ast> Visit<'ast> for UseCollector<'_> {
     fn visit_item_use(&mut self, u: &'ast syn::ItemUse) {
         self.tree("", &u.tree);
+    }
+}
+
+/// Wrappers whose first type argument is what the code really works
+/// with: `&Arc<Mutex<PgPool>>` and axum's `State<PgPool>` are a pool.
+const WRAPPERS: &[&str] = &[
+    "Arc",
+    "Rc",
+    "Box",
+    "Option",
+    "Mutex",
+    "RwLock",
+    "RefCell",
+    "MutexGuard",
+    "RwLockReadGuard",
+    "RwLockWriteGuard",
+    "ReentrantMutex",
+    "Data",
+    "State",
+    "Extension",
+    "Cow",
+    "Pin",
+    "OnceLock",
+    "OnceCell",
+    "Lazy",
+    "LazyLock",
+];
+
+/// The path a type names, resolved and peeled (`&web::Data<DbPool>` ->
+/// `r2d2::Pool` when `type DbPool = r2d2::Pool<..>`).
+pub fn type_path(ty: &syn::Type, names: &Names) -> Option<String> {
+    match ty {
+        syn::Type::Reference(r) => type_path(&r.elem, names),
+        syn::Type::Paren(p) => type_path(&p.elem, names),
+        syn::Type::Group(g) => type_path(&g.elem, names),
+        syn::Type::Path(p) => {
+            let last = p.path.segments.last()?;
+            if WRAPPERS.contains(&last.ident.to_string().as_str()) {
+                if let syn::PathArguments::AngleBracketed(args) = &last.arguments {
+                    for arg in &args.args {
+                        if let syn::GenericArgument::Type(inner) = arg {
+                            return type_path(inner, names);
+                        }
+                    }
+                }
+            }
+            Some(names.resolve(&p.path))
+        }
+        _ => None,
     }
 }
 

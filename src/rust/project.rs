@@ -7,24 +7,26 @@
 
 use std::collections::HashMap;
 
-use crate::resources::ResourceTable;
-use crate::rust::items::{extern_handles, AcquiresFrom, Items};
-use crate::rust::knowledge::Knowledge;
-use crate::rust::names::Names;
-use crate::rust::{self as front, RustParse};
-use crate::source::SourceFile;
+/// Where a function acquires a pooled guard from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AcquiresFrom {
+    /// Its argument N (not counting `self`).
+    Param(usize),
+    /// A pool field of `self` (`self.pool`).
+    SelfField(String),
+}
 
 #[derive(Debug, Default, Clone)]
 pub struct RustProject {
-    aliases: HashMap<String, Option<String>>,
-    fields: HashMap<String, Option<HashMap<String, String>>>,
-    returns: HashMap<String, Option<String>>,
-    acquires_from: HashMap<String, Option<AcquiresFrom>>,
+    pub(crate) aliases: HashMap<String, Option<String>>,
+    pub(crate) fields: HashMap<String, Option<HashMap<String, String>>>,
+    pub(crate) returns: HashMap<String, Option<String>>,
+    pub(crate) acquires_from: HashMap<String, Option<AcquiresFrom>>,
     /// Types used as application state, with the directories of the files
     /// that use them so: a struct is taken to be state only near where it
     /// is used as such, not because an unrelated crate of the run has a
     /// state type of the same name.
-    state_types: HashMap<String, Vec<std::path::PathBuf>>,
+    pub(crate) state_types: HashMap<String, Vec<std::path::PathBuf>>,
 }
 
 fn merge<V: PartialEq>(map: &mut HashMap<String, Option<V>>, key: String, value: V) {
@@ -41,7 +43,8 @@ fn merge<V: PartialEq>(map: &mut HashMap<String, Option<V>>, key: String, value:
 }
 
 /// One file's facts: it defines each name once, so every one is known.
-fn known<V>(facts: HashMap<String, V>) -> HashMap<String, Option<V>> {
+/// Facts of one file, none in conflict yet.
+pub(crate) fn known<V>(facts: HashMap<String, V>) -> HashMap<String, Option<V>> {
     facts.into_iter().map(|(k, v)| (k, Some(v))).collect()
 }
 
@@ -109,39 +112,5 @@ impl RustProject {
     /// Where a function of another file acquires pooled guards from.
     pub fn acquires_from(&self, key: &str) -> Option<&AcquiresFrom> {
         self.acquires_from.get(key)?.as_ref()
-    }
-}
-
-/// The facts one file contributes.
-pub fn summarise_file(source: &SourceFile, table: &ResourceTable) -> RustProject {
-    let parsed = front::parse(source);
-    match &*parsed {
-        RustParse::Parsed(file) => {
-            let names = Names::collect(file, None);
-            let knowledge = Knowledge::new(table, extern_handles(file), &source.text);
-            let items = Items::collect(file, &names, &knowledge, source, None);
-            let dir = source
-                .path
-                .parent()
-                .map(std::path::Path::to_path_buf)
-                .unwrap_or_default();
-            let mut p = RustProject {
-                state_types: crate::rust::state::scan(file)
-                    .state_types
-                    .into_iter()
-                    .map(|name| (name, vec![dir.clone()]))
-                    .collect(),
-                ..RustProject::default()
-            };
-            p.aliases = names
-                .local_aliases()
-                .map(|(k, v)| (k.clone(), Some(v.clone())))
-                .collect();
-            p.fields = known(items.fields);
-            p.returns = known(items.returns);
-            p.acquires_from = known(items.acquires_from);
-            p
-        }
-        _ => RustProject::default(),
     }
 }

@@ -333,7 +333,7 @@ pub fn stored_resources(
                     .map(|s| s.ident.to_string())
                     .unwrap_or_default();
                 self.out.push(StoredResource {
-                    span: crate::rust::lower::span_of(self.source, &p.path),
+                    span: crate::rust::span_of(self.source, &p.path),
                     type_name: last,
                     kind: spec.kind,
                     long_lived: spec.long_lived,

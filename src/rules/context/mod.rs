@@ -13,9 +13,8 @@ pub(crate) mod rust;
 
 use std::cell::OnceCell;
 
-use crate::analysis::Outcome;
 use crate::ir::Function;
-use crate::python::analyse::analyse_functions;
+use crate::ir::Outcome;
 use crate::python::context::{FileContext, Summaries};
 use crate::python::PyModule;
 use crate::resources::ResourceTable;
@@ -113,7 +112,15 @@ impl<'a> PythonContext<'a> {
     /// Every function of the module, lowered, with the engine's outcome.
     pub fn functions(&self) -> impl Iterator<Item = (&Function, &Outcome)> {
         self.functions
-            .get_or_init(|| analyse_functions(self.file()))
+            .get_or_init(|| {
+                crate::python::lower_file(self.file())
+                    .into_iter()
+                    .map(|l| {
+                        let outcome = crate::analysis::analyse(&l.function);
+                        (l.function, outcome)
+                    })
+                    .collect()
+            })
             .iter()
             .map(|(f, o)| (f, o))
     }

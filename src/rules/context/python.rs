@@ -1,8 +1,8 @@
 //! Wording and filters that the Python dataflow rules share.
 
-use crate::analysis::{Leak, Outcome};
 use crate::diagnostic::Span;
 use crate::ir::{Function, Site};
+use crate::ir::{Leak, Outcome};
 use crate::resources::{ResourceKind, WithSemantics};
 use crate::rules::PythonContext;
 

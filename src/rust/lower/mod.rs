@@ -20,7 +20,8 @@ use crate::diagnostic::Span;
 use crate::ir::{BlockId, EventKind, Function, Site, SiteId, VarId};
 use crate::resources::{ResourceKind, ResourceSpec};
 use crate::rust::items::{receiver_key, AcquiresFrom, Items, EXECUTOR_METHODS};
-use crate::rust::knowledge::{is_guard, type_path, Knowledge};
+use crate::rust::knowledge::{is_guard, Knowledge};
+use crate::rust::names::type_path;
 use crate::rust::names::Names;
 use crate::rust::project::RustProject;
 use crate::source::SourceFile;
@@ -73,14 +74,7 @@ impl Ctx<'_> {
     }
 }
 
-/// The source span of a syntax node.
-pub fn span_of(source: &SourceFile, node: &impl Spanned) -> Span {
-    let s = node.span();
-    let (a, b) = (s.start(), s.end());
-    let start = source.offset_of_char_column(a.line, a.column);
-    let end = source.offset_of_char_column(b.line, b.column).max(start);
-    Span::new(start, end)
-}
+pub(crate) use crate::rust::span_of;
 
 pub(crate) use crate::ir::{Outlives, SiteRole as Role};
 /// The body of a closure (an expression) or an async block.
@@ -788,6 +782,7 @@ mod statements;
 #[cfg(test)]
 mod tests;
 
+#[cfg(test)]
+use crate::rust::sql::{sql_effect, SqlEffect};
 use nested::is_spawn_expr;
 use sql::*;
-pub use sql::{sql_effect, SqlEffect};

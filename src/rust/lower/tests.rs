@@ -1,7 +1,7 @@
 //! Unit tests of the lowering, through the engine.
 
 use super::*;
-use crate::analysis::{LeakPath, Outcome};
+use crate::ir::{LeakPath, Outcome};
 use crate::resources::{table_for, SpecLanguage};
 use crate::rust::project::RustProject;
 
@@ -12,8 +12,15 @@ fn analyse_src(src: &str) -> Vec<(Function, Outcome)> {
     let file: syn::File = syn::parse_str(src).unwrap();
     let table = table_for(SpecLanguage::Rust, &[]);
     let project = RustProject::default();
-    let analysis = crate::rust::analyse::analyse_file(&file, &source, &table, &project);
-    analysis.functions
+    let lowered = crate::rust::analyse::lower_file(&file, &source, &table, &project);
+    lowered
+        .functions
+        .into_iter()
+        .map(|f| {
+            let outcome = crate::analysis::analyse(&f);
+            (f, outcome)
+        })
+        .collect()
 }
 
 fn leaks_of<'a>(fs: &'a [(Function, Outcome)], name: &str) -> &'a Outcome {
