@@ -205,7 +205,26 @@ fn cli_options(args: &CheckArgs) -> Options {
     }
 }
 
-fn run_check(args: CheckArgs) -> Result<ExitCode, String> {
+/// Why `check` could not do its job (exit 2).
+#[derive(Debug, thiserror::Error)]
+enum CliError {
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+    #[error(transparent)]
+    Run(#[from] check::RunError),
+    #[error("cannot read standard input: {0}")]
+    Stdin(std::io::Error),
+    #[error("cannot write {path}: {source}")]
+    Write {
+        path: String,
+        source: std::io::Error,
+    },
+    /// Writing the report or the fixed text to standard output.
+    #[error(transparent)]
+    Output(#[from] std::io::Error),
+}
+
+fn run_check(args: CheckArgs) -> Result<ExitCode, CliError> {
     let mode = if args.diff {
         FixMode::Diff
     } else if args.fix {
@@ -213,33 +232,27 @@ fn run_check(args: CheckArgs) -> Result<ExitCode, String> {
     } else {
         FixMode::Report
     };
-    let resolver = Arc::new(
-        Resolver::new(args.config.as_deref(), cli_options(&args)).map_err(|e| e.to_string())?,
-    );
+    let resolver = Arc::new(Resolver::new(args.config.as_deref(), cli_options(&args))?);
 
     let mut failed = false;
     let (targets, stdin_text) = match &args.stdin_filename {
         Some(name) => {
-            let settings = resolver
-                .settings_for_dir(
-                    &config::absolute(name)
-                        .parent()
-                        .map(Path::to_path_buf)
-                        .unwrap_or_default(),
-                )
-                .map_err(|e| e.to_string())?;
+            let settings = resolver.settings_for_dir(
+                &config::absolute(name)
+                    .parent()
+                    .map(Path::to_path_buf)
+                    .unwrap_or_default(),
+            )?;
             let mut text = Vec::new();
             std::io::stdin()
                 .read_to_end(&mut text)
-                .map_err(|e| format!("cannot read standard input: {e}"))?;
+                .map_err(CliError::Stdin)?;
             let excluded = (settings.force_exclude || args.force_exclude)
                 && settings.is_excluded_with_ancestors(name);
             let language = Language::from_path(name).unwrap_or(Language::Python);
             if excluded {
                 if mode == FixMode::Apply {
-                    std::io::stdout()
-                        .write_all(&text)
-                        .map_err(|e| e.to_string())?;
+                    std::io::stdout().write_all(&text)?;
                 }
                 return Ok(ExitCode::SUCCESS);
             }
@@ -295,14 +308,13 @@ fn run_check(args: CheckArgs) -> Result<ExitCode, String> {
                 if let Some(new) = &c.fixed {
                     let old = check::read_problem(&c.findings.source.path)
                         .ok()
-                        .or_else(|| stdin_text.as_ref().and_then(|t| t.clone().ok()))
+                        .or_else(|| stdin_text.as_ref().and_then(|t| t.as_ref().ok().cloned()))
                         .unwrap_or_default();
                     write!(
                         stdout,
                         "{}",
                         fix::unified_diff(&c.findings.source.display_path(), &old, new)
-                    )
-                    .map_err(|e| e.to_string())?;
+                    )?;
                 }
             }
             eprintln!("Would fix {fixed_total} finding{}.", plural(fixed_total));
@@ -328,9 +340,7 @@ fn run_check(args: CheckArgs) -> Result<ExitCode, String> {
                     .first()
                     .and_then(|c| c.fixed.clone())
                     .unwrap_or_else(|| original.clone());
-                stdout
-                    .write_all(text.as_bytes())
-                    .map_err(|e| e.to_string())?;
+                stdout.write_all(text.as_bytes())?;
             }
             if fixed_total > 0 {
                 eprintln!("Fixed {fixed_total} finding{}.", plural(fixed_total));
@@ -364,16 +374,16 @@ fn run_check(args: CheckArgs) -> Result<ExitCode, String> {
     } else {
         report::write_report(format, &files, options, &mut buffer)
     };
-    written.map_err(|e| e.to_string())?;
+    written?;
     let stdin_fix = mode == FixMode::Apply && stdin_text.is_some();
     match &args.output_file {
-        Some(path) => std::fs::write(path, &buffer)
-            .map_err(|e| format!("cannot write {}: {e}", path.display()))?,
+        Some(path) => std::fs::write(path, &buffer).map_err(|source| CliError::Write {
+            path: path.display().to_string(),
+            source,
+        })?,
         // With `--fix` on standard input, stdout carries the fixed source.
-        None if stdin_fix => std::io::stderr()
-            .write_all(&buffer)
-            .map_err(|e| e.to_string())?,
-        None => stdout.write_all(&buffer).map_err(|e| e.to_string())?,
+        None if stdin_fix => std::io::stderr().write_all(&buffer)?,
+        None => stdout.write_all(&buffer)?,
     }
     let _ = stdout.flush();
     Ok(exit_code(failed, any_findings && !args.exit_zero))

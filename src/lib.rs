@@ -5,19 +5,19 @@
 //! or fix. Front ends (`python`, `rust`) know nothing of reporting; rules
 //! sit on the front ends and the resource knowledge.
 
-pub mod analysis;
+pub(crate) mod analysis;
 pub mod check;
 pub mod cli;
 pub mod config;
 pub mod diagnostic;
 pub mod discover;
-pub mod fix;
-pub mod ir;
+pub(crate) mod fix;
+pub(crate) mod ir;
 pub mod python;
 pub mod report;
 pub mod resources;
 pub mod rules;
-pub mod rust;
+pub(crate) mod rust;
 pub mod settings;
 pub mod source;
-pub mod suppress;
+pub(crate) mod suppress;

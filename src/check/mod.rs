@@ -24,14 +24,14 @@ pub use file::{fix_file, has_syntax_error, lint, Fixed};
 pub use project::{
     build_project, build_rust_project, wanted_by_first_pass, wanted_by_rust_first_pass, Project,
 };
-pub use read::{decode, io_finding, read_problem, MAX_FILE_BYTES};
+pub use read::{decode, io_finding, read_problem, ReadError, MAX_FILE_BYTES};
 
 /// What to check.
 pub struct Targets {
     pub files: Vec<Target>,
     /// The text of the one file in `files`, given on standard input rather
     /// than read from disk (or why it could not be decoded).
-    pub stdin: Option<Result<String, String>>,
+    pub stdin: Option<Result<String, ReadError>>,
 }
 
 /// Whether to report findings only, or to fix what can be fixed.
@@ -60,23 +60,39 @@ pub struct Report {
     pub files: Vec<Checked>,
     /// Internal errors (a panic while checking a file): the run failed,
     /// but every other file was checked.
-    pub errors: Vec<String>,
+    pub errors: Vec<InternalError>,
+}
+
+/// A panic while checking one file.
+#[derive(Debug, thiserror::Error)]
+#[error("internal error while checking {path}: {message}; the other files were checked. Please report this.")]
+pub struct InternalError {
+    /// The file, as displayed.
+    pub path: String,
+    /// What the panic said.
+    pub message: String,
+}
+
+/// Why a run could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error("cannot start worker threads: {0}")]
+    Threads(#[from] rayon::ThreadPoolBuildError),
 }
 
 /// Checks (and in [`Mode::Fix`] fixes, in memory) every target.
-pub fn run(targets: &Targets, mode: Mode) -> Result<Report, String> {
+pub fn run(targets: &Targets, mode: Mode) -> Result<Report, RunError> {
     let pool = rayon::ThreadPoolBuilder::new()
         // Parsers and analyses recurse over syntax trees; deep (but legal)
         // nesting must not overflow a small default stack.
         .stack_size(64 * 1024 * 1024)
-        .build()
-        .map_err(|e| format!("cannot start worker threads: {e}"))?;
+        .build()?;
     // Panics are reported per file below; the default hook would also
     // print a backtrace hint in the middle of the report.
     let previous_hook = panic::take_hook();
     panic::set_hook(Box::new(|_| {}));
     let project = pool.install(|| project::first_pass(targets));
-    let results: Vec<Result<Checked, String>> = pool.install(|| {
+    let results: Vec<Result<Checked, InternalError>> = pool.install(|| {
         targets
             .files
             .par_iter()
@@ -86,17 +102,14 @@ pub fn run(targets: &Targets, mode: Mode) -> Result<Report, String> {
                     Some(Err(message)) => {
                         // Not UTF-8 on standard input.
                         let mut c = check_target(&project, target, Some(""), Mode::Report);
-                        c.findings.findings = vec![io_finding(message.clone())];
+                        c.findings.findings = vec![io_finding(message.to_string())];
                         c
                     }
                     None => check_target(&project, target, None, mode),
                 }))
-                .map_err(|payload| {
-                    format!(
-                        "internal error while checking {}: {}; the other files were checked. Please report this.",
-                        crate::source::display_path(&target.path),
-                        panic_message(&*payload)
-                    )
+                .map_err(|payload| InternalError {
+                    path: crate::source::display_path(&target.path),
+                    message: panic_message(&*payload),
                 })
             })
             .collect()
@@ -141,8 +154,8 @@ fn check_target(
     };
     match text {
         Ok(text) => check_text(project, text, target, mode),
-        Err(message) => {
-            let finding = io_finding(message);
+        Err(problem) => {
+            let finding = io_finding(problem.to_string());
             let findings = if target.settings.rules.contains(finding.code) {
                 vec![finding]
             } else {

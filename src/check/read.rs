@@ -10,30 +10,38 @@ use crate::rules::IO_ERROR;
 /// are generated or data, and would dominate the run's time and memory.
 pub const MAX_FILE_BYTES: u64 = 16 * 1024 * 1024;
 
-/// Why a file's text could not be had, worded for an LK002 message.
-pub fn read_problem(path: &Path) -> Result<String, String> {
-    let meta = std::fs::metadata(path).map_err(|e| format!("could not read file: {e}"))?;
-    if meta.is_dir() {
-        return Err("could not read file: it is a directory".to_string());
-    }
-    if meta.len() > MAX_FILE_BYTES {
-        return Err(format!(
-            "file not analysed: {} bytes is over the {} MiB limit",
-            meta.len(),
-            MAX_FILE_BYTES / (1024 * 1024)
-        ));
-    }
-    let bytes = std::fs::read(path).map_err(|e| format!("could not read file: {e}"))?;
-    decode(bytes)
+/// Why a file's text could not be had; its message is the LK002 finding's.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    #[error("could not read file: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("could not read file: it is a directory")]
+    Directory,
+    #[error("file not analysed: {bytes} bytes is over the {} MiB limit", MAX_FILE_BYTES / (1024 * 1024))]
+    TooLarge { bytes: u64 },
+    #[error("could not read file: not valid UTF-8 (line {line}, byte offset {offset}); leaklint reads UTF-8 sources only")]
+    NotUtf8 { line: usize, offset: usize },
 }
 
-/// UTF-8 text, or a message that says where it stops being UTF-8.
-pub fn decode(bytes: Vec<u8>) -> Result<String, String> {
+/// A file's text, or why it could not be had.
+pub fn read_problem(path: &Path) -> Result<String, ReadError> {
+    let meta = std::fs::metadata(path)?;
+    if meta.is_dir() {
+        return Err(ReadError::Directory);
+    }
+    if meta.len() > MAX_FILE_BYTES {
+        return Err(ReadError::TooLarge { bytes: meta.len() });
+    }
+    decode(std::fs::read(path)?)
+}
+
+/// UTF-8 text, or where it stops being UTF-8.
+pub fn decode(bytes: Vec<u8>) -> Result<String, ReadError> {
     String::from_utf8(bytes).map_err(|e| {
-        let valid = e.utf8_error().valid_up_to();
+        let offset = e.utf8_error().valid_up_to();
         let bytes = e.as_bytes();
-        let line = bytes[..valid].iter().filter(|&&b| b == b'\n').count() + 1;
-        format!("could not read file: not valid UTF-8 (line {line}, byte offset {valid}); leaklint reads UTF-8 sources only")
+        let line = bytes[..offset].iter().filter(|&&b| b == b'\n').count() + 1;
+        ReadError::NotUtf8 { line, offset }
     })
 }
 

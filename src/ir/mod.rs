@@ -132,8 +132,9 @@ pub struct FunctionInfo {
 /// How `yield` behaves in a function.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum Generator {
+    /// Not a generator: no `yield`.
     #[default]
-    NotGenerator,
+    Plain,
     /// A context-manager, dependency or fixture generator: the yielded
     /// resource is lent and must be released after the `yield`.
     /// `yield_raises`: the caller's exception is thrown in at the yield.

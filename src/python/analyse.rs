@@ -133,7 +133,7 @@ pub fn summarise(results: &[(Lowered, Outcome)]) -> Vec<(String, FnSummary)> {
         let returns = match info.generator {
             // Stored somewhere on another path (a registry that disposes it):
             // a caller of this function does not own what it gets.
-            GenMode::NotGenerator if !cached => o
+            GenMode::Plain if !cached => o
                 .returned
                 .iter()
                 .find(|s| !o.stored.contains(s))
@@ -146,7 +146,7 @@ pub fn summarise(results: &[(Lowered, Outcome)]) -> Vec<(String, FnSummary)> {
         // `return conn, cur` with both fresh: positions of returned sites.
         let returns_tuple: Vec<Option<String>> =
             match (info.generator, l.tuple_returns.first(), cached) {
-                (GenMode::NotGenerator, Some(names), false) => names
+                (GenMode::Plain, Some(names), false) => names
                     .iter()
                     .map(|name| {
                         let name = name.as_deref()?;

@@ -1,11 +1,11 @@
 //! The Python front end: tree-sitter-python parsing, syntax errors, and
 //! name resolution through imports. Rules see a [`PyModule`].
 
-pub mod analyse;
-pub mod context;
-pub mod lower;
-pub mod names;
-pub mod rewrite;
+pub(crate) mod analyse;
+pub(crate) mod context;
+pub(crate) mod lower;
+pub(crate) mod names;
+pub(crate) mod rewrite;
 
 use tree_sitter::{Node, Parser, Tree};
 

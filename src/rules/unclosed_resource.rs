@@ -100,7 +100,7 @@ fn returned_to_fastapi(cx: &PythonContext, f: &Function, outcome: &Outcome) -> V
     let cached = info.decorators.iter().any(|d| d.contains("cache"));
     if info.class.is_some()
         || cached
-        || info.generator != Generator::NotGenerator
+        || info.generator != Generator::Plain
         || !cx.file().dependencies.iter().any(|d| d == name)
     {
         return Vec::new();

@@ -193,7 +193,7 @@ fn lower_function(
     // shutdown: nothing is thrown in at its yield.
     let lifespan = name == "lifespan" || ctx.lifespans.iter().any(|l| l == &name);
     let gen = if !has_yield {
-        GenMode::NotGenerator
+        GenMode::Plain
     } else if fixture || lifespan {
         GenMode::Loan {
             yield_raises: false,

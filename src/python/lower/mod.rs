@@ -21,7 +21,7 @@ mod calls;
 mod entry;
 
 pub(crate) use entry::class_attributes;
-pub use entry::{is_fixture, lower_file};
+pub use entry::lower_file;
 
 /// `(conn := connect())` and `(conn)` stand for `conn` in a condition.
 fn name_of_operand(mut n: Node) -> Node {
