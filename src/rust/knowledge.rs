@@ -5,7 +5,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use crate::resources::{Acquire, ResourceKind, ResourceSpec, ResourceTable};
+use crate::resources::{Acquire, ResourceKind, ResourceSpec, ResourceTable, Vocabulary};
 
 fn segments(path: &str) -> Vec<&str> {
     path.split("::").filter(|s| !s.is_empty()).collect()
@@ -26,10 +26,44 @@ fn path_names(name: &str, actual: &str) -> bool {
     }
 }
 
+/// The vocabulary lists the lowering looks up at every call and method
+/// call, as sets (the lists are the union over many rules files).
+pub struct Words<'a> {
+    pub spawn_functions: HashSet<&'a str>,
+    pub passthrough_methods: HashSet<&'a str>,
+    pub borrow_methods: HashSet<&'a str>,
+    pub clone_methods: HashSet<&'a str>,
+    pub store_methods: HashSet<&'a str>,
+    pub collect_methods: HashSet<&'a str>,
+    pub read_methods: HashSet<&'a str>,
+    pub write_methods: HashSet<&'a str>,
+    pub executor_methods: HashSet<&'a str>,
+}
+
+impl<'a> Words<'a> {
+    pub fn new(v: &'a Vocabulary) -> Words<'a> {
+        let set = |list: &'a [String]| list.iter().map(String::as_str).collect();
+        Words {
+            spawn_functions: set(&v.spawn_functions),
+            passthrough_methods: set(&v.passthrough_methods),
+            borrow_methods: set(&v.borrow_methods),
+            clone_methods: set(&v.clone_methods),
+            store_methods: set(&v.store_methods),
+            collect_methods: set(&v.collect_methods),
+            read_methods: set(&v.read_methods),
+            write_methods: set(&v.write_methods),
+            executor_methods: set(&v.executor_methods),
+        }
+    }
+}
+
 /// The resource knowledge of one file: the built-in and configured specs,
 /// plus the handles of `extern` functions the file declares itself.
 pub struct Knowledge<'a> {
     pub table: &'a ResourceTable,
+    /// The table's vocabulary (`table.vocabulary`), its hot lists as sets.
+    pub vocab: &'a Vocabulary,
+    pub words: Words<'a>,
     pub local: Vec<ResourceSpec>,
     /// The crates the file's text mentions: a bare type name no import
     /// resolved (`Connection`, `Object`) names a spec only when its crate
@@ -93,6 +127,8 @@ impl<'a> Knowledge<'a> {
         }
         Knowledge {
             table,
+            vocab: &table.vocabulary,
+            words: Words::new(&table.vocabulary),
             local,
             present,
             by_type,
@@ -256,7 +292,8 @@ mod tests {
         assert!(path_names("sqlx::PgPool", "sqlx::postgres::PgPool"));
         assert!(path_names("sqlx::PgPool", "PgPool"));
         assert!(!path_names("sqlx::PgPool", "diesel::PgPool"));
-        let names = Names::default();
+        let table = crate::resources::table_for(crate::resources::SpecLanguage::Rust, &[]);
+        let names = Names::new(&table.vocabulary.type_wrappers);
         let ty: syn::Type = syn::parse_str("&web::Data<Arc<sqlx::PgPool>>").unwrap();
         assert_eq!(type_path(&ty, &names).as_deref(), Some("sqlx::PgPool"));
     }
