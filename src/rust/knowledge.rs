@@ -297,4 +297,60 @@ mod tests {
         let ty: syn::Type = syn::parse_str("&web::Data<Arc<sqlx::PgPool>>").unwrap();
         assert_eq!(type_path(&ty, &names).as_deref(), Some("sqlx::PgPool"));
     }
+
+    #[test]
+    fn the_rust_rules_files_fill_every_list_the_front_end_reads() {
+        let table = crate::resources::table_for(crate::resources::SpecLanguage::Rust, &[]);
+        let v = &table.vocabulary;
+        let lists: [(&str, &Vec<String>); 37] = [
+            ("spawn_functions", &v.spawn_functions),
+            ("passthrough_methods", &v.passthrough_methods),
+            ("borrow_methods", &v.borrow_methods),
+            ("clone_methods", &v.clone_methods),
+            ("store_methods", &v.store_methods),
+            ("collect_methods", &v.collect_methods),
+            ("write_methods", &v.write_methods),
+            ("write_functions", &v.write_functions),
+            ("read_methods", &v.read_methods),
+            ("query_api_prefixes", &v.query_api_prefixes),
+            ("query_apis", &v.query_apis),
+            ("query_macro_prefixes", &v.query_macro_prefixes),
+            ("string_conversions", &v.string_conversions),
+            ("executor_methods", &v.executor_methods),
+            ("type_wrappers", &v.type_wrappers),
+            ("value_wrappers", &v.value_wrappers),
+            ("shared_wrappers", &v.shared_wrappers),
+            ("state_wrappers", &v.state_wrappers),
+            ("state_extractors", &v.state_extractors),
+            ("state_methods", &v.state_methods),
+            ("state_calls", &v.state_calls),
+            ("service_server_suffixes", &v.service_server_suffixes),
+            ("service_constructors", &v.service_constructors),
+            ("static_macros", &v.static_macros),
+            ("diverging_macros", &v.diverging_macros),
+            ("bail_macros", &v.bail_macros),
+            ("ensure_macros", &v.ensure_macros),
+            ("select_macros", &v.select_macros),
+            ("join_macros", &v.join_macros),
+            ("reclaim_words", &v.reclaim_words),
+            ("admit_words", &v.admit_words),
+            ("summary_words", &v.summary_words),
+            ("receiver_suffix_methods", &v.receiver_suffix_methods),
+            ("extern_open_words", &v.extern_open_words),
+            ("extern_close_words", &v.extern_close_words),
+            ("handle_checker_prefixes", &v.handle_checker_prefixes),
+            ("handle_checkers", &v.handle_checkers),
+        ];
+        for (name, list) in lists {
+            assert!(!list.is_empty(), "no rules file fills `{name}`");
+        }
+        // One word from a library file, a runtime file and a framework file.
+        let words = Words::new(v);
+        assert!(words.read_methods.contains("fetch_one"));
+        assert!(words.spawn_functions.contains("tokio::spawn"));
+        assert!(crate::resources::Vocabulary::has(
+            &v.state_methods,
+            "manage"
+        ));
+    }
 }
