@@ -209,6 +209,157 @@ pub struct Vocabulary {
     /// leak.
     #[serde(default)]
     pub release_methods: Vec<String>,
+    // Rust
+    /// Functions that run their argument as a task or thread (`tokio::spawn`,
+    /// `std::thread::spawn`): what the task captures leaves the spawner,
+    /// and a handle awaited at once is not a spawn left running.
+    #[serde(default)]
+    pub spawn_functions: Vec<String>,
+    /// Methods whose result is their receiver's value (`unwrap`, anyhow's
+    /// `context`, tracing's `instrument`): a resource flows through them.
+    #[serde(default)]
+    pub passthrough_methods: Vec<String>,
+    /// Methods that borrow their receiver (`as_ref`, `deref`): the result is
+    /// the same resource, used in place.
+    #[serde(default)]
+    pub borrow_methods: Vec<String>,
+    /// Methods that copy their receiver (`clone`): a clone of a pool is the
+    /// same kind of pool.
+    #[serde(default)]
+    pub clone_methods: Vec<String>,
+    /// Container, cell and channel methods that take ownership of their
+    /// argument (`push`, `insert`, `send`): what they are given is handed
+    /// over.
+    #[serde(default)]
+    pub store_methods: Vec<String>,
+    /// Collection methods that keep their argument beyond the statement: a
+    /// guard of one loop iteration pushed into an outer collection
+    /// outlives the iteration.
+    #[serde(default)]
+    pub collect_methods: Vec<String>,
+    /// Query methods that write through the connection or transaction they
+    /// run on (`execute`, `insert_one`): a transaction written through must
+    /// be committed.
+    #[serde(default)]
+    pub write_methods: Vec<String>,
+    /// Functions that build a writing statement (diesel's `insert_into`).
+    #[serde(default)]
+    pub write_functions: Vec<String>,
+    /// Query methods (and functions) that only read through the executor they
+    /// are given: a transaction only read through loses nothing when it is
+    /// rolled back.
+    #[serde(default)]
+    pub read_methods: Vec<String>,
+    /// Name prefixes of functions and methods that send the SQL given as an
+    /// argument (`query`, `exec`): their string literals are read for
+    /// `BEGIN`/`COMMIT`.
+    #[serde(default)]
+    pub query_api_prefixes: Vec<String>,
+    /// Whole names of such functions and methods (`batch_execute`, `raw_sql`).
+    #[serde(default)]
+    pub query_apis: Vec<String>,
+    /// Name prefixes of macros that send SQL (sqlx's `query!`,
+    /// `query_as!`); other macros (`format!`, `write!`) only print it.
+    #[serde(default)]
+    pub query_macro_prefixes: Vec<String>,
+    /// Methods that turn an SQL string into another string type unchanged
+    /// (`as_str`, `to_string`): `sql.as_str()` sends the literal `sql`.
+    #[serde(default)]
+    pub string_conversions: Vec<String>,
+    /// Executor methods that, given a pool instead of a connection, acquire
+    /// one from it for the duration of the query (sqlx's `fetch_one(&pool)`).
+    #[serde(default)]
+    pub executor_methods: Vec<String>,
+    /// Generic types whose first type argument is what the code works with
+    /// (`Arc<Mutex<PgPool>>`, axum's `State<PgPool>`): peeled off a written
+    /// type before it is matched against the resource types.
+    #[serde(default)]
+    pub type_wrappers: Vec<String>,
+    /// Types whose `new`/`pin` wraps the value given unchanged
+    /// (`Arc::new(pool)`): the result holds the same resource.
+    #[serde(default)]
+    pub value_wrappers: Vec<String>,
+    /// Wrappers that share what they hold (`Arc`, `Mutex`): a function
+    /// returning one gives its caller no fresh resource of its own.
+    #[serde(default)]
+    pub shared_wrappers: Vec<String>,
+    /// Wrappers looked through to name an application-state type
+    /// (`Data<Arc<AppState>>` is `AppState`).
+    #[serde(default)]
+    pub state_wrappers: Vec<String>,
+    /// Handler parameter types that extract application state
+    /// (`State<AppState>`): the type they wrap lives for the process.
+    #[serde(default)]
+    pub state_extractors: Vec<String>,
+    /// Methods that hand their argument to the application as state for the
+    /// life of the server (axum's `with_state`, rocket's `manage`).
+    #[serde(default)]
+    pub state_methods: Vec<String>,
+    /// Calls, by their last path segments, that make application state of
+    /// their argument (actix's `Data::new`, axum's `Extension`).
+    #[serde(default)]
+    pub state_calls: Vec<String>,
+    /// Suffixes of generated server types whose constructors serve their
+    /// argument for the life of the server (tonic's `FooServer`).
+    #[serde(default)]
+    pub service_server_suffixes: Vec<String>,
+    /// The constructors of such server types (`new`, `from_arc`).
+    #[serde(default)]
+    pub service_constructors: Vec<String>,
+    /// Macros whose body declares `static` items (`thread_local!`,
+    /// `lazy_static!`): what they hold lives for the process.
+    #[serde(default)]
+    pub static_macros: Vec<String>,
+    /// Macros that never return (`panic!`, `todo!`).
+    #[serde(default)]
+    pub diverging_macros: Vec<String>,
+    /// Macros that return an error from the function (anyhow's `bail!`).
+    #[serde(default)]
+    pub bail_macros: Vec<String>,
+    /// Macros that return an error unless a condition holds (`ensure!`).
+    #[serde(default)]
+    pub ensure_macros: Vec<String>,
+    /// Macros that poll several futures and run the handler of the first to
+    /// finish (`tokio::select!`).
+    #[serde(default)]
+    pub select_macros: Vec<String>,
+    /// Macros that poll several futures to completion (`tokio::join!`): the
+    /// futures they are given are consumed.
+    #[serde(default)]
+    pub join_macros: Vec<String>,
+    /// Text that takes a forgotten or leaked value back (`ManuallyDrop::take`,
+    /// `Box::from_raw`): a task whose body has it releases what it captured.
+    #[serde(default)]
+    pub reclaim_words: Vec<String>,
+    /// Words whose presence makes a Rust file worth checking although it
+    /// names no known crate (the forget family: `forget(`, `into_raw(`).
+    #[serde(default)]
+    pub admit_words: Vec<String>,
+    /// Words whose presence makes a Rust file worth summarising for the
+    /// project although it names no known crate: where application state
+    /// is registered (`with_state`, `.manage(`).
+    #[serde(default)]
+    pub summary_words: Vec<String>,
+    /// No-argument methods that leave their receiver the same value
+    /// (`clone`, `as_ref`): `&*self.pool.clone()` and `self.pool` are one
+    /// receiver.
+    #[serde(default)]
+    pub receiver_suffix_methods: Vec<String>,
+    /// Words that, in an `extern` function's name, say it opens a handle
+    /// (`open`, `connect`).
+    #[serde(default)]
+    pub extern_open_words: Vec<String>,
+    /// Words that, in an `extern` function's name, say it closes one
+    /// (`close`, `free`); a close word wins (`tsdb_disconnect` closes).
+    #[serde(default)]
+    pub extern_close_words: Vec<String>,
+    /// Name prefixes of one-argument error checkers that return the raw
+    /// handle they are given (`cvt(fd)?`, `check(..)`).
+    #[serde(default)]
+    pub handle_checker_prefixes: Vec<String>,
+    /// Whole names of such checkers (`syscall`).
+    #[serde(default)]
+    pub handle_checkers: Vec<String>,
 }
 
 impl Vocabulary {
@@ -222,8 +373,55 @@ impl Vocabulary {
                 }
             }
         }
-        let Vocabulary { release_methods } = other;
-        merge(&mut self.release_methods, release_methods);
+        // Every field, by name: a field added to the struct and not here
+        // does not compile.
+        macro_rules! merge_all {
+            ($($field:ident),*) => {
+                let Vocabulary { $($field),* } = other;
+                $(merge(&mut self.$field, $field);)*
+            };
+        }
+        merge_all!(
+            release_methods,
+            // Rust
+            spawn_functions,
+            passthrough_methods,
+            borrow_methods,
+            clone_methods,
+            store_methods,
+            collect_methods,
+            write_methods,
+            write_functions,
+            read_methods,
+            query_api_prefixes,
+            query_apis,
+            query_macro_prefixes,
+            string_conversions,
+            executor_methods,
+            type_wrappers,
+            value_wrappers,
+            shared_wrappers,
+            state_wrappers,
+            state_extractors,
+            state_methods,
+            state_calls,
+            service_server_suffixes,
+            service_constructors,
+            static_macros,
+            diverging_macros,
+            bail_macros,
+            ensure_macros,
+            select_macros,
+            join_macros,
+            reclaim_words,
+            admit_words,
+            summary_words,
+            receiver_suffix_methods,
+            extern_open_words,
+            extern_close_words,
+            handle_checker_prefixes,
+            handle_checkers
+        );
     }
 
     /// Whether `word` is in the list `list` of this vocabulary.

@@ -72,19 +72,13 @@ impl RustPrefilter {
                 }
             }
         }
-        for w in [
-            "\"begin",
-            "\"start transaction",
-            "extern \"",
-            "extern {",
-            "forget(",
-            "::leak(",
-            "into_raw(",
-            "ManuallyDrop",
-            "into_raw_fd",
-        ] {
+        // SQL that begins a transaction and `extern` blocks (language and
+        // SQL facts); then the vocabulary's `admit-words` (std's forget
+        // family).
+        for w in ["\"begin", "\"start transaction", "extern \"", "extern {"] {
             words.push(w.to_string());
         }
+        words.extend(table.vocabulary.admit_words.iter().cloned());
         let crates: Vec<String> = table
             .specs
             .iter()
@@ -92,12 +86,14 @@ impl RustPrefilter {
             .filter_map(|s| s.type_name.split_once("::").map(|(c, _)| format!("{c}::")))
             .collect();
         RustPrefilter {
-            crates: AhoCorasick::new(crates.iter().map(String::as_str).chain([
-                "with_state",
-                "app_data",
-                "Data::new",
-                ".manage(",
-            ]))
+            // Crates, and where frameworks register application state
+            // (the vocabulary's `summary-words`).
+            crates: AhoCorasick::new(
+                crates
+                    .iter()
+                    .chain(&table.vocabulary.summary_words)
+                    .map(String::as_str),
+            )
             .expect("valid patterns"),
             matcher: AhoCorasick::builder()
                 .ascii_case_insensitive(true)
@@ -155,8 +151,9 @@ pub fn lower_file<'a>(
     table: &'a ResourceTable,
     project: &'a RustProject,
 ) -> LoweredFile {
-    let names = Names::collect(file, Some(project));
-    let knowledge = Knowledge::new(table, extern_handles(file), &source.text);
+    let vocab = &table.vocabulary;
+    let names = Names::collect(file, Some(project), &vocab.type_wrappers);
+    let knowledge = Knowledge::new(table, extern_handles(file, vocab), &source.text);
     let items = Items::collect(file, &names, &knowledge, source, Some(project));
     let ctx = Ctx {
         source,

@@ -7,25 +7,13 @@ use std::collections::HashMap;
 
 use syn::visit::Visit;
 
-use crate::resources::{Acquire, Release, ResourceKind, ResourceSpec};
+use crate::resources::{Acquire, Release, ResourceKind, ResourceSpec, Vocabulary};
 use crate::rust::knowledge::Knowledge;
 use crate::rust::names::type_path;
 use crate::rust::names::Names;
 use crate::rust::project::RustProject;
 use crate::rust::span_of;
 use crate::source::SourceFile;
-
-/// sqlx executor methods: given a pool instead of a connection, they
-/// acquire one from it for the duration of the query.
-pub const EXECUTOR_METHODS: &[&str] = &[
-    "execute",
-    "execute_many",
-    "fetch",
-    "fetch_one",
-    "fetch_all",
-    "fetch_optional",
-    "fetch_many",
-];
 
 pub use crate::rust::project::AcquiresFrom;
 
@@ -43,49 +31,50 @@ pub struct Items {
 }
 
 /// Function names that say they open or close a raw handle, for `extern`
-/// declarations no rules file knows. A close word wins
-/// (`tsdb_disconnect` closes).
-fn opens(name: &str) -> bool {
+/// declarations no rules file knows (the vocabulary's `extern-open-words`
+/// and `extern-close-words`). A close word wins (`tsdb_disconnect`
+/// closes).
+fn opens(name: &str, vocab: &Vocabulary) -> bool {
     let n = name.to_ascii_lowercase();
-    (n.contains("open") || n.contains("connect")) && !closes(name)
+    vocab
+        .extern_open_words
+        .iter()
+        .any(|w| n.contains(w.as_str()))
+        && !closes(name, vocab)
 }
 
-fn closes(name: &str) -> bool {
+fn closes(name: &str, vocab: &Vocabulary) -> bool {
     let n = name.to_ascii_lowercase();
-    [
-        "close",
-        "free",
-        "finish",
-        "disconnect",
-        "destroy",
-        "release",
-    ]
-    .iter()
-    .any(|w| n.contains(w))
+    vocab
+        .extern_close_words
+        .iter()
+        .any(|w| n.contains(w.as_str()))
 }
 
 /// Resource specs for the file's own `extern` functions that return a
 /// handle from a function named like an open or connect, released by one
 /// named like a close.
-pub fn extern_handles(file: &syn::File) -> Vec<ResourceSpec> {
-    struct Externs {
+pub fn extern_handles(file: &syn::File, vocab: &Vocabulary) -> Vec<ResourceSpec> {
+    struct Externs<'v> {
+        vocab: &'v Vocabulary,
         open: Vec<String>,
         close: Vec<String>,
     }
-    impl<'ast> Visit<'ast> for Externs {
+    impl<'ast> Visit<'ast> for Externs<'_> {
         fn visit_foreign_item_fn(&mut self, f: &'ast syn::ForeignItemFn) {
             let name = f.sig.ident.to_string();
             // Only pointers are handles: an `open` that returns a status
             // or a flag (`CFReadStreamOpen -> Boolean`) allocates nothing.
             let returns_pointer = matches!(&f.sig.output, syn::ReturnType::Type(_, t) if matches!(**t, syn::Type::Ptr(_)));
-            if returns_pointer && opens(&name) {
+            if returns_pointer && opens(&name, self.vocab) {
                 self.open.push(name);
-            } else if closes(&name) {
+            } else if closes(&name, self.vocab) {
                 self.close.push(name);
             }
         }
     }
     let mut e = Externs {
+        vocab,
         open: Vec::new(),
         close: Vec::new(),
     };
@@ -149,7 +138,15 @@ pub fn impl_self_name(item: &syn::ItemImpl) -> Option<String> {
 
 /// Text of an expression with whitespace, borrows and derefs removed, for
 /// comparing receivers (`&*self.pool` and `self.pool` are one pool).
-pub fn receiver_key(text: &str) -> String {
+/// `methods`: the vocabulary's `receiver-suffix-methods`, no-argument
+/// calls that leave the receiver the same (`.clone()`, `.as_ref()`); all
+/// trailing ones are taken off, whatever the list's order.
+pub fn receiver_key(text: &str, methods: &[String]) -> String {
+    fn strip_call<'t>(t: &'t str, method: &str) -> Option<&'t str> {
+        t.strip_suffix("()")?
+            .strip_suffix(method)?
+            .strip_suffix('.')
+    }
     let mut t: String = text.chars().filter(|c| !c.is_whitespace()).collect();
     loop {
         let before = t.len();
@@ -161,10 +158,8 @@ pub fn receiver_key(text: &str) -> String {
         if t.starts_with('(') && t.ends_with(')') {
             t = t[1..t.len() - 1].to_string();
         }
-        for s in [".clone()", ".as_ref()", ".get_ref()", ".deref()"] {
-            if let Some(rest) = t.strip_suffix(s) {
-                t = rest.to_string();
-            }
+        while let Some(rest) = methods.iter().find_map(|m| strip_call(&t, m)) {
+            t = rest.to_string();
         }
         if t.len() == before {
             return t;
@@ -182,7 +177,7 @@ impl Items {
     ) -> Items {
         let mut items = Items::default();
         let mut fns: Vec<(Option<String>, &syn::Signature, &syn::Block)> = Vec::new();
-        collect_items(&file.items, names, &mut items, &mut fns);
+        collect_items(&file.items, names, knowledge.vocab, &mut items, &mut fns);
         for (self_ty, sig, body) in fns {
             if let Some(from) = pool_use(
                 self_ty.as_deref(),
@@ -270,6 +265,7 @@ pub fn generic_bounds(generics: &syn::Generics, names: &Names) -> HashMap<String
 fn collect_items<'a>(
     list: &'a [syn::Item],
     names: &Names,
+    vocab: &Vocabulary,
     items: &mut Items,
     fns: &mut Vec<(Option<String>, &'a syn::Signature, &'a syn::Block)>,
 ) {
@@ -297,7 +293,7 @@ fn collect_items<'a>(
             }
             syn::Item::Fn(f) => {
                 if let syn::ReturnType::Type(_, ty) = &f.sig.output {
-                    if let Some(t) = return_path(ty, names) {
+                    if let Some(t) = return_path(ty, names, vocab) {
                         items.returns.insert(f.sig.ident.to_string(), t);
                     }
                 }
@@ -326,7 +322,7 @@ fn collect_items<'a>(
                 for it in &imp.items {
                     if let syn::ImplItem::Fn(m) = it {
                         if let (Some(t), syn::ReturnType::Type(_, ty)) = (&self_ty, &m.sig.output) {
-                            if let Some(r) = return_path(ty, names) {
+                            if let Some(r) = return_path(ty, names, vocab) {
                                 let r = match r.as_str() {
                                     "Self" => t.clone(),
                                     "&Self" => format!("&{t}"),
@@ -346,7 +342,7 @@ fn collect_items<'a>(
                 for it in &t.items {
                     if let syn::TraitItem::Fn(m) = it {
                         if let syn::ReturnType::Type(_, ty) = &m.sig.output {
-                            if let Some(r) = return_path(ty, names) {
+                            if let Some(r) = return_path(ty, names, vocab) {
                                 items.returns.insert(format!("{name}::{}", m.sig.ident), r);
                             }
                         }
@@ -358,7 +354,7 @@ fn collect_items<'a>(
             }
             syn::Item::Mod(m) => {
                 if let Some((_, inner)) = &m.content {
-                    collect_items(inner, names, items, fns);
+                    collect_items(inner, names, vocab, items, fns);
                 }
             }
             _ => {}
@@ -390,9 +386,10 @@ fn sends_rollback(imp: &syn::ItemImpl) -> bool {
 
 /// A return type with `Result<T, E>` (and `Option<T>`) unwrapped to `T`.
 /// A type returned by reference or behind a shared wrapper (`&mut
-/// Transaction`, `Arc<Mutex<Conn>>`) is marked with a leading `&`: the
-/// caller gets no fresh resource of its own.
-fn return_path(ty: &syn::Type, names: &Names) -> Option<String> {
+/// Transaction`, `Arc<Mutex<Conn>>`: the vocabulary's `shared-wrappers`)
+/// is marked with a leading `&`: the caller gets no fresh resource of its
+/// own.
+fn return_path(ty: &syn::Type, names: &Names, vocab: &Vocabulary) -> Option<String> {
     let mut ty = ty;
     while let syn::Type::Path(p) = ty {
         let Some(last) = p.path.segments.last() else {
@@ -422,12 +419,11 @@ fn return_path(ty: &syn::Type, names: &Names) -> Option<String> {
         return (!elements.is_empty()).then(|| format!("({})", elements.join(",")));
     }
     let owned = match ty {
-        syn::Type::Path(p) => p.path.segments.last().is_some_and(|s| {
-            !matches!(
-                s.ident.to_string().as_str(),
-                "Arc" | "Rc" | "Mutex" | "RwLock" | "RefCell" | "MutexGuard" | "Cow"
-            )
-        }),
+        syn::Type::Path(p) => p
+            .path
+            .segments
+            .last()
+            .is_some_and(|s| !Vocabulary::has(&vocab.shared_wrappers, &s.ident.to_string())),
         _ => false,
     };
     let path = type_path(ty, names)?;
@@ -483,10 +479,17 @@ fn pool_use(
             let method = m.method.to_string();
             // A query run on a pool given as argument (`.fetch_one(pool)`)
             // takes a connection from it for the query.
-            if EXECUTOR_METHODS.contains(&method.as_str()) {
+            let suffixes = &self.knowledge.vocab.receiver_suffix_methods;
+            if self
+                .knowledge
+                .words
+                .executor_methods
+                .contains(method.as_str())
+            {
                 for arg in &m.args {
                     let span = span_of(self.source, arg);
-                    let key = receiver_key(self.source.text.get(span.range()).unwrap_or(""));
+                    let text = self.source.text.get(span.range()).unwrap_or("");
+                    let key = receiver_key(text, suffixes);
                     if let Some(i) = self.params.iter().position(|(n, _)| *n == key) {
                         if self.is_pool(&self.params[i].1) {
                             self.found = Some(AcquiresFrom::Param(i));
@@ -500,7 +503,7 @@ fn pool_use(
                 return;
             }
             let span = span_of(self.source, &*m.receiver);
-            let key = receiver_key(self.source.text.get(span.range()).unwrap_or(""));
+            let key = receiver_key(self.source.text.get(span.range()).unwrap_or(""), suffixes);
             let acquires = |ty: &str| {
                 self.is_pool(ty)
                     && self

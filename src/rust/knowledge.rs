@@ -5,7 +5,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use crate::resources::{Acquire, ResourceKind, ResourceSpec, ResourceTable};
+use crate::resources::{Acquire, ResourceKind, ResourceSpec, ResourceTable, Vocabulary};
 
 fn segments(path: &str) -> Vec<&str> {
     path.split("::").filter(|s| !s.is_empty()).collect()
@@ -26,10 +26,44 @@ fn path_names(name: &str, actual: &str) -> bool {
     }
 }
 
+/// The vocabulary lists the lowering looks up at every call and method
+/// call, as sets (the lists are the union over many rules files).
+pub struct Words<'a> {
+    pub spawn_functions: HashSet<&'a str>,
+    pub passthrough_methods: HashSet<&'a str>,
+    pub borrow_methods: HashSet<&'a str>,
+    pub clone_methods: HashSet<&'a str>,
+    pub store_methods: HashSet<&'a str>,
+    pub collect_methods: HashSet<&'a str>,
+    pub read_methods: HashSet<&'a str>,
+    pub write_methods: HashSet<&'a str>,
+    pub executor_methods: HashSet<&'a str>,
+}
+
+impl<'a> Words<'a> {
+    pub fn new(v: &'a Vocabulary) -> Words<'a> {
+        let set = |list: &'a [String]| list.iter().map(String::as_str).collect();
+        Words {
+            spawn_functions: set(&v.spawn_functions),
+            passthrough_methods: set(&v.passthrough_methods),
+            borrow_methods: set(&v.borrow_methods),
+            clone_methods: set(&v.clone_methods),
+            store_methods: set(&v.store_methods),
+            collect_methods: set(&v.collect_methods),
+            read_methods: set(&v.read_methods),
+            write_methods: set(&v.write_methods),
+            executor_methods: set(&v.executor_methods),
+        }
+    }
+}
+
 /// The resource knowledge of one file: the built-in and configured specs,
 /// plus the handles of `extern` functions the file declares itself.
 pub struct Knowledge<'a> {
     pub table: &'a ResourceTable,
+    /// The table's vocabulary (`table.vocabulary`), its hot lists as sets.
+    pub vocab: &'a Vocabulary,
+    pub words: Words<'a>,
     pub local: Vec<ResourceSpec>,
     /// The crates the file's text mentions: a bare type name no import
     /// resolved (`Connection`, `Object`) names a spec only when its crate
@@ -93,6 +127,8 @@ impl<'a> Knowledge<'a> {
         }
         Knowledge {
             table,
+            vocab: &table.vocabulary,
+            words: Words::new(&table.vocabulary),
             local,
             present,
             by_type,
@@ -256,8 +292,65 @@ mod tests {
         assert!(path_names("sqlx::PgPool", "sqlx::postgres::PgPool"));
         assert!(path_names("sqlx::PgPool", "PgPool"));
         assert!(!path_names("sqlx::PgPool", "diesel::PgPool"));
-        let names = Names::default();
+        let table = crate::resources::table_for(crate::resources::SpecLanguage::Rust, &[]);
+        let names = Names::new(&table.vocabulary.type_wrappers);
         let ty: syn::Type = syn::parse_str("&web::Data<Arc<sqlx::PgPool>>").unwrap();
         assert_eq!(type_path(&ty, &names).as_deref(), Some("sqlx::PgPool"));
+    }
+
+    #[test]
+    fn the_rust_rules_files_fill_every_list_the_front_end_reads() {
+        let table = crate::resources::table_for(crate::resources::SpecLanguage::Rust, &[]);
+        let v = &table.vocabulary;
+        let lists: [(&str, &Vec<String>); 37] = [
+            ("spawn_functions", &v.spawn_functions),
+            ("passthrough_methods", &v.passthrough_methods),
+            ("borrow_methods", &v.borrow_methods),
+            ("clone_methods", &v.clone_methods),
+            ("store_methods", &v.store_methods),
+            ("collect_methods", &v.collect_methods),
+            ("write_methods", &v.write_methods),
+            ("write_functions", &v.write_functions),
+            ("read_methods", &v.read_methods),
+            ("query_api_prefixes", &v.query_api_prefixes),
+            ("query_apis", &v.query_apis),
+            ("query_macro_prefixes", &v.query_macro_prefixes),
+            ("string_conversions", &v.string_conversions),
+            ("executor_methods", &v.executor_methods),
+            ("type_wrappers", &v.type_wrappers),
+            ("value_wrappers", &v.value_wrappers),
+            ("shared_wrappers", &v.shared_wrappers),
+            ("state_wrappers", &v.state_wrappers),
+            ("state_extractors", &v.state_extractors),
+            ("state_methods", &v.state_methods),
+            ("state_calls", &v.state_calls),
+            ("service_server_suffixes", &v.service_server_suffixes),
+            ("service_constructors", &v.service_constructors),
+            ("static_macros", &v.static_macros),
+            ("diverging_macros", &v.diverging_macros),
+            ("bail_macros", &v.bail_macros),
+            ("ensure_macros", &v.ensure_macros),
+            ("select_macros", &v.select_macros),
+            ("join_macros", &v.join_macros),
+            ("reclaim_words", &v.reclaim_words),
+            ("admit_words", &v.admit_words),
+            ("summary_words", &v.summary_words),
+            ("receiver_suffix_methods", &v.receiver_suffix_methods),
+            ("extern_open_words", &v.extern_open_words),
+            ("extern_close_words", &v.extern_close_words),
+            ("handle_checker_prefixes", &v.handle_checker_prefixes),
+            ("handle_checkers", &v.handle_checkers),
+        ];
+        for (name, list) in lists {
+            assert!(!list.is_empty(), "no rules file fills `{name}`");
+        }
+        // One word from a library file, a runtime file and a framework file.
+        let words = Words::new(v);
+        assert!(words.read_methods.contains("fetch_one"));
+        assert!(words.spawn_functions.contains("tokio::spawn"));
+        assert!(crate::resources::Vocabulary::has(
+            &v.state_methods,
+            "manage"
+        ));
     }
 }

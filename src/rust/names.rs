@@ -10,19 +10,36 @@ use syn::visit::Visit;
 use crate::rust::project::RustProject;
 
 #[derive(Debug, Default)]
-pub struct Names {
+pub struct Names<'v> {
     /// Local name -> full path (`PgPool` -> `sqlx::PgPool`).
     uses: HashMap<String, String>,
     /// `type X = path<..>;` -> the resolved path of its target, wrappers
     /// peeled.
     aliases: HashMap<String, String>,
+    /// The vocabulary's `type-wrappers`: generic types whose first type
+    /// argument is what the code really works with (`&Arc<Mutex<PgPool>>`
+    /// and axum's `State<PgPool>` are a pool).
+    wrappers: &'v [String],
 }
 
-impl Names {
+impl<'v> Names<'v> {
+    /// No names yet, peeling `wrappers` off types.
+    pub fn new(wrappers: &'v [String]) -> Names<'v> {
+        Names {
+            wrappers,
+            ..Names::default()
+        }
+    }
+
     /// `project`: aliases other files of the project define, for names
     /// imported from the crate itself (`use crate::db::DbPool`).
-    pub fn collect(file: &syn::File, project: Option<&RustProject>) -> Names {
-        let mut names = Names::default();
+    /// `wrappers`: the vocabulary's `type-wrappers`.
+    pub fn collect(
+        file: &syn::File,
+        project: Option<&RustProject>,
+        wrappers: &'v [String],
+    ) -> Names<'v> {
+        let mut names = Names::new(wrappers);
         let mut uses = UseCollector { out: &mut names };
         uses.visit_file(file);
         // Aliases after uses, so their targets resolve through imports.
@@ -110,11 +127,11 @@ fn collect_type_aliases<'a>(items: &'a [syn::Item], out: &mut Vec<&'a syn::ItemT
     }
 }
 
-struct UseCollector<'a> {
-    out: &'a mut Names,
+struct UseCollector<'a, 'v> {
+    out: &'a mut Names<'v>,
 }
 
-impl UseCollector<'_> {
+impl UseCollector<'_, '_> {
     fn tree(&mut self, prefix: &str, tree: &syn::UseTree) {
         let join = |name: &str| {
             if prefix.is_empty() {
@@ -154,36 +171,11 @@ impl UseCollector<'_> {
     }
 }
 
-impl<'ast> Visit<'ast> for UseCollector<'_> {
+impl<'ast> Visit<'ast> for UseCollector<'_, '_> {
     fn visit_item_use(&mut self, u: &'ast syn::ItemUse) {
         self.tree("", &u.tree);
     }
 }
-
-/// Wrappers whose first type argument is what the code really works
-/// with: `&Arc<Mutex<PgPool>>` and axum's `State<PgPool>` are a pool.
-const WRAPPERS: &[&str] = &[
-    "Arc",
-    "Rc",
-    "Box",
-    "Option",
-    "Mutex",
-    "RwLock",
-    "RefCell",
-    "MutexGuard",
-    "RwLockReadGuard",
-    "RwLockWriteGuard",
-    "ReentrantMutex",
-    "Data",
-    "State",
-    "Extension",
-    "Cow",
-    "Pin",
-    "OnceLock",
-    "OnceCell",
-    "Lazy",
-    "LazyLock",
-];
 
 /// The path a type names, resolved and peeled (`&web::Data<DbPool>` ->
 /// `r2d2::Pool` when `type DbPool = r2d2::Pool<..>`).
@@ -194,7 +186,7 @@ pub fn type_path(ty: &syn::Type, names: &Names) -> Option<String> {
         syn::Type::Group(g) => type_path(&g.elem, names),
         syn::Type::Path(p) => {
             let last = p.path.segments.last()?;
-            if WRAPPERS.contains(&last.ident.to_string().as_str()) {
+            if crate::resources::Vocabulary::has(names.wrappers, &last.ident.to_string()) {
                 if let syn::PathArguments::AngleBracketed(args) = &last.arguments {
                     for arg in &args.args {
                         if let syn::GenericArgument::Type(inner) = arg {
@@ -222,7 +214,7 @@ mod tests {
              fn f() { use libc::open; }\n",
         )
         .unwrap();
-        let names = Names::collect(&file, None);
+        let names = Names::collect(&file, None, &[]);
         let r =
             |s: &str| names.resolve_segments(&s.split("::").map(String::from).collect::<Vec<_>>());
         assert_eq!(r("Db"), "sqlx::PgPool");

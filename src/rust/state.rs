@@ -9,8 +9,11 @@ use std::collections::HashSet;
 
 use syn::visit::Visit;
 
-#[derive(Default)]
-pub struct LongLived {
+use crate::resources::Vocabulary;
+
+pub struct LongLived<'v> {
+    /// The framework words: state hooks, extractors and wrappers.
+    vocab: &'v Vocabulary,
     /// `static` items, also those of `thread_local!` and `lazy_static!`.
     pub statics: Vec<(String, syn::Type)>,
     /// Names of types used as application state.
@@ -19,7 +22,7 @@ pub struct LongLived {
     /// `let x = AppState { .. }`: what a later `with_state(x)` hands over.
     locals: std::collections::HashMap<String, String>,
 }
-impl LongLived {
+impl LongLived<'_> {
     fn state_arg(&mut self, e: &syn::Expr) {
         match e {
             syn::Expr::Struct(s) => {
@@ -60,16 +63,13 @@ impl LongLived {
         let Some(last) = p.path.segments.last() else {
             return;
         };
-        if !matches!(
-            last.ident.to_string().as_str(),
-            "State" | "Data" | "Extension"
-        ) {
+        if !Vocabulary::has(&self.vocab.state_extractors, &last.ident.to_string()) {
             return;
         }
         if let syn::PathArguments::AngleBracketed(args) = &last.arguments {
             for a in &args.args {
                 if let syn::GenericArgument::Type(inner) = a {
-                    if let Some(name) = innermost_name(inner) {
+                    if let Some(name) = innermost_name(inner, self.vocab) {
                         self.state_types.insert(name);
                     }
                 }
@@ -82,19 +82,19 @@ fn segment_names(path: &syn::Path) -> Vec<String> {
     path.segments.iter().map(|s| s.ident.to_string()).collect()
 }
 
-/// The name of the type under references and shared wrappers
-/// (`&Arc<Mutex<AppState>>` -> `AppState`).
-fn innermost_name(ty: &syn::Type) -> Option<String> {
+/// The name of the type under references and the vocabulary's
+/// `state-wrappers` (`&Arc<Mutex<AppState>>` -> `AppState`).
+fn innermost_name(ty: &syn::Type, vocab: &Vocabulary) -> Option<String> {
     match ty {
-        syn::Type::Reference(r) => innermost_name(&r.elem),
-        syn::Type::Paren(p) => innermost_name(&p.elem),
+        syn::Type::Reference(r) => innermost_name(&r.elem, vocab),
+        syn::Type::Paren(p) => innermost_name(&p.elem, vocab),
         syn::Type::Path(p) => {
             let last = p.path.segments.last()?;
             let name = last.ident.to_string();
-            if matches!(name.as_str(), "Arc" | "Rc" | "Mutex" | "RwLock" | "Box") {
+            if Vocabulary::has(&vocab.state_wrappers, &name) {
                 if let syn::PathArguments::AngleBracketed(a) = &last.arguments {
                     if let Some(syn::GenericArgument::Type(inner)) = a.args.first() {
-                        return innermost_name(inner);
+                        return innermost_name(inner, vocab);
                     }
                 }
             }
@@ -103,7 +103,18 @@ fn innermost_name(ty: &syn::Type) -> Option<String> {
         _ => None,
     }
 }
-impl<'ast> Visit<'ast> for LongLived {
+/// Whether the last segments of `segs` are those of `word` (`Data::new`,
+/// `Extension`).
+fn ends_with_segments(segs: &[String], word: &str) -> bool {
+    let want: Vec<&str> = word.split("::").collect();
+    want.len() <= segs.len()
+        && segs[segs.len() - want.len()..]
+            .iter()
+            .zip(&want)
+            .all(|(a, b)| a == b)
+}
+
+impl<'ast> Visit<'ast> for LongLived<'_> {
     fn visit_item_static(&mut self, s: &'ast syn::ItemStatic) {
         self.statics.push((s.ident.to_string(), (*s.ty).clone()));
         syn::visit::visit_item_static(self, s);
@@ -118,15 +129,12 @@ impl<'ast> Visit<'ast> for LongLived {
             .last()
             .map(|s| s.ident.to_string())
             .unwrap_or_default();
-        if matches!(name.as_str(), "thread_local" | "lazy_static") {
+        if Vocabulary::has(&self.vocab.static_macros, &name) {
             self.statics.extend(macro_statics(&m.tokens));
         }
     }
     fn visit_expr_method_call(&mut self, m: &'ast syn::ExprMethodCall) {
-        if matches!(
-            m.method.to_string().as_str(),
-            "with_state" | "manage" | "app_data" | "layer" | "data"
-        ) {
+        if Vocabulary::has(&self.vocab.state_methods, &m.method.to_string()) {
             for a in &m.args {
                 self.state_arg(a);
             }
@@ -137,18 +145,16 @@ impl<'ast> Visit<'ast> for LongLived {
         if let syn::Expr::Path(p) = &*c.func {
             let segs = segment_names(&p.path);
             let n = segs.len();
+            let v = self.vocab;
             // tonic's generated `FooServer::new(service)` serves it for the
             // life of the server.
             let grpc_service = n >= 2
-                && segs[n - 2].ends_with("Server")
-                && matches!(
-                    segs[n - 1].as_str(),
-                    "new" | "from_arc" | "with_interceptor"
-                );
-            let is_state = grpc_service
-                || (n >= 2 && segs[n - 2] == "Data" && segs[n - 1] == "new")
-                || segs[n - 1] == "Extension"
-                || (n >= 2 && segs[n - 2] == "Extension" && segs[n - 1] == "new");
+                && v.service_server_suffixes
+                    .iter()
+                    .any(|s| segs[n - 2].ends_with(s.as_str()))
+                && Vocabulary::has(&v.service_constructors, &segs[n - 1]);
+            let is_state =
+                grpc_service || v.state_calls.iter().any(|w| ends_with_segments(&segs, w));
             if is_state {
                 for a in &c.args {
                     self.state_arg(a);
@@ -202,9 +208,16 @@ impl<'ast> Visit<'ast> for LongLived {
     }
 }
 
-/// The long-lived declarations and state types of one file.
-pub fn scan(file: &syn::File) -> LongLived {
-    let mut scan = LongLived::default();
+/// The long-lived declarations and state types of one file; `vocab`
+/// names the frameworks' state hooks and extractors.
+pub fn scan<'v>(file: &syn::File, vocab: &'v Vocabulary) -> LongLived<'v> {
+    let mut scan = LongLived {
+        vocab,
+        statics: Vec::new(),
+        state_types: HashSet::new(),
+        structs: Vec::new(),
+        locals: std::collections::HashMap::new(),
+    };
     scan.visit_file(file);
     for (_, ty) in &scan.statics {
         struct Mentions<'s>(&'s mut HashSet<String>);
@@ -311,12 +324,12 @@ pub struct StoredResource {
 pub fn stored_resources(
     file: &syn::File,
     source: &crate::source::SourceFile,
-    names: &crate::rust::names::Names,
+    names: &crate::rust::names::Names<'_>,
     knowledge: &crate::rust::knowledge::Knowledge<'_>,
     project_state_types: &HashSet<String>,
 ) -> Vec<StoredResource> {
     struct Types<'k, 'a> {
-        names: &'k crate::rust::names::Names,
+        names: &'k crate::rust::names::Names<'a>,
         knowledge: &'k crate::rust::knowledge::Knowledge<'a>,
         source: &'k crate::source::SourceFile,
         place: Place,
@@ -353,7 +366,7 @@ pub fn stored_resources(
         place: Place::Static(String::new()),
         out: Vec::new(),
     };
-    let mut scan = scan(file);
+    let mut scan = scan(file, knowledge.vocab);
     scan.state_types.extend(project_state_types.iter().cloned());
     for (name, ty) in &scan.statics {
         types.place = Place::Static(name.clone());

@@ -14,8 +14,9 @@ pub fn summarise_file(source: &SourceFile, table: &ResourceTable) -> RustProject
     let parsed = front::parse(source);
     match &*parsed {
         RustParse::Parsed(file) => {
-            let names = Names::collect(file, None);
-            let knowledge = Knowledge::new(table, extern_handles(file), &source.text);
+            let vocab = &table.vocabulary;
+            let names = Names::collect(file, None, &vocab.type_wrappers);
+            let knowledge = Knowledge::new(table, extern_handles(file, vocab), &source.text);
             let items = Items::collect(file, &names, &knowledge, source, None);
             let dir = source
                 .path
@@ -23,7 +24,7 @@ pub fn summarise_file(source: &SourceFile, table: &ResourceTable) -> RustProject
                 .map(std::path::Path::to_path_buf)
                 .unwrap_or_default();
             let mut p = RustProject {
-                state_types: crate::rust::state::scan(file)
+                state_types: crate::rust::state::scan(file, vocab)
                     .state_types
                     .into_iter()
                     .map(|name| (name, vec![dir.clone()]))

@@ -2,6 +2,7 @@
 //! forget family, spawns, project helpers and pool probes.
 
 use super::*;
+use crate::resources::Vocabulary;
 
 impl Lowerer<'_, '_> {
     // ---- calls ------------------------------------------------------
@@ -38,7 +39,9 @@ impl Lowerer<'_, '_> {
         let func_span = self.span(&*c.func);
         let call_span = Span::new(func_span.start, span.end);
 
-        if SPAWNS.contains(&path.as_str()) || (last == "spawn" && owner == "task") {
+        let words = &self.ctx.knowledge.words;
+        let vocab = self.ctx.knowledge.vocab;
+        if words.spawn_functions.contains(path.as_str()) || (last == "spawn" && owner == "task") {
             let awaited = std::mem::take(&mut self.spawn_awaited);
             return self.lower_spawn(&c.args, call_span, awaited);
         }
@@ -47,11 +50,7 @@ impl Lowerer<'_, '_> {
         // Values that flow through wrappers unchanged.
         if c.args.len() == 1
             && (matches!(last, "Ok" | "Some")
-                || (matches!(last, "new" | "pin")
-                    && matches!(
-                        owner,
-                        "Box" | "Arc" | "Rc" | "Mutex" | "RwLock" | "RefCell" | "Cell" | "Pin"
-                    )))
+                || (matches!(last, "new" | "pin") && Vocabulary::has(&vocab.value_wrappers, owner)))
         {
             return self.lower_expr(&c.args[0]);
         }
@@ -182,7 +181,7 @@ impl Lowerer<'_, '_> {
         // the moved ones.
         let constructor = owner.starts_with(|c: char| c.is_uppercase())
             || (segs.len() == 1 && last.starts_with(|c: char| c.is_uppercase()));
-        if !READ_METHODS.contains(&last) {
+        if !self.ctx.knowledge.words.read_methods.contains(last) {
             self.written_through(&args);
         }
         for a in &args {
@@ -219,7 +218,12 @@ impl Lowerer<'_, '_> {
         // `check(libc::socket(..))`, the std/nix idiom) comes back as the
         // same handle. Other one-argument functions (`PQstatus(conn)`)
         // return something else.
-        let checker = last.starts_with("cvt") || last.starts_with("check") || last == "syscall";
+        let vocab = self.ctx.knowledge.vocab;
+        let checker = vocab
+            .handle_checker_prefixes
+            .iter()
+            .any(|p| last.starts_with(p.as_str()))
+            || Vocabulary::has(&vocab.handle_checkers, last);
         if checker && args.len() == 1 && !args[0].by_ref {
             if let Val::Var(v) = args[0].val {
                 if self.is_handle(v) {
@@ -580,23 +584,24 @@ impl Lowerer<'_, '_> {
             let awaited = std::mem::take(&mut self.spawn_awaited);
             return self.lower_spawn(&m.args, span, awaited);
         }
-        if method == "join" && is_spawn_expr(&m.receiver, self.ctx.names) {
+        if method == "join" && is_spawn_expr(&m.receiver, self.ctx) {
             self.spawn_awaited = true;
         }
         let recv = self.lower_expr(&m.receiver);
         let recv_vars = recv.vars();
-        if PASSTHROUGH.contains(&method.as_str()) {
+        let words = &self.ctx.knowledge.words;
+        if words.passthrough_methods.contains(method.as_str()) {
             self.lower_args(&m.args);
             return recv;
         }
-        if matches!(method.as_str(), "clone" | "to_owned") {
+        if words.clone_methods.contains(method.as_str()) {
             // A clone of a pool is the same kind of pool.
             self.lower_args(&m.args);
             let vars = recv.vars();
             self.touch(&vars, span);
             return Out::typed(recv.ty);
         }
-        if BORROWS.contains(&method.as_str()) {
+        if words.borrow_methods.contains(method.as_str()) {
             return Out {
                 by_ref: true,
                 fresh: None,
@@ -635,14 +640,18 @@ impl Lowerer<'_, '_> {
         // Collections and channels keep what they are given; a guard of
         // this iteration kept by a collection from outside the loop
         // outlives it.
-        if STORES.contains(&method.as_str()) {
+        let words = &self.ctx.knowledge.words;
+        if words.store_methods.contains(method.as_str()) {
             let outside = match &recv.val {
                 Val::Var(v) => self.var_depth.get(v).copied().unwrap_or(0) < self.loops.len(),
                 _ => true,
             };
             for a in &args {
                 let vars = a.vars();
-                if COLLECTS.contains(&method.as_str()) && outside && !self.loops.is_empty() {
+                if words.collect_methods.contains(method.as_str())
+                    && outside
+                    && !self.loops.is_empty()
+                {
                     let depth = self.loops.len();
                     for &v in &vars {
                         for s in self.guard_sites(v) {
@@ -669,11 +678,13 @@ impl Lowerer<'_, '_> {
         }
         // Reads write nothing; write APIs are judged with their SQL at the
         // end of the statement; anything else may write.
-        if !READ_METHODS.contains(&method.as_str()) && !WRITE_METHODS.contains(&method.as_str()) {
+        if !words.read_methods.contains(method.as_str())
+            && !words.write_methods.contains(method.as_str())
+        {
             self.written_through(&args);
         }
         // A query run directly on a pool takes a connection from it.
-        if EXECUTOR_METHODS.contains(&method.as_str()) {
+        if words.executor_methods.contains(method.as_str()) {
             for (arg, out) in m.args.iter().zip(&args) {
                 let on_pool = out.ty.as_deref().is_some_and(|t| {
                     self.ctx

@@ -79,7 +79,7 @@ impl Lowerer<'_, '_> {
             Expr::Call(c) => self.lower_call(c, span),
             Expr::MethodCall(m) => self.lower_method(m, span),
             Expr::Await(a) => {
-                if is_spawn_expr(&a.base, self.ctx.names) {
+                if is_spawn_expr(&a.base, self.ctx) {
                     self.spawn_awaited = true;
                 }
                 let touched_before = self.stmt_touched.len();

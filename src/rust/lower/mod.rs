@@ -19,7 +19,7 @@ use syn::visit::Visit;
 use crate::diagnostic::Span;
 use crate::ir::{BlockId, EventKind, Function, Site, SiteId, VarId};
 use crate::resources::{ResourceKind, ResourceSpec};
-use crate::rust::items::{receiver_key, AcquiresFrom, Items, EXECUTOR_METHODS};
+use crate::rust::items::{receiver_key, AcquiresFrom, Items};
 use crate::rust::knowledge::{is_guard, Knowledge};
 use crate::rust::names::type_path;
 use crate::rust::names::Names;
@@ -29,7 +29,7 @@ use crate::source::SourceFile;
 /// Everything the lowering of one file's functions shares.
 pub struct Ctx<'a> {
     pub source: &'a SourceFile,
-    pub names: &'a Names,
+    pub names: &'a Names<'a>,
     pub knowledge: &'a Knowledge<'a>,
     pub items: &'a Items,
     /// What other files of the project define.
@@ -178,74 +178,6 @@ struct PendingSpawn {
     loop_id: usize,
     resolved: bool,
 }
-
-const SPAWNS: &[&str] = &[
-    "tokio::spawn",
-    "tokio::task::spawn",
-    "tokio::task::spawn_local",
-    "tokio::task::spawn_blocking",
-    "std::thread::spawn",
-    "async_std::task::spawn",
-    "actix_rt::spawn",
-    "actix_web::rt::spawn",
-    "smol::spawn",
-];
-
-/// Methods whose result is their receiver's value (errors mapped,
-/// options unwrapped).
-const PASSTHROUGH: &[&str] = &[
-    "unwrap",
-    "expect",
-    "ok",
-    "unwrap_or_else",
-    "unwrap_or_default",
-    "unwrap_unchecked",
-    "map_err",
-    "context",
-    "with_context",
-    "wrap_err",
-    "wrap_err_with",
-    "ok_or",
-    "ok_or_else",
-    "into",
-    "in_current_span",
-    "instrument",
-];
-
-/// Methods that borrow their receiver: the result is the same resource,
-/// used in place.
-const BORROWS: &[&str] = &[
-    "as_mut",
-    "as_ref",
-    "borrow",
-    "borrow_mut",
-    "deref",
-    "deref_mut",
-    "as_deref",
-    "as_deref_mut",
-    "by_ref",
-];
-
-/// Container and channel methods that take ownership of their argument.
-const STORES: &[&str] = &[
-    "push",
-    "push_back",
-    "push_front",
-    "insert",
-    "extend",
-    "send",
-    "try_send",
-    "blocking_send",
-    "set",
-    "replace",
-    "put",
-    "store",
-    "get_or_insert",
-    "or_insert",
-];
-
-/// Methods of a collection that keep their argument beyond the statement.
-const COLLECTS: &[&str] = &["push", "push_back", "push_front", "insert", "extend"];
 
 struct Lowerer<'c, 'a> {
     ctx: &'c Ctx<'a>,
@@ -468,7 +400,7 @@ impl<'c, 'a> Lowerer<'c, 'a> {
     /// The pool a receiver or argument names, for comparing origins: its
     /// text, or what a local alias of it stands for.
     fn origin_of(&self, text: &str) -> String {
-        let key = receiver_key(text);
+        let key = receiver_key(text, &self.ctx.knowledge.vocab.receiver_suffix_methods);
         let alias = (key.chars().all(|c| c.is_alphanumeric() || c == '_'))
             .then(|| self.lookup(&key))
             .flatten()

@@ -2,6 +2,7 @@
 //! mention, and how they are lowered.
 
 use super::*;
+use crate::resources::Vocabulary;
 
 impl Lowerer<'_, '_> {
     // ---- closures and async blocks --------------------------------
@@ -42,15 +43,8 @@ impl Lowerer<'_, '_> {
                 // A forgotten guard moved into a task stays forgotten
                 // unless the task takes it back.
                 let text = body_text(self.ctx.source);
-                if [
-                    "into_inner",
-                    "ManuallyDrop::drop",
-                    "ManuallyDrop::take",
-                    "from_raw",
-                ]
-                .iter()
-                .any(|w| text.contains(w))
-                {
+                let reclaims = &self.ctx.knowledge.vocab.reclaim_words;
+                if reclaims.iter().any(|w| text.contains(w.as_str())) {
                     self.emit(EventKind::Release { var: v }, span, false, vec![]);
                 } else {
                     self.touch(&[v], span);
@@ -137,20 +131,38 @@ impl Lowerer<'_, '_> {
                 .filter_map(|n| self.lookup(&n))
                 .collect()
         };
-        match name.as_str() {
-            "panic" | "unreachable" | "todo" | "unimplemented" => {
+        // Which macros diverge, return an error or poll futures is the
+        // vocabulary's (`diverging-macros`, `bail-macros`, ...); `vec!` and
+        // `try!` are the language's.
+        let vocab = self.ctx.knowledge.vocab;
+        let is = |list: &[String]| Vocabulary::has(list, &name);
+        let kind = if is(&vocab.diverging_macros) {
+            MacroKind::Diverges
+        } else if is(&vocab.bail_macros) {
+            MacroKind::Bail
+        } else if is(&vocab.ensure_macros) {
+            MacroKind::Ensure
+        } else if name == "vec" {
+            MacroKind::Vec
+        } else if name == "try" {
+            MacroKind::Try
+        } else {
+            MacroKind::Other
+        };
+        match kind {
+            MacroKind::Diverges => {
                 self.touch(&mentioned, span);
                 self.diverge();
                 Out::none()
             }
-            "bail" => {
+            MacroKind::Bail => {
                 self.touch(&mentioned, span);
                 let exit = self.f.normal_exit;
                 self.goto(exit);
                 self.diverge();
                 Out::none()
             }
-            "ensure" => {
+            MacroKind::Ensure => {
                 self.touch(&mentioned, span);
                 let exit = self.f.normal_exit;
                 let fail = self.f.new_block();
@@ -161,7 +173,7 @@ impl Lowerer<'_, '_> {
                 self.cur = cont;
                 Out::none()
             }
-            "vec" => {
+            MacroKind::Vec => {
                 if let Some(args) = parse_args(mac) {
                     for a in &args {
                         let out = self.lower_expr(a);
@@ -178,7 +190,7 @@ impl Lowerer<'_, '_> {
                 }
                 Out::none()
             }
-            "try" => match parse_args(mac) {
+            MacroKind::Try => match parse_args(mac) {
                 Some(args) if args.len() == 1 => {
                     let out = self.lower_expr(&args[0]);
                     self.raise(&out, span);
@@ -186,18 +198,19 @@ impl Lowerer<'_, '_> {
                 }
                 _ => Out::none(),
             },
-            _ => {
+            MacroKind::Other => {
                 // Futures polled by `select!`/`join!` are consumed; other
                 // macros (formatting, logging, queries) borrow what they
                 // mention.
-                if name == "select" {
+                let select = is(&vocab.select_macros);
+                if select {
                     if let Some(arms) = select_arms(mac) {
                         return self.lower_select(arms, mentioned, span);
                     }
                 }
                 let parsed = parse_args(mac);
                 match parsed {
-                    Some(args) if !matches!(name.as_str(), "select" | "join" | "try_join") => {
+                    Some(args) if !select && !is(&vocab.join_macros) => {
                         for a in &args {
                             let out = self.lower_expr(a);
                             self.poll_or_use(&out.vars(), span);
@@ -209,6 +222,20 @@ impl Lowerer<'_, '_> {
             }
         }
     }
+}
+
+/// How a macro call is lowered.
+enum MacroKind {
+    /// Never returns (`panic!`).
+    Diverges,
+    /// Returns an error (`bail!`).
+    Bail,
+    /// Returns an error unless a condition holds (`ensure!`).
+    Ensure,
+    Vec,
+    Try,
+    /// Anything else: `select!`, `join!`, formatting, logging, queries.
+    Other,
 }
 
 /// One branch of `tokio::select!`: `pattern = future => handler`.
@@ -278,17 +305,18 @@ pub(super) fn select_arms(mac: &syn::Macro) -> Option<Vec<SelectArm>> {
 
 /// Whether an expression is a call to a spawn function (its handle
 /// awaited or joined right away).
-pub(super) fn is_spawn_expr(e: &syn::Expr, names: &Names) -> bool {
+pub(super) fn is_spawn_expr(e: &syn::Expr, ctx: &Ctx) -> bool {
     match e {
         syn::Expr::Call(c) => match &*c.func {
             syn::Expr::Path(p) => {
-                let path = names.resolve(&p.path);
-                SPAWNS.contains(&path.as_str()) || path.ends_with("task::spawn")
+                let path = ctx.names.resolve(&p.path);
+                ctx.knowledge.words.spawn_functions.contains(path.as_str())
+                    || path.ends_with("task::spawn")
             }
             _ => false,
         },
         syn::Expr::MethodCall(m) => m.method == "spawn",
-        syn::Expr::Paren(p) => is_spawn_expr(&p.expr, names),
+        syn::Expr::Paren(p) => is_spawn_expr(&p.expr, ctx),
         _ => false,
     }
 }

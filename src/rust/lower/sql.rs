@@ -2,6 +2,7 @@
 //! `COMMIT`) for LK202, and whether it writes, for LK203.
 
 use super::*;
+use crate::resources::Vocabulary;
 use crate::rust::sql::{sql_effect, sql_writes, SqlEffect};
 
 /// The raw transaction statements a statement sends itself (not those of
@@ -18,81 +19,21 @@ pub(super) struct OwnSql {
     pub(super) writes: bool,
 }
 
-/// Methods that write through whatever connection or transaction they
-/// are given.
-pub(super) const WRITE_METHODS: &[&str] = &[
-    "execute",
-    "execute_batch",
-    "execute_many",
-    "batch_execute",
-    "exec",
-    "exec_drop",
-    "exec_batch",
-    "query_drop",
-    "insert_one",
-    "insert_many",
-    "update_one",
-    "update_many",
-    "delete_one",
-    "delete_many",
-    "replace_one",
-    "find_one_and_update",
-    "find_one_and_delete",
-    "find_one_and_replace",
-    "bulk_write",
-    "copy_in",
-];
-
-/// Methods (and functions) that only read through the executor they are
-/// given: a transaction used only by them loses nothing when rolled back.
-pub(super) const READ_METHODS: &[&str] = &[
-    "fetch",
-    "fetch_one",
-    "fetch_all",
-    "fetch_optional",
-    "fetch_many",
-    "query",
-    "query_one",
-    "query_opt",
-    "query_raw",
-    "query_row",
-    "query_map",
-    "query_first",
-    "exec_first",
-    "exec_map",
-    "prepare",
-    "prepare_cached",
-    "find",
-    "find_one",
-    "count_documents",
-    "aggregate",
-    "distinct",
-    "load",
-    "first",
-    "get_results",
-    // mysql_async's `Query` methods that read rows.
-    "map",
-    "collect",
-    "reduce",
-    "for_each",
-];
-
-/// Whether a function or method name is one that sends SQL: `query*`,
-/// `exec*`, `execute*`, `batch_execute`, `simple_query`, `sql_query`,
-/// `raw_sql`, `prepare*`.
-pub(super) fn is_query_api(name: &str) -> bool {
-    name.starts_with("query")
-        || name.starts_with("exec")
-        || name.starts_with("prepare")
-        || matches!(
-            name,
-            "batch_execute" | "simple_query" | "sql_query" | "raw_sql" | "execute_unprepared"
-        )
+/// Whether a function or method name is one that sends SQL: one of the
+/// vocabulary's `query-apis` or starting with one of its
+/// `query-api-prefixes` (`query*`, `exec*`, `prepare*`).
+pub(super) fn is_query_api(name: &str, vocab: &Vocabulary) -> bool {
+    vocab
+        .query_api_prefixes
+        .iter()
+        .any(|p| name.starts_with(p.as_str()))
+        || Vocabulary::has(&vocab.query_apis, name)
 }
 
-pub(super) fn own_sql(stmt: &syn::Stmt, source: &SourceFile) -> OwnSql {
+pub(super) fn own_sql(stmt: &syn::Stmt, ctx: &Ctx) -> OwnSql {
     struct Finder<'s> {
         source: &'s SourceFile,
+        knowledge: &'s Knowledge<'s>,
         out: OwnSql,
         /// SQL text was seen, and some of it writes.
         sql_seen: bool,
@@ -122,9 +63,9 @@ pub(super) fn own_sql(stmt: &syn::Stmt, source: &SourceFile) -> OwnSql {
                         syn::Expr::Reference(r) => e = &r.expr,
                         syn::Expr::Paren(p) => e = &p.expr,
                         syn::Expr::MethodCall(m)
-                            if matches!(
-                                m.method.to_string().as_str(),
-                                "as_str" | "as_ref" | "to_string" | "to_owned" | "into"
+                            if Vocabulary::has(
+                                &self.knowledge.vocab.string_conversions,
+                                &m.method.to_string(),
                             ) =>
                         {
                             e = &m.receiver
@@ -169,23 +110,19 @@ pub(super) fn own_sql(stmt: &syn::Stmt, source: &SourceFile) -> OwnSql {
         fn visit_item(&mut self, _: &'ast syn::Item) {}
         fn visit_expr_call(&mut self, c: &'ast syn::ExprCall) {
             if let syn::Expr::Path(p) = &*c.func {
-                // diesel's statement builders.
-                if p.path.segments.last().is_some_and(|s| {
-                    matches!(
-                        s.ident.to_string().as_str(),
-                        "insert_into"
-                            | "insert_or_ignore_into"
-                            | "replace_into"
-                            | "update"
-                            | "delete"
-                    )
-                }) {
+                let vocab = self.knowledge.vocab;
+                // Statement builders (diesel's `insert_into`).
+                if p.path
+                    .segments
+                    .last()
+                    .is_some_and(|s| Vocabulary::has(&vocab.write_functions, &s.ident.to_string()))
+                {
                     self.out.writes = true;
                 }
                 if p.path
                     .segments
                     .last()
-                    .is_some_and(|s| is_query_api(&s.ident.to_string()))
+                    .is_some_and(|s| is_query_api(&s.ident.to_string(), vocab))
                 {
                     self.arguments(c.args.iter());
                 }
@@ -194,10 +131,10 @@ pub(super) fn own_sql(stmt: &syn::Stmt, source: &SourceFile) -> OwnSql {
         }
         fn visit_expr_method_call(&mut self, m: &'ast syn::ExprMethodCall) {
             let method = m.method.to_string();
-            if WRITE_METHODS.contains(&method.as_str()) {
+            if self.knowledge.words.write_methods.contains(method.as_str()) {
                 self.write_method = true;
             }
-            if is_query_api(&method) {
+            if is_query_api(&method, self.knowledge.vocab) {
                 self.arguments(m.args.iter());
             }
             syn::visit::visit_expr_method_call(self, m);
@@ -205,12 +142,11 @@ pub(super) fn own_sql(stmt: &syn::Stmt, source: &SourceFile) -> OwnSql {
         fn visit_macro(&mut self, m: &'ast syn::Macro) {
             // Only query macros (`sqlx::query!`) send SQL; `write!` and
             // `format!` only print it.
-            if !m
-                .path
-                .segments
-                .last()
-                .is_some_and(|s| s.ident.to_string().starts_with("query"))
-            {
+            let prefixes = &self.knowledge.vocab.query_macro_prefixes;
+            if !m.path.segments.last().is_some_and(|s| {
+                let name = s.ident.to_string();
+                prefixes.iter().any(|p| name.starts_with(p.as_str()))
+            }) {
                 return;
             }
             let mut stack = vec![m.tokens.clone()];
@@ -232,7 +168,8 @@ pub(super) fn own_sql(stmt: &syn::Stmt, source: &SourceFile) -> OwnSql {
         }
     }
     let mut f = Finder {
-        source,
+        source: ctx.source,
+        knowledge: ctx.knowledge,
         out: OwnSql::default(),
         sql_seen: false,
         sql_writes: false,

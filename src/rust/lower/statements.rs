@@ -13,7 +13,7 @@ impl Lowerer<'_, '_> {
         for (i, stmt) in block.stmts.iter().enumerate() {
             match stmt {
                 syn::Stmt::Expr(e, None) if i + 1 == n => {
-                    let sql = own_sql(stmt, self.ctx.source);
+                    let sql = own_sql(stmt, self.ctx);
                     let span = self.span(e);
                     if sql.ends {
                         let tx = self.raw_tx_var();
@@ -96,7 +96,7 @@ impl Lowerer<'_, '_> {
 
     pub(super) fn lower_stmt(&mut self, stmt: &syn::Stmt) {
         let span = self.span(stmt);
-        let sql = own_sql(stmt, self.ctx.source);
+        let sql = own_sql(stmt, self.ctx);
         if sql.ends {
             let tx = self.raw_tx_var();
             self.emit(EventKind::Release { var: tx }, span, false, vec![]);
