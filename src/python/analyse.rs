@@ -8,7 +8,7 @@ use super::context::{module_name, FileContext, FnSummary, Summaries};
 use super::lower::{lower_file, GenMode, Lowered};
 use super::PyModule;
 use crate::analysis::{analyse, Outcome};
-use crate::resources::ResourceTable;
+use crate::resources::{ResourceTable, Vocabulary};
 
 /// The package a module's relative imports are relative to.
 pub fn package_of(path: &Path, module: &str) -> String {
@@ -131,15 +131,18 @@ pub fn analyse_module(ctx: &FileContext) -> Vec<(Lowered, Outcome)> {
 }
 
 /// What callers in other files need to know about these functions.
-pub fn summarise(results: &[(Lowered, Outcome)]) -> Vec<(String, FnSummary)> {
+pub fn summarise(
+    results: &[(Lowered, Outcome)],
+    vocabulary: &Vocabulary,
+) -> Vec<(String, FnSummary)> {
     let mut out = Vec::new();
     for (l, o) in results {
         // A cached function (`@lru_cache`, `@cache`) returns the same
         // shared instance every time: its callers do not own it.
-        let cached = l
-            .decorators
-            .iter()
-            .any(|d| d.contains("cache") || d.contains("singleton") || d.ends_with("property"));
+        let cached = l.decorators.iter().any(|d| {
+            Vocabulary::within(&vocabulary.caching_decorators, d)
+                || Vocabulary::ends(&vocabulary.property_decorators, d)
+        });
         let returns = match l.gen {
             // Stored somewhere on another path (a registry that disposes it):
             // a caller of this function does not own what it gets.
@@ -192,7 +195,7 @@ pub fn summarise_file(
 ) -> Vec<(String, FnSummary)> {
     let (module, name) = parse_module(path, text);
     let ctx = FileContext::new(&module, resources, known, name);
-    let mut out = summarise(&analyse_module(&ctx));
+    let mut out = summarise(&analyse_module(&ctx), &resources.vocabulary);
     // Module-level engines and factories, for the modules that import them.
     for (global, type_name) in &ctx.globals {
         out.push((

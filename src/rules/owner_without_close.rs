@@ -57,27 +57,6 @@ use crate::python::lower::class_attributes;
 use crate::python::preorder;
 use crate::resources::{ResourceKind, Vocabulary};
 
-/// Method names that make a class its resources' releaser.
-const RELEASING_METHODS: &[&str] = &[
-    "close",
-    "aclose",
-    "__exit__",
-    "__aexit__",
-    "__del__",
-    "dispose",
-    "shutdown",
-    "stop",
-    "disconnect",
-    "cleanup",
-    "teardown",
-    "tearDown",
-    "teardown_method",
-    "terminate",
-    "release",
-    "quit",
-    "reset",
-];
-
 pub fn check(ctx: &FileContext) -> Vec<Finding> {
     let mut out = Vec::new();
     let mut classes = Vec::new();
@@ -118,7 +97,11 @@ fn check_class(ctx: &FileContext, class: Node, out: &mut Vec<Finding>) {
         .filter_map(|m| m.child_by_field_name("name"))
         .map(|n| ctx.text(n))
         .collect();
-    if names.iter().any(|n| RELEASING_METHODS.contains(n)) {
+    let vocabulary = &ctx.resources.vocabulary;
+    if names
+        .iter()
+        .any(|n| Vocabulary::has(&vocabulary.releaser_methods, n))
+    {
         return;
     }
     // A class that inherits may get its releaser from a base class.
@@ -197,11 +180,7 @@ fn check_class(ctx: &FileContext, class: Node, out: &mut Vec<Finding>) {
                         };
                         if let Some(attr) = self_attribute(ctx, target) {
                             let callee = ctx.text(f);
-                            if callee.ends_with("closing")
-                                || callee.ends_with("enter_context")
-                                || callee.ends_with("register")
-                                || callee.ends_with("callback")
-                            {
+                            if Vocabulary::ends(&vocabulary.releasing_wrappers, callee) {
                                 released.push(attr);
                             }
                         }

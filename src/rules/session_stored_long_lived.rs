@@ -43,16 +43,6 @@ use crate::python::context::FileContext;
 use crate::python::preorder;
 use crate::resources::{ResourceKind, Vocabulary};
 
-/// Registration methods that store a ready-made instance.
-const REGISTERING: &[&str] = &[
-    "register",
-    "register_instance",
-    "register_singleton",
-    "add_singleton",
-    "register_service",
-    "provide",
-];
-
 fn short_lived(kind: ResourceKind) -> bool {
     matches!(
         kind,
@@ -148,8 +138,8 @@ pub fn check(ctx: &FileContext) -> Vec<Finding> {
         }
     }
     // Registries: `registry.register("db_session", service=db.session)`.
-    let text = ctx.module.text;
-    if !REGISTERING.iter().any(|m| text.contains(m)) {
+    let vocabulary = &ctx.resources.vocabulary;
+    if !Vocabulary::within(&vocabulary.registering_methods, ctx.module.text) {
         return out;
     }
     preorder(root, |n| {
@@ -172,17 +162,8 @@ pub fn check(ctx: &FileContext) -> Vec<Finding> {
             .child_by_field_name("object")
             .map(|o| ctx.text(o).to_ascii_lowercase())
             .unwrap_or_default();
-        let is_registry = [
-            "regist",
-            "container",
-            "service",
-            "inject",
-            "provider",
-            "locator",
-        ]
-        .iter()
-        .any(|w| receiver.contains(w));
-        if !REGISTERING.contains(&method) || !is_registry {
+        let is_registry = Vocabulary::within(&vocabulary.registry_words, &receiver);
+        if !Vocabulary::has(&vocabulary.registering_methods, method) || !is_registry {
             return true;
         }
         let Some(args) = n.child_by_field_name("arguments") else {
@@ -192,9 +173,9 @@ pub fn check(ctx: &FileContext) -> Vec<Finding> {
         for a in args.named_children(&mut cursor) {
             let value = crate::python::argument_value(a);
             let session_like = match value.kind() {
-                "attribute" => value
-                    .child_by_field_name("attribute")
-                    .is_some_and(|attr| matches!(ctx.text(attr), "session" | "db_session")),
+                "attribute" => value.child_by_field_name("attribute").is_some_and(|attr| {
+                    Vocabulary::has(&vocabulary.session_attributes, ctx.text(attr))
+                }),
                 "identifier" => ctx
                     .globals
                     .get(ctx.text(value))

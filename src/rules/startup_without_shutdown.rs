@@ -68,7 +68,7 @@ fn span(n: Node) -> Span {
 
 /// `@app.on_event("startup")` -> Startup; `@asynccontextmanager` on a
 /// function used as `lifespan=` (or named `lifespan`) -> Lifespan.
-fn role_of(ctx: &FileContext, decorated: Node, def: Node, lifespans: &[String]) -> Option<Role> {
+fn role_of(ctx: &FileContext, decorated: Node, def: Node) -> Option<Role> {
     let mut cursor = decorated.walk();
     let decorators: Vec<Node> = decorated
         .named_children(&mut cursor)
@@ -82,7 +82,8 @@ fn role_of(ctx: &FileContext, decorated: Node, def: Node, lifespans: &[String]) 
             .child_by_field_name("function")
             .map(|f| ctx.text(f))
             .unwrap_or("");
-        if !callee.ends_with("on_event") {
+        let vocabulary = &ctx.resources.vocabulary;
+        if !Vocabulary::ends(&vocabulary.event_decorators, callee) {
             continue;
         }
         let arg = call
@@ -90,10 +91,10 @@ fn role_of(ctx: &FileContext, decorated: Node, def: Node, lifespans: &[String]) 
             .and_then(|a| a.named_child(0))
             .map(|a| ctx.text(a))
             .unwrap_or("");
-        if arg.contains("startup") {
+        if Vocabulary::within(&vocabulary.startup_events, arg) {
             return Some(Role::Startup);
         }
-        if arg.contains("shutdown") {
+        if Vocabulary::within(&vocabulary.shutdown_events, arg) {
             return Some(Role::Shutdown);
         }
     }
@@ -101,30 +102,13 @@ fn role_of(ctx: &FileContext, decorated: Node, def: Node, lifespans: &[String]) 
         .child_by_field_name("name")
         .map(|n| ctx.text(n))
         .unwrap_or("");
-    let is_cm = decorators.iter().any(|d| {
-        ctx.text(*d).contains("asynccontextmanager") || ctx.text(*d).contains("contextmanager")
-    });
-    (is_cm && (name == "lifespan" || lifespans.iter().any(|l| l == name))).then_some(Role::Lifespan)
-}
-
-/// Names passed as `lifespan=` anywhere in the module.
-fn lifespan_names(ctx: &FileContext) -> Vec<String> {
-    let mut out = Vec::new();
-    preorder(ctx.module.tree.root_node(), |n| {
-        if n.kind() == "keyword_argument"
-            && n.child_by_field_name("name")
-                .is_some_and(|k| ctx.text(k) == "lifespan")
-        {
-            if let Some(v) = n
-                .child_by_field_name("value")
-                .filter(|v| v.kind() == "identifier")
-            {
-                out.push(ctx.text(v).to_string());
-            }
-        }
-        true
-    });
-    out
+    let vocabulary = &ctx.resources.vocabulary;
+    let is_cm = decorators
+        .iter()
+        .any(|d| Vocabulary::within(&vocabulary.context_manager_decorators, ctx.text(*d)));
+    let lifespan = Vocabulary::has(&vocabulary.lifespan_functions, name)
+        || ctx.lifespans.iter().any(|l| l == name);
+    (is_cm && lifespan).then_some(Role::Lifespan)
 }
 
 /// The receivers of calls (before byte `before`) that are given one of
@@ -177,6 +161,7 @@ fn module_functions_named<'t>(ctx: &FileContext<'t>, names: &[&str]) -> Vec<Node
 /// Module-level functions registered as shutdown handlers without the
 /// decorator.
 fn registered_shutdown_functions<'t>(ctx: &FileContext<'t>) -> Vec<Node<'t>> {
+    let vocabulary = &ctx.resources.vocabulary;
     let mut names: Vec<&str> = Vec::new();
     preorder(ctx.module.tree.root_node(), |n| {
         match n.kind() {
@@ -185,12 +170,12 @@ fn registered_shutdown_functions<'t>(ctx: &FileContext<'t>) -> Vec<Node<'t>> {
                     .child_by_field_name("function")
                     .map(|f| ctx.text(f))
                     .unwrap_or("");
-                if callee.ends_with("add_event_handler") {
+                if Vocabulary::ends(&vocabulary.event_registrars, callee) {
                     if let Some(args) = n.child_by_field_name("arguments") {
                         let mut c = args.walk();
                         let list: Vec<Node> = args.named_children(&mut c).collect();
                         if list.len() >= 2
-                            && ctx.text(list[0]).contains("shutdown")
+                            && Vocabulary::within(&vocabulary.shutdown_events, ctx.text(list[0]))
                             && list[1].kind() == "identifier"
                         {
                             names.push(ctx.text(list[1]));
@@ -203,7 +188,7 @@ fn registered_shutdown_functions<'t>(ctx: &FileContext<'t>) -> Vec<Node<'t>> {
                     .child_by_field_name("name")
                     .map(|k| ctx.text(k))
                     .unwrap_or("");
-                if key == "on_shutdown" {
+                if Vocabulary::has(&vocabulary.shutdown_keywords, key) {
                     if let Some(v) = n.child_by_field_name("value") {
                         let mut c = v.walk();
                         for item in v
@@ -275,13 +260,16 @@ fn helpers_called<'t>(ctx: &FileContext<'t>, node: Node<'t>, after: usize) -> Ve
 pub fn check(ctx: &FileContext) -> Vec<Finding> {
     // Startup handlers and lifespans are spelled with one of these.
     let text = ctx.module.text;
-    if !["on_event", "lifespan", "add_event_handler", "on_startup"]
-        .iter()
-        .any(|w| text.contains(w))
-    {
+    let vocabulary = &ctx.resources.vocabulary;
+    let hooks = [
+        &vocabulary.event_decorators,
+        &vocabulary.lifespan_keywords,
+        &vocabulary.event_registrars,
+        &vocabulary.startup_keywords,
+    ];
+    if !hooks.iter().any(|words| Vocabulary::within(words, text)) {
         return Vec::new();
     }
-    let lifespans = lifespan_names(ctx);
     let mut handlers = Vec::new();
     preorder(ctx.module.tree.root_node(), |n| {
         if n.kind() == "decorated_definition" {
@@ -289,7 +277,7 @@ pub fn check(ctx: &FileContext) -> Vec<Finding> {
                 .child_by_field_name("definition")
                 .filter(|d| d.kind() == "function_definition")
             {
-                if let Some(role) = role_of(ctx, n, def, &lifespans) {
+                if let Some(role) = role_of(ctx, n, def) {
                     handlers.push(Handler { role, def });
                 }
             }
