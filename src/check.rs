@@ -7,6 +7,7 @@ use crate::config::Settings;
 use crate::diagnostic::{Finding, Span};
 use crate::python::analyse::{analyse_module, package_of, worth_lowering};
 use crate::python::context::{module_name, FileContext, Summaries};
+use crate::python::model::Model;
 use crate::python::{self, PyModule};
 use crate::rules::{self, IO_ERROR, SYNTAX_ERROR};
 use crate::rust::{self, RustParse};
@@ -241,31 +242,31 @@ fn lint_python(
         };
         return (findings, comments);
     }
+    let ctx = FileContext::new(&module, &settings.python, &project.python, name);
+    let model = Model::new(&ctx);
     if settings.rules.contains(rules::WITH_DOES_NOT_CLOSE.code) {
         findings.extend(rules::with_does_not_close::check(
-            &module,
-            &settings.python,
+            &model,
             source.uses_crlf(),
         ));
     }
     let engine_wanted = ENGINE_RULES.iter().any(|c| settings.rules.contains(c));
     if engine_wanted {
-        let ctx = FileContext::new(&module, &settings.python, &project.python, name);
         let results = analyse_module(&ctx);
         if settings
             .rules
             .contains(rules::SESSION_STORED_LONG_LIVED.code)
         {
-            findings.extend(rules::session_stored_long_lived::check(&ctx));
+            findings.extend(rules::session_stored_long_lived::check(&model));
         }
         if settings
             .rules
             .contains(rules::STARTUP_WITHOUT_SHUTDOWN.code)
         {
-            findings.extend(rules::startup_without_shutdown::check(&ctx));
+            findings.extend(rules::startup_without_shutdown::check(&model));
         }
         if settings.rules.contains(rules::OWNER_WITHOUT_CLOSE.code) {
-            findings.extend(rules::owner_without_close::check(&ctx));
+            findings.extend(rules::owner_without_close::check(&model));
         }
         if settings
             .rules
