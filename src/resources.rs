@@ -209,6 +209,132 @@ pub struct Vocabulary {
     /// leak.
     #[serde(default)]
     pub release_methods: Vec<String>,
+    // Python
+    /// Container methods that keep their argument beyond the call
+    /// (`list.append`, `queue.put`): a resource given to one is handed
+    /// over. Matched exactly.
+    #[serde(default)]
+    pub storing_methods: Vec<String>,
+    /// Prefixes of method names that keep their argument in a registry
+    /// (`reaper.add_engine(e)`, `track_pool(p)`). Matched at the start.
+    #[serde(default)]
+    pub storing_prefixes: Vec<String>,
+    /// Words in a function's name that say it releases what it is given
+    /// (`close_quietly(conn)`). Matched anywhere in the lower-cased name.
+    #[serde(default)]
+    pub releasing_words: Vec<String>,
+    /// Calls and methods that run their arguments in another task, thread
+    /// or process (`asyncio.create_task`, `executor.submit`): whatever they
+    /// mention is that task's to release. Matched exactly.
+    #[serde(default)]
+    pub spawning_calls: Vec<String>,
+    /// Qualified calls that guard their argument: it is released when
+    /// their `with` block ends (`contextlib.closing`).
+    #[serde(default)]
+    pub guard_calls: Vec<String>,
+    /// Methods that guard their argument until a scope ends
+    /// (`ExitStack.enter_context`, `ExitStack.callback`). Matched exactly.
+    #[serde(default)]
+    pub guard_methods: Vec<String>,
+    /// Methods of an owner that release the resource passed as their first
+    /// argument (`pool.putconn(conn)`). Matched exactly.
+    #[serde(default)]
+    pub owner_release_methods: Vec<String>,
+    /// Attributes and methods that answer whether a resource is already
+    /// released (`conn.closed`, `conn.is_closed()`). Matched exactly.
+    #[serde(default)]
+    pub closed_predicates: Vec<String>,
+    /// Prefixes of predicate methods, taken not to raise (`is_`, `has_`):
+    /// a `finally` that asks before closing is the careful idiom.
+    #[serde(default)]
+    pub predicate_prefixes: Vec<String>,
+    /// Callees that build a new object holding their arguments although
+    /// their names are not capitalised (`dict(...)`, `partial(...)`).
+    /// Matched exactly.
+    #[serde(default)]
+    pub constructor_calls: Vec<String>,
+    /// Builtins that advance a generator by hand (`next`, `anext`): on a
+    /// dependency generator, its cleanup never runs.
+    #[serde(default)]
+    pub advancing_calls: Vec<String>,
+    /// Decorators (as resolved or written) that turn a generator into a
+    /// context manager (`contextlib.contextmanager`). Matched exactly by
+    /// the lowering, anywhere in a decorator's text by LK108.
+    #[serde(default)]
+    pub context_manager_decorators: Vec<String>,
+    /// Words in a decorator's name that make a function return one shared
+    /// instance (`functools.lru_cache`, `singleton`): its callers do not
+    /// own the result. Matched anywhere in the name.
+    #[serde(default)]
+    pub caching_decorators: Vec<String>,
+    /// Endings of decorator names that make a function an attribute
+    /// (`property`, `functools.cached_property`): it returns the object's
+    /// own value, not a fresh one.
+    #[serde(default)]
+    pub property_decorators: Vec<String>,
+    /// Method names that make a class the releaser of what it keeps on
+    /// `self` (`close`, `__exit__`, unittest's `tearDown`): LK109 trusts
+    /// them. Matched exactly.
+    #[serde(default)]
+    pub releaser_methods: Vec<String>,
+    /// Endings of callee names that take a resource (or its bound
+    /// release) and release it later (`contextlib.closing`,
+    /// `stack.enter_context`, `atexit.register`).
+    #[serde(default)]
+    pub releasing_wrappers: Vec<String>,
+    /// Methods of a registry or container that store a ready-made instance
+    /// (`register_singleton`): LK107. Matched exactly.
+    #[serde(default)]
+    pub registering_methods: Vec<String>,
+    /// Words in a receiver's (lower-cased) name that make it a registry or
+    /// container (`registry`, `container`), as opposed to a connection
+    /// that registers adapters. Matched anywhere.
+    #[serde(default)]
+    pub registry_words: Vec<String>,
+    /// Attribute names that hold a session by convention (`db.session`):
+    /// registering one shares it. Matched exactly.
+    #[serde(default)]
+    pub session_attributes: Vec<String>,
+    /// Endings of the callee of a call that marks a function as a request
+    /// dependency run by the framework (`Depends(get_db)`).
+    #[serde(default)]
+    pub dependency_markers: Vec<String>,
+    /// Keyword arguments that hand an application its lifespan context
+    /// (`FastAPI(lifespan=lifespan)`). Matched exactly.
+    #[serde(default)]
+    pub lifespan_keywords: Vec<String>,
+    /// Names that a lifespan function goes by even when it is not seen
+    /// passed as one (`async def lifespan(app)`). Matched exactly.
+    #[serde(default)]
+    pub lifespan_functions: Vec<String>,
+    /// Endings of decorator callees that register an event handler
+    /// (`@app.on_event("startup")`).
+    #[serde(default)]
+    pub event_decorators: Vec<String>,
+    /// Endings of callees that register a handler for the event named by
+    /// their first argument (`app.add_event_handler("shutdown", f)`).
+    #[serde(default)]
+    pub event_registrars: Vec<String>,
+    /// Keyword arguments that register startup handlers
+    /// (`Starlette(on_startup=[...])`). Matched exactly.
+    #[serde(default)]
+    pub startup_keywords: Vec<String>,
+    /// Keyword arguments that register shutdown handlers
+    /// (`Starlette(on_shutdown=[...])`). Matched exactly.
+    #[serde(default)]
+    pub shutdown_keywords: Vec<String>,
+    /// Event names of application startup, found anywhere in the event
+    /// argument (`"startup"`).
+    #[serde(default)]
+    pub startup_events: Vec<String>,
+    /// Event names of application shutdown, found anywhere in the event
+    /// argument (`"shutdown"`).
+    #[serde(default)]
+    pub shutdown_events: Vec<String>,
+    /// Decorators (as resolved or written) that make a function a test
+    /// fixture (`pytest.fixture`). Matched exactly.
+    #[serde(default)]
+    pub fixture_decorators: Vec<String>,
     // Rust
     /// Functions that run their argument as a task or thread (`tokio::spawn`,
     /// `std::thread::spawn`): what the task captures leaves the spawner,
@@ -275,8 +401,11 @@ pub struct Vocabulary {
     /// type before it is matched against the resource types.
     #[serde(default)]
     pub type_wrappers: Vec<String>,
-    /// Types whose `new`/`pin` wraps the value given unchanged
-    /// (`Arc::new(pool)`): the result holds the same resource.
+    /// What passes a value through unchanged, so that the result holds
+    /// the same resource. Rust: types whose `new`/`pin` wraps the value
+    /// given (`Arc::new(pool)`). Python: qualified calls that pass their
+    /// first argument's value through (`asyncio.wait_for(x, t)`): the
+    /// acquisition is that argument.
     #[serde(default)]
     pub value_wrappers: Vec<String>,
     /// Wrappers that share what they hold (`Arc`, `Mutex`): a function
@@ -383,6 +512,36 @@ impl Vocabulary {
         }
         merge_all!(
             release_methods,
+            // Python
+            storing_methods,
+            storing_prefixes,
+            releasing_words,
+            spawning_calls,
+            guard_calls,
+            guard_methods,
+            owner_release_methods,
+            closed_predicates,
+            predicate_prefixes,
+            constructor_calls,
+            advancing_calls,
+            context_manager_decorators,
+            caching_decorators,
+            property_decorators,
+            releaser_methods,
+            releasing_wrappers,
+            registering_methods,
+            registry_words,
+            session_attributes,
+            dependency_markers,
+            lifespan_keywords,
+            lifespan_functions,
+            event_decorators,
+            event_registrars,
+            startup_keywords,
+            shutdown_keywords,
+            startup_events,
+            shutdown_events,
+            fixture_decorators,
             // Rust
             spawn_functions,
             passthrough_methods,
@@ -427,6 +586,22 @@ impl Vocabulary {
     /// Whether `word` is in the list `list` of this vocabulary.
     pub fn has(list: &[String], word: &str) -> bool {
         list.iter().any(|w| w == word)
+    }
+
+    /// Whether `text` starts with a word of `list` (for prefix lists).
+    pub fn starts(list: &[String], text: &str) -> bool {
+        list.iter().any(|w| text.starts_with(w.as_str()))
+    }
+
+    /// Whether `text` ends with a word of `list` (for suffix lists).
+    pub fn ends(list: &[String], text: &str) -> bool {
+        list.iter().any(|w| text.ends_with(w.as_str()))
+    }
+
+    /// Whether a word of `list` occurs anywhere in `text` (for word lists
+    /// matched inside names, and for byte-level prefilters).
+    pub fn within(list: &[String], text: &str) -> bool {
+        list.iter().any(|w| text.contains(w.as_str()))
     }
 }
 

@@ -224,23 +224,13 @@ fn no_module_imports_a_higher_layer() {
     );
 }
 
-/// Rules still being moved onto the Python semantic model.
-const STILL_ON_SYNTAX: &[&str] = &[
-    "rules::owner_without_close",
-    "rules::session_stored_long_lived",
-    "rules::startup_without_shutdown",
-    "rules::with_does_not_close",
-];
-
 #[test]
 fn rules_and_the_engine_never_see_syntax_trees() {
     let (_, texts) = graph();
     let mut wrong = Vec::new();
     for (m, text) in &texts {
         let top = at_depth(m, 1);
-        if !matches!(top.as_str(), "rules" | "analysis" | "ir")
-            || STILL_ON_SYNTAX.contains(&m.as_str())
-        {
+        if !matches!(top.as_str(), "rules" | "analysis" | "ir") {
             continue;
         }
         let code = non_test_code(text);

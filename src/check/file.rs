@@ -7,7 +7,8 @@ use super::read::io_finding;
 use crate::diagnostic::{Finding, Span};
 use crate::fix;
 use crate::python::analyse::{package_of, worth_lowering};
-use crate::python::context::module_name;
+use crate::python::context::{module_name, FileContext};
+use crate::python::model::Model;
 use crate::python::{self, PyModule};
 use crate::rules::{Check, PythonContext, RuleLanguage, RustContext, SYNTAX_ERROR};
 use crate::rust::{self, RustParse};
@@ -106,7 +107,9 @@ fn lint_python(
         };
         return (findings, comments);
     }
-    let cx = PythonContext::new(source, &settings.python, &project.python, &module, &name);
+    let file = FileContext::new(&module, &settings.python, &project.python, name);
+    let model = Model::new(&file);
+    let cx = PythonContext::new(source, &project.python, &file, &model);
     for rule in settings.rules.rules() {
         if let Check::Python(check) = rule.check {
             findings.extend(check(&cx));

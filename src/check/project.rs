@@ -161,7 +161,7 @@ fn summarise_python_file(
             (l, outcome)
         })
         .collect();
-    let mut out = python::analyse::summarise(&results);
+    let mut out = python::analyse::summarise(&results, &resources.vocabulary);
     out.extend(python::analyse::global_summaries(&ctx));
     out
 }

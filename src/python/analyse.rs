@@ -8,7 +8,7 @@ use super::context::{module_name, FileContext, FnSummary, Summaries};
 use super::lower::{GenMode, Lowered};
 use super::PyModule;
 use crate::ir::Outcome;
-use crate::resources::ResourceTable;
+use crate::resources::{ResourceTable, Vocabulary};
 
 /// The package a module's relative imports are relative to.
 pub fn package_of(path: &Path, module: &str) -> String {
@@ -120,16 +120,19 @@ pub fn summarised_modules(summaries: &Summaries) -> HashSet<String> {
 }
 
 /// What callers in other files need to know about these functions.
-pub fn summarise(results: &[(Lowered, Outcome)]) -> Vec<(String, FnSummary)> {
+pub fn summarise(
+    results: &[(Lowered, Outcome)],
+    vocabulary: &Vocabulary,
+) -> Vec<(String, FnSummary)> {
     let mut out = Vec::new();
     for (l, o) in results {
         let info = &l.function.info;
         // A cached function (`@lru_cache`, `@cache`) returns the same
         // shared instance every time: its callers do not own it.
-        let cached = info
-            .decorators
-            .iter()
-            .any(|d| d.contains("cache") || d.contains("singleton") || d.ends_with("property"));
+        let cached = info.decorators.iter().any(|d| {
+            Vocabulary::within(&vocabulary.caching_decorators, d)
+                || Vocabulary::ends(&vocabulary.property_decorators, d)
+        });
         let returns = match info.generator {
             // Stored somewhere on another path (a registry that disposes it):
             // a caller of this function does not own what it gets.

@@ -8,7 +8,7 @@ use std::path::Path;
 use tree_sitter::Node;
 
 use super::PyModule;
-use crate::resources::{ResourceSpec, ResourceTable};
+use crate::resources::{ResourceSpec, ResourceTable, Vocabulary};
 
 /// What the first pass learnt about one project function.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -71,9 +71,11 @@ pub struct FileContext<'a> {
     pub globals: HashMap<String, String>,
     /// Functions defined at module level (to qualify local calls).
     pub local_functions: Vec<String>,
-    /// Names passed as `lifespan=` (FastAPI, Starlette).
+    /// Names passed as `lifespan=` (FastAPI, Starlette: the vocabulary's
+    /// `lifespan-keywords`).
     pub lifespans: Vec<String>,
-    /// Functions used as FastAPI dependencies: `Depends(get_db)`.
+    /// Functions used as request dependencies: `Depends(get_db)` (the
+    /// vocabulary's `dependency-markers`).
     pub dependencies: Vec<String>,
 }
 
@@ -94,11 +96,13 @@ impl<'a> FileContext<'a> {
             lifespans: Vec::new(),
             dependencies: Vec::new(),
         };
-        if module.text.contains("Depends") {
+        let vocabulary = &resources.vocabulary;
+        if Vocabulary::within(&vocabulary.dependency_markers, module.text) {
             super::preorder(module.tree.root_node(), |n| {
                 if n.kind() == "call"
-                    && n.child_by_field_name("function")
-                        .is_some_and(|f| module.node_text(f).ends_with("Depends"))
+                    && n.child_by_field_name("function").is_some_and(|f| {
+                        Vocabulary::ends(&vocabulary.dependency_markers, module.node_text(f))
+                    })
                 {
                     if let Some(a) = n
                         .child_by_field_name("arguments")
@@ -111,11 +115,12 @@ impl<'a> FileContext<'a> {
                 true
             });
         }
-        if module.text.contains("lifespan") {
+        if Vocabulary::within(&vocabulary.lifespan_keywords, module.text) {
             super::preorder(module.tree.root_node(), |n| {
                 if n.kind() == "keyword_argument"
-                    && n.child_by_field_name("name")
-                        .is_some_and(|k| module.node_text(k) == "lifespan")
+                    && n.child_by_field_name("name").is_some_and(|k| {
+                        Vocabulary::has(&vocabulary.lifespan_keywords, module.node_text(k))
+                    })
                 {
                     if let Some(v) = n
                         .child_by_field_name("value")
@@ -414,7 +419,8 @@ pub fn unwrap_value<'t>(mut value: Node<'t>, ctx: &FileContext) -> Node<'t> {
                     return value;
                 };
                 let q = ctx.module.imports.resolve(callee, ctx.module.text);
-                if matches!(q.as_deref(), Some("asyncio.wait_for" | "asyncio.shield")) {
+                let wrappers = &ctx.resources.vocabulary.value_wrappers;
+                if q.as_deref().is_some_and(|q| Vocabulary::has(wrappers, q)) {
                     match value
                         .child_by_field_name("arguments")
                         .and_then(|a| a.named_child(0))

@@ -1,9 +1,11 @@
-//! The Python front end: tree-sitter-python parsing, syntax errors, and
-//! name resolution through imports. Rules see a [`PyModule`].
+//! The Python front end: tree-sitter-python parsing, syntax errors, name
+//! resolution through imports, lowering to the IR, and the semantic
+//! [`model`] that the syntactic rules read instead of the syntax tree.
 
 pub(crate) mod analyse;
 pub(crate) mod context;
 pub(crate) mod lower;
+pub(crate) mod model;
 pub(crate) mod names;
 pub(crate) mod rewrite;
 

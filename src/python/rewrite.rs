@@ -1,6 +1,7 @@
-//! Structural rewrites behind LK101's and LK102's fixes: turn
-//! `x = acquire(); rest` into `with acquire() as x: rest`, and wrap the
-//! statements between an acquisition and its release in `try`/`finally`.
+//! Structural rewrites behind the fixes: turn `x = acquire(); rest` into
+//! `with acquire() as x: rest` and wrap the statements between an
+//! acquisition and its release in `try`/`finally` (LK101, LK102); wrap an
+//! expression in a call, importing the callee's module (LK104).
 //! Each returns `None` unless the shape is one where the rewrite keeps the
 //! program's structure: statements of one block, no multi-line strings
 //! (re-indenting would change them), no control flow that would leave the
@@ -8,7 +9,7 @@
 
 use tree_sitter::Node;
 
-use super::preorder;
+use super::{preorder, PyModule};
 use crate::diagnostic::{Edit, Span};
 
 /// The statement (a direct child of a block or module) that holds `node`.
@@ -244,4 +245,50 @@ pub fn try_finally(
         span: Span::new(body_from, release_line_end),
         content: format!("{indent}try:{newline}{body}{indent}finally:{newline}{indent}    {release_text}{newline}"),
     }])
+}
+
+/// Edits that wrap the expression at `span` in a call to `qualified`
+/// (`contextlib.closing`): with the file's own spelling of it when its
+/// imports have one, else fully qualified after a new `import` of its
+/// module. Returns the spelling used and the edits.
+pub(crate) fn wrap_in_call(
+    module: &PyModule,
+    span: Span,
+    qualified: &str,
+    newline: &str,
+) -> (String, Vec<Edit>) {
+    let mut edits = Vec::new();
+    let spelling = match module.imports.spelling_of(qualified) {
+        Some(spelling) => spelling,
+        None => {
+            let imported = qualified.rsplit_once('.').map_or(qualified, |(m, _)| m);
+            edits.push(Edit::insertion(
+                import_insertion_point(module),
+                format!("import {imported}{newline}"),
+            ));
+            qualified.to_string()
+        }
+    };
+    edits.push(Edit::insertion(span.start, format!("{spelling}(")));
+    edits.push(Edit::insertion(span.end, ")"));
+    (spelling, edits)
+}
+
+/// Where a new top-level import goes: after the module docstring and any
+/// `from __future__` imports, at the start of the first other statement's
+/// line.
+fn import_insertion_point(module: &PyModule) -> usize {
+    let root = module.tree.root_node();
+    let mut cursor = root.walk();
+    for (i, stmt) in root.named_children(&mut cursor).enumerate() {
+        let is_docstring = i == 0
+            && stmt.kind() == "expression_statement"
+            && stmt.named_child(0).is_some_and(|c| c.kind() == "string");
+        if is_docstring || stmt.kind() == "future_import_statement" || stmt.kind() == "comment" {
+            continue;
+        }
+        let start = stmt.start_byte();
+        return module.text[..start].rfind('\n').map_or(0, |i| i + 1);
+    }
+    module.text.len()
 }

@@ -50,173 +50,69 @@ crate::declare_rule! {
 
 use std::collections::HashMap;
 
-use tree_sitter::Node;
-
 use crate::diagnostic::{Finding, Span};
-use crate::python::context::FileContext;
-use crate::python::lower::class_attributes;
-use crate::python::preorder;
+use crate::python::model::{AttributeUse, Class, Model};
 use crate::resources::{ResourceKind, Vocabulary};
 
-/// Method names that make a class its resources' releaser.
-const RELEASING_METHODS: &[&str] = &[
-    "close",
-    "aclose",
-    "__exit__",
-    "__aexit__",
-    "__del__",
-    "dispose",
-    "shutdown",
-    "stop",
-    "disconnect",
-    "cleanup",
-    "teardown",
-    "tearDown",
-    "teardown_method",
-    "terminate",
-    "release",
-    "quit",
-    "reset",
-];
-
-pub fn check(ctx: &FileContext) -> Vec<Finding> {
+fn check(model: &Model) -> Vec<Finding> {
     let mut out = Vec::new();
-    let mut classes = Vec::new();
-    // Classes are statements: only statement containers are walked.
-    preorder(ctx.module.tree.root_node(), |n| {
-        if n.kind() == "class_definition" {
-            classes.push(n);
-        }
-        crate::python::is_statement_container(n.kind())
-    });
-    for class in classes {
-        check_class(ctx, class, &mut out);
+    for class in model.classes() {
+        check_class(model, class, &mut out);
     }
     out
 }
 
-fn own_methods<'t>(class: Node<'t>) -> Vec<Node<'t>> {
-    let Some(body) = class.child_by_field_name("body") else {
-        return Vec::new();
-    };
-    let mut cursor = body.walk();
-    body.named_children(&mut cursor)
-        .filter_map(|c| {
-            if c.kind() == "decorated_definition" {
-                c.child_by_field_name("definition")
-            } else {
-                Some(c)
-            }
-        })
-        .filter(|c| c.kind() == "function_definition")
-        .collect()
-}
-
-fn check_class(ctx: &FileContext, class: Node, out: &mut Vec<Finding>) {
-    let methods = own_methods(class);
-    let names: Vec<&str> = methods
+fn check_class<'a>(model: &Model<'_, 'a>, class: &Class<'a>, out: &mut Vec<Finding>) {
+    let vocabulary = model.vocabulary();
+    if class
+        .methods
         .iter()
-        .filter_map(|m| m.child_by_field_name("name"))
-        .map(|n| ctx.text(n))
-        .collect();
-    if names.iter().any(|n| RELEASING_METHODS.contains(n)) {
+        .any(|n| Vocabulary::has(&vocabulary.releaser_methods, n))
+    {
         return;
     }
     // A class that inherits may get its releaser from a base class.
-    if class
-        .child_by_field_name("superclasses")
-        .is_some_and(|s| s.named_child_count() > 0)
-    {
-        let bases = ctx.text(class.child_by_field_name("superclasses").unwrap());
+    if let Some(bases) = &class.bases {
         if bases.trim_matches(['(', ')', ' ']) != "object" {
             return;
         }
     }
-    let attrs = class_attributes(ctx, class);
+    let body = model.class_body(class);
     let mut acquired: HashMap<String, (Span, String, Option<String>)> = HashMap::new();
-    let mut released: Vec<String> = Vec::new();
-    preorder(class, |n| {
-        match n.kind() {
-            "assignment" => {
-                let (Some(l), Some(r)) = (
-                    n.child_by_field_name("left"),
-                    n.child_by_field_name("right"),
-                ) else {
-                    return true;
-                };
-                let Some(attr) = self_attribute(ctx, l) else {
-                    return true;
-                };
-                if let Some((spec, call)) = ctx.acquisition(r, &HashMap::new(), &attrs, None) {
-                    let parent = call
-                        .child_by_field_name("function")
-                        .and_then(|f| f.child_by_field_name("object"))
-                        .and_then(|o| self_attribute(ctx, o));
-                    // Engines, pools and clients on an application object
-                    // are long-lived by design.
-                    if spec.kind != ResourceKind::Factory && !spec.long_lived {
-                        acquired.entry(attr).or_insert((
-                            Span::new(call.start_byte(), call.end_byte()),
-                            spec.type_name.clone(),
-                            parent,
-                        ));
-                    }
-                }
-            }
-            "call" => {
-                let Some(f) = n.child_by_field_name("function") else {
-                    return true;
-                };
-                // self.x.close(), self.x.dispose()...
-                if f.kind() == "attribute" {
-                    let method = f
-                        .child_by_field_name("attribute")
-                        .map(|a| ctx.text(a))
-                        .unwrap_or("");
-                    if let Some(attr) = f
-                        .child_by_field_name("object")
-                        .and_then(|o| self_attribute(ctx, o))
-                    {
-                        if Vocabulary::has(&ctx.resources.vocabulary.release_methods, method)
-                            || ctx.spec_releases(&attr, &attrs, method)
-                        {
-                            released.push(attr);
-                        }
-                    }
-                }
-                // closing(self.x), stack.enter_context(self.x), atexit.register(self.x.close)
-                if let Some(args) = n.child_by_field_name("arguments") {
-                    let mut cursor = args.walk();
-                    for a in args.named_children(&mut cursor) {
-                        let target = if a.kind() == "attribute"
-                            && a.child_by_field_name("object")
-                                .is_some_and(|o| o.kind() == "attribute")
-                        {
-                            a.child_by_field_name("object").unwrap()
-                        } else {
-                            a
-                        };
-                        if let Some(attr) = self_attribute(ctx, target) {
-                            let callee = ctx.text(f);
-                            if callee.ends_with("closing")
-                                || callee.ends_with("enter_context")
-                                || callee.ends_with("register")
-                                || callee.ends_with("callback")
-                            {
-                                released.push(attr);
-                            }
-                        }
-                    }
-                }
-            }
-            _ => {}
+    for a in &body.acquisitions {
+        // Engines, pools and clients on an application object are
+        // long-lived by design.
+        if a.spec.kind != ResourceKind::Factory && !a.spec.long_lived {
+            acquired.entry(a.attribute.clone()).or_insert((
+                a.call,
+                a.spec.type_name.clone(),
+                a.from_attribute.clone(),
+            ));
         }
-        true
-    });
-    let class_name = class
-        .child_by_field_name("name")
-        .map(|n| ctx.text(n))
-        .unwrap_or("?");
+    }
+    let mut released: Vec<String> = Vec::new();
+    for u in &body.uses {
+        match u {
+            // self.x.close(), self.x.dispose()...
+            AttributeUse::MethodCall { attribute, method } => {
+                let spec_releases = body.attribute_types.get(attribute).is_some_and(|s| {
+                    s.release
+                        .iter()
+                        .any(|r| r.method.as_deref() == Some(method.as_str()))
+                });
+                if Vocabulary::has(&vocabulary.release_methods, method) || spec_releases {
+                    released.push(attribute.clone());
+                }
+            }
+            // closing(self.x), stack.enter_context(self.x), atexit.register(self.x.close)
+            AttributeUse::PassedTo { attribute, callee } => {
+                if Vocabulary::ends(&vocabulary.releasing_wrappers, callee) {
+                    released.push(attribute.clone());
+                }
+            }
+        }
+    }
+    let class_name = class.name.as_deref().unwrap_or("?");
     let mut acquired: Vec<_> = acquired
         .into_iter()
         .filter(|(a, _)| !released.contains(a))
@@ -237,18 +133,6 @@ fn check_class(ctx: &FileContext, class: Node, out: &mut Vec<Finding>) {
     }
 }
 
-/// `x` for a `self.x` expression.
-fn self_attribute(ctx: &FileContext, node: Node) -> Option<String> {
-    if node.kind() != "attribute" {
-        return None;
-    }
-    let object = node.child_by_field_name("object")?;
-    if object.kind() != "identifier" || ctx.text(object) != "self" {
-        return None;
-    }
-    Some(ctx.text(node.child_by_field_name("attribute")?).to_string())
-}
-
 fn run(cx: &crate::rules::PythonContext) -> Vec<Finding> {
-    check(cx.file())
+    check(cx.model())
 }

@@ -35,24 +35,9 @@ crate::declare_rule! {
     }
 }
 
-use std::collections::HashMap;
-
-use tree_sitter::Node;
-
-use crate::diagnostic::{Finding, Span};
-use crate::python::context::FileContext;
-use crate::python::preorder;
+use crate::diagnostic::Finding;
+use crate::python::model::{Callee, Model, ScopeKind, Statement, ValueKind};
 use crate::resources::{ResourceKind, Vocabulary};
-
-/// Registration methods that store a ready-made instance.
-const REGISTERING: &[&str] = &[
-    "register",
-    "register_instance",
-    "register_singleton",
-    "add_singleton",
-    "register_service",
-    "provide",
-];
 
 fn short_lived(kind: ResourceKind) -> bool {
     matches!(
@@ -66,159 +51,86 @@ fn short_lived(kind: ResourceKind) -> bool {
 
 /// Whether a later statement of the same body releases `name`
 /// (`name.close()`, or `close_db(name)`).
-fn released_later(ctx: &FileContext, stmts: &[Node], name: &str) -> bool {
-    stmts.iter().any(|stmt| {
-        let mut found = false;
-        preorder(*stmt, |n| {
-            if found || matches!(n.kind(), "function_definition" | "class_definition") {
-                return false;
-            }
-            if n.kind() == "call" {
-                if let Some(f) = n.child_by_field_name("function") {
-                    let on_name = f.kind() == "attribute"
-                        && f.child_by_field_name("object")
-                            .is_some_and(|o| ctx.text(o) == name)
-                        && f.child_by_field_name("attribute").is_some_and(|a| {
-                            Vocabulary::has(&ctx.resources.vocabulary.release_methods, ctx.text(a))
-                        });
-                    let helper = ctx.text(f).to_ascii_lowercase().contains("close")
-                        && n.child_by_field_name("arguments").is_some_and(|a| {
-                            let mut c = a.walk();
-                            let hit = a.named_children(&mut c).any(|x| ctx.text(x) == name);
-                            hit
-                        });
-                    found = on_name || helper;
-                }
-            }
-            !found
-        });
-        found
+fn released_later(vocabulary: &Vocabulary, stmts: &[Statement], name: &str) -> bool {
+    stmts.iter().flat_map(|s| &s.calls).any(|call| {
+        let on_name = matches!(&call.target, Callee::Method { receiver, method }
+            if receiver == name && Vocabulary::has(&vocabulary.release_methods, method));
+        let helper = call.callee.to_ascii_lowercase().contains("close")
+            && call.args.iter().any(|a| a.text == name);
+        on_name || helper
     })
 }
 
-fn span(n: Node) -> Span {
-    Span::new(n.start_byte(), n.end_byte())
-}
-
-pub fn check(ctx: &FileContext) -> Vec<Finding> {
+fn check(model: &Model) -> Vec<Finding> {
     let mut out = Vec::new();
-    let empty = HashMap::new();
-    let root = ctx.module.tree.root_node();
+    let vocabulary = model.vocabulary();
     // Module level and class bodies: statements run once, their bindings
     // live as long as the module or the class.
-    let mut scopes: Vec<(Node, &str)> = vec![(root, "module level")];
-    preorder(root, |n| {
-        if n.kind() == "class_definition" {
-            if let Some(body) = n.child_by_field_name("body") {
-                scopes.push((body, "a class attribute"));
-            }
-        }
-        crate::python::is_statement_container(n.kind())
-    });
-    for (scope, place) in scopes {
-        let mut cursor = scope.walk();
-        let stmts: Vec<Node> = scope.named_children(&mut cursor).collect();
+    for scope in model.scopes() {
+        let place = match scope.kind {
+            ScopeKind::Module => "module level",
+            ScopeKind::Class => "a class attribute",
+        };
         // Names bound to resources here, in order: a cursor of one of them
         // is part of its connection's story.
-        let mut bound: Vec<String> = Vec::new();
-        for (i, stmt) in stmts.iter().enumerate() {
-            let Some((left, right)) = crate::python::simple_assignment(*stmt) else {
+        let mut bound: Vec<&str> = Vec::new();
+        for (i, stmt) in scope.statements.iter().enumerate() {
+            let Some(binding) = &stmt.binding else {
                 continue;
             };
-            let Some((spec, call)) = ctx.acquisition(right, &empty, &empty, None) else {
-                continue;
-            };
+            let spec = binding.spec;
             if !short_lived(spec.kind) {
                 continue;
             }
-            let name = ctx.text(left);
-            let parent_bound = call
-                .child_by_field_name("function")
-                .and_then(|f| f.child_by_field_name("object"))
-                .is_some_and(|o| bound.iter().any(|b| b == ctx.text(o)));
-            bound.push(name.to_string());
+            let name = binding.name.as_str();
+            let parent_bound = binding
+                .receiver
+                .as_deref()
+                .is_some_and(|r| bound.contains(&r));
+            bound.push(name);
             // A script that closes it further down does not keep it.
-            if parent_bound || released_later(ctx, &stmts[i + 1..], name) {
+            if parent_bound || released_later(vocabulary, &scope.statements[i + 1..], name) {
                 continue;
             }
             out.push(SESSION_STORED_LONG_LIVED.finding(
-                span(call),
+                binding.call,
                 format!("`{name}` ({}) is kept at {place} and outlives its unit of work", spec.type_name),
                 "Create it per request, task or test (a `with` block or a dependency that closes it), and keep only the engine, pool or factory long-lived.",
             ));
         }
     }
     // Registries: `registry.register("db_session", service=db.session)`.
-    let text = ctx.module.text;
-    if !REGISTERING.iter().any(|m| text.contains(m)) {
+    if !model.mentions(&vocabulary.registering_methods) {
         return out;
     }
-    preorder(root, |n| {
-        if n.kind() != "call" {
-            return true;
-        }
-        let Some(f) = n
-            .child_by_field_name("function")
-            .filter(|f| f.kind() == "attribute")
-        else {
-            return true;
-        };
-        let method = f
-            .child_by_field_name("attribute")
-            .map(|a| ctx.text(a))
-            .unwrap_or("");
+    for registration in model.registrations() {
         // `ti.register(conn)` registers adapters *on* a connection; only a
         // registry or container keeps what is registered with it.
-        let receiver = f
-            .child_by_field_name("object")
-            .map(|o| ctx.text(o).to_ascii_lowercase())
-            .unwrap_or_default();
-        let is_registry = [
-            "regist",
-            "container",
-            "service",
-            "inject",
-            "provider",
-            "locator",
-        ]
-        .iter()
-        .any(|w| receiver.contains(w));
-        if !REGISTERING.contains(&method) || !is_registry {
-            return true;
+        let receiver = registration.receiver.to_ascii_lowercase();
+        if !Vocabulary::within(&vocabulary.registry_words, &receiver) {
+            continue;
         }
-        let Some(args) = n.child_by_field_name("arguments") else {
-            return true;
-        };
-        let mut cursor = args.walk();
-        for a in args.named_children(&mut cursor) {
-            let value = crate::python::argument_value(a);
-            let session_like = match value.kind() {
-                "attribute" => value
-                    .child_by_field_name("attribute")
-                    .is_some_and(|attr| matches!(ctx.text(attr), "session" | "db_session")),
-                "identifier" => ctx
-                    .globals
-                    .get(ctx.text(value))
-                    .and_then(|t| ctx.spec(t))
-                    .is_some_and(|s| short_lived(s.kind)),
-                "call" => ctx
-                    .acquisition(value, &empty, &empty, None)
-                    .is_some_and(|(s, _)| short_lived(s.kind)),
-                _ => false,
+        for value in &registration.values {
+            let session_like = match &value.kind {
+                ValueKind::Attribute { attribute } => attribute
+                    .as_deref()
+                    .is_some_and(|a| Vocabulary::has(&vocabulary.session_attributes, a)),
+                ValueKind::Name { bound } => bound.is_some_and(|s| short_lived(s.kind)),
+                ValueKind::Call { acquires } => acquires.is_some_and(|s| short_lived(s.kind)),
+                ValueKind::Other => false,
             };
             if session_like {
                 out.push(SESSION_STORED_LONG_LIVED.finding(
-                    span(value),
-                    format!("`{}` is registered as a shared instance and outlives the request that opened it", ctx.text(value)),
+                    value.span,
+                    format!("`{}` is registered as a shared instance and outlives the request that opened it", value.text),
                     "Register a factory instead, so each request or test gets its own session: `register_factory(name, lambda: SessionLocal())`.",
                 ));
             }
         }
-        true
-    });
+    }
     out
 }
 
 fn run(cx: &crate::rules::PythonContext) -> Vec<Finding> {
-    check(cx.file())
+    check(cx.model())
 }

@@ -42,13 +42,8 @@ crate::declare_rule! {
     }
 }
 
-use std::collections::HashMap;
-
-use tree_sitter::Node;
-
 use crate::diagnostic::{Finding, Span};
-use crate::python::context::FileContext;
-use crate::python::preorder;
+use crate::python::model::{Call, Callee, Function, HookEvent, Model};
 use crate::resources::{ResourceKind, Vocabulary};
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -58,307 +53,195 @@ enum Role {
     Lifespan,
 }
 
-struct Handler<'t> {
-    role: Role,
-    def: Node<'t>,
-}
-
-fn span(n: Node) -> Span {
-    Span::new(n.start_byte(), n.end_byte())
-}
-
 /// `@app.on_event("startup")` -> Startup; `@asynccontextmanager` on a
 /// function used as `lifespan=` (or named `lifespan`) -> Lifespan.
-fn role_of(ctx: &FileContext, decorated: Node, def: Node, lifespans: &[String]) -> Option<Role> {
-    let mut cursor = decorated.walk();
-    let decorators: Vec<Node> = decorated
-        .named_children(&mut cursor)
-        .filter(|c| c.kind() == "decorator")
-        .collect();
-    for d in &decorators {
-        let Some(call) = d.named_child(0).filter(|e| e.kind() == "call") else {
+fn role_of(model: &Model, function: &Function) -> Option<Role> {
+    let vocabulary = model.vocabulary();
+    for d in &function.decorators {
+        let (Some(callee), Some(arg)) = (&d.callee, &d.first_argument) else {
             continue;
         };
-        let callee = call
-            .child_by_field_name("function")
-            .map(|f| ctx.text(f))
-            .unwrap_or("");
-        if !callee.ends_with("on_event") {
+        if !Vocabulary::ends(&vocabulary.event_decorators, callee) {
             continue;
         }
-        let arg = call
-            .child_by_field_name("arguments")
-            .and_then(|a| a.named_child(0))
-            .map(|a| ctx.text(a))
-            .unwrap_or("");
-        if arg.contains("startup") {
+        if Vocabulary::within(&vocabulary.startup_events, arg) {
             return Some(Role::Startup);
         }
-        if arg.contains("shutdown") {
+        if Vocabulary::within(&vocabulary.shutdown_events, arg) {
             return Some(Role::Shutdown);
         }
     }
-    let name = def
-        .child_by_field_name("name")
-        .map(|n| ctx.text(n))
-        .unwrap_or("");
-    let is_cm = decorators.iter().any(|d| {
-        ctx.text(*d).contains("asynccontextmanager") || ctx.text(*d).contains("contextmanager")
-    });
-    (is_cm && (name == "lifespan" || lifespans.iter().any(|l| l == name))).then_some(Role::Lifespan)
+    let name = function.name.as_str();
+    let is_cm = function
+        .decorators
+        .iter()
+        .any(|d| Vocabulary::within(&vocabulary.context_manager_decorators, &d.text));
+    let lifespan = Vocabulary::has(&vocabulary.lifespan_functions, name)
+        || model.lifespans().iter().any(|l| l == name);
+    (is_cm && lifespan).then_some(Role::Lifespan)
 }
 
-/// Names passed as `lifespan=` anywhere in the module.
-fn lifespan_names(ctx: &FileContext) -> Vec<String> {
-    let mut out = Vec::new();
-    preorder(ctx.module.tree.root_node(), |n| {
-        if n.kind() == "keyword_argument"
-            && n.child_by_field_name("name")
-                .is_some_and(|k| ctx.text(k) == "lifespan")
-        {
-            if let Some(v) = n
-                .child_by_field_name("value")
-                .filter(|v| v.kind() == "identifier")
-            {
-                out.push(ctx.text(v).to_string());
-            }
-        }
-        true
-    });
-    out
+fn squeeze(text: &str) -> String {
+    text.split_whitespace().collect()
 }
 
 /// The receivers of calls (before byte `before`) that are given one of
 /// `names` as an argument: `FastAPILimiter` for
 /// `FastAPILimiter.init(redis)`.
-fn receivers_given(ctx: &FileContext, body: Node, names: &[String], before: usize) -> Vec<String> {
-    let mut out = Vec::new();
-    preorder(body, |n| {
-        if n.kind() == "call" && n.start_byte() < before {
-            let f = n
-                .child_by_field_name("function")
-                .filter(|f| f.kind() == "attribute");
-            let receiver = f.and_then(|f| f.child_by_field_name("object"));
-            if let (Some(receiver), Some(args)) = (receiver, n.child_by_field_name("arguments")) {
-                let mut cursor = args.walk();
-                let given = args.named_children(&mut cursor).any(|a| {
-                    let a = crate::python::argument_value(a);
-                    names.iter().any(|name| ctx.text(a) == name)
-                });
-                if given {
-                    out.push(ctx.text(receiver).split_whitespace().collect());
-                }
-            }
-        }
-        true
-    });
-    out
+fn receivers_given(calls: &[&Call], names: &[String], before: usize) -> Vec<String> {
+    calls
+        .iter()
+        .filter(|c| c.span.start < before)
+        .filter_map(|c| {
+            let receiver = c.receiver()?;
+            let given = c.args.iter().any(|a| names.contains(&a.value));
+            given.then(|| squeeze(receiver))
+        })
+        .collect()
 }
 
 /// The module-level functions of this file with one of `names`.
-fn module_functions_named<'t>(ctx: &FileContext<'t>, names: &[&str]) -> Vec<Node<'t>> {
-    let root = ctx.module.tree.root_node();
-    let mut cursor = root.walk();
-    root.named_children(&mut cursor)
-        .filter_map(|c| {
-            if c.kind() == "decorated_definition" {
-                c.child_by_field_name("definition")
-            } else {
-                Some(c)
-            }
-        })
-        .filter(|d| d.kind() == "function_definition")
-        .filter(|d| {
-            d.child_by_field_name("name")
-                .is_some_and(|n| names.contains(&ctx.text(n)))
-        })
+fn module_functions_named<'m, 'a>(
+    model: &'m Model<'_, 'a>,
+    names: &[&str],
+) -> Vec<&'m Function<'a>> {
+    model
+        .functions()
+        .iter()
+        .filter(|f| f.top_level && names.contains(&f.name.as_str()))
         .collect()
 }
 
 /// Module-level functions registered as shutdown handlers without the
 /// decorator.
-fn registered_shutdown_functions<'t>(ctx: &FileContext<'t>) -> Vec<Node<'t>> {
-    let mut names: Vec<&str> = Vec::new();
-    preorder(ctx.module.tree.root_node(), |n| {
-        match n.kind() {
-            "call" => {
-                let callee = n
-                    .child_by_field_name("function")
-                    .map(|f| ctx.text(f))
-                    .unwrap_or("");
-                if callee.ends_with("add_event_handler") {
-                    if let Some(args) = n.child_by_field_name("arguments") {
-                        let mut c = args.walk();
-                        let list: Vec<Node> = args.named_children(&mut c).collect();
-                        if list.len() >= 2
-                            && ctx.text(list[0]).contains("shutdown")
-                            && list[1].kind() == "identifier"
-                        {
-                            names.push(ctx.text(list[1]));
-                        }
-                    }
-                }
-            }
-            "keyword_argument" => {
-                let key = n
-                    .child_by_field_name("name")
-                    .map(|k| ctx.text(k))
-                    .unwrap_or("");
-                if key == "on_shutdown" {
-                    if let Some(v) = n.child_by_field_name("value") {
-                        let mut c = v.walk();
-                        for item in v
-                            .named_children(&mut c)
-                            .filter(|i| i.kind() == "identifier")
-                        {
-                            names.push(ctx.text(item));
-                        }
-                    }
-                }
-            }
-            _ => {}
-        }
-        true
-    });
-    module_functions_named(ctx, &names)
-}
-
-/// Release calls in `node` (after byte `after`): the texts of their
-/// receivers (`app.state.mongo` for `app.state.mongo.close()`).
-fn released_targets(ctx: &FileContext, node: Node, after: usize) -> Vec<String> {
-    let mut out = Vec::new();
-    preorder(node, |n| {
-        if n.kind() == "call" && n.start_byte() >= after {
-            if let Some(f) = n
-                .child_by_field_name("function")
-                .filter(|f| f.kind() == "attribute")
-            {
-                let method = f
-                    .child_by_field_name("attribute")
-                    .map(|a| ctx.text(a))
-                    .unwrap_or("");
-                let releases = Vocabulary::has(&ctx.resources.vocabulary.release_methods, method)
-                    || ctx.resources.specs.iter().any(|s| {
-                        s.release
-                            .iter()
-                            .any(|r| r.method.as_deref() == Some(method))
-                    });
-                if releases {
-                    if let Some(o) = f.child_by_field_name("object") {
-                        out.push(ctx.text(o).split_whitespace().collect());
-                    }
-                }
-            }
-        }
-        true
-    });
-    out
-}
-
-/// Module-level functions of this file called in `node` after byte
-/// `after`.
-fn helpers_called<'t>(ctx: &FileContext<'t>, node: Node<'t>, after: usize) -> Vec<Node<'t>> {
-    let mut names = Vec::new();
-    preorder(node, |n| {
-        if n.kind() == "call" && n.start_byte() >= after {
-            if let Some(f) = n
-                .child_by_field_name("function")
-                .filter(|f| f.kind() == "identifier")
-            {
-                names.push(ctx.text(f));
-            }
-        }
-        true
-    });
-    module_functions_named(ctx, &names)
-}
-
-pub fn check(ctx: &FileContext) -> Vec<Finding> {
-    // Startup handlers and lifespans are spelled with one of these.
-    let text = ctx.module.text;
-    if !["on_event", "lifespan", "add_event_handler", "on_startup"]
+fn registered_shutdown_functions<'m, 'a>(model: &'m Model<'_, 'a>) -> Vec<&'m Function<'a>> {
+    let vocabulary = model.vocabulary();
+    let names: Vec<&str> = model
+        .hook_registrations()
         .iter()
-        .any(|w| text.contains(w))
-    {
+        .filter(|r| match &r.event {
+            HookEvent::Argument(event) => Vocabulary::within(&vocabulary.shutdown_events, event),
+            HookEvent::Keyword(key) => Vocabulary::has(&vocabulary.shutdown_keywords, key),
+        })
+        .map(|r| r.handler.as_str())
+        .collect();
+    module_functions_named(model, &names)
+}
+
+/// Release calls among `calls` (from byte `after`): the texts of their
+/// receivers (`app.state.mongo` for `app.state.mongo.close()`).
+fn released_targets(model: &Model, calls: &[&Call], after: usize) -> Vec<String> {
+    let vocabulary = model.vocabulary();
+    calls
+        .iter()
+        .filter(|c| c.span.start >= after)
+        .filter_map(|c| {
+            let Callee::Method { receiver, method } = &c.target else {
+                return None;
+            };
+            let releases = Vocabulary::has(&vocabulary.release_methods, method)
+                || model.resources().specs.iter().any(|s| {
+                    s.release
+                        .iter()
+                        .any(|r| r.method.as_deref() == Some(method.as_str()))
+                });
+            releases.then(|| squeeze(receiver))
+        })
+        .collect()
+}
+
+/// Every call of a function's definition.
+fn all_calls<'m, 'a>(model: &Model<'_, 'a>, function: &'m Function<'a>) -> Vec<&'m Call> {
+    model.function_body(function).calls.iter().collect()
+}
+
+/// Module-level functions of this file called in `calls` from byte
+/// `after`.
+fn helpers_called<'m, 'a>(
+    model: &'m Model<'_, 'a>,
+    calls: &[&Call],
+    after: usize,
+) -> Vec<&'m Function<'a>> {
+    let names: Vec<&str> = calls
+        .iter()
+        .filter(|c| c.span.start >= after)
+        .filter_map(|c| match &c.target {
+            Callee::Name(name) => Some(name.as_str()),
+            _ => None,
+        })
+        .collect();
+    module_functions_named(model, &names)
+}
+
+fn check(model: &Model) -> Vec<Finding> {
+    // Startup handlers and lifespans are spelled with one of these.
+    let vocabulary = model.vocabulary();
+    let hooks = [
+        &vocabulary.event_decorators,
+        &vocabulary.lifespan_keywords,
+        &vocabulary.event_registrars,
+        &vocabulary.startup_keywords,
+    ];
+    if !hooks.iter().any(|words| model.mentions(words)) {
         return Vec::new();
     }
-    let lifespans = lifespan_names(ctx);
-    let mut handlers = Vec::new();
-    preorder(ctx.module.tree.root_node(), |n| {
-        if n.kind() == "decorated_definition" {
-            if let Some(def) = n
-                .child_by_field_name("definition")
-                .filter(|d| d.kind() == "function_definition")
-            {
-                if let Some(role) = role_of(ctx, n, def, &lifespans) {
-                    handlers.push(Handler { role, def });
-                }
-            }
-        }
-        true
-    });
+    let handlers: Vec<(Role, &Function)> = model
+        .functions()
+        .iter()
+        .filter(|f| !f.decorators.is_empty())
+        .filter_map(|f| Some((role_of(model, f)?, f)))
+        .collect();
     let mut shutdown_releases: Vec<String> = handlers
         .iter()
-        .filter(|h| h.role == Role::Shutdown)
-        .flat_map(|h| released_targets(ctx, h.def, 0))
+        .filter(|(role, _)| *role == Role::Shutdown)
+        .flat_map(|(_, f)| released_targets(model, &all_calls(model, f), 0))
         .collect();
     // `app.add_event_handler("shutdown", close_clients)` and
     // `Starlette(on_shutdown=[close_clients])` register plain functions.
-    for helper in registered_shutdown_functions(ctx) {
-        shutdown_releases.extend(released_targets(ctx, helper, 0));
+    for helper in registered_shutdown_functions(model) {
+        shutdown_releases.extend(released_targets(model, &all_calls(model, helper), 0));
     }
     let mut out = Vec::new();
-    let empty = HashMap::new();
-    for h in handlers.iter().filter(|h| h.role != Role::Shutdown) {
-        let Some(body) = h.def.child_by_field_name("body") else {
+    for &(role, function) in handlers.iter().filter(|(role, _)| *role != Role::Shutdown) {
+        let facts = model.function_body(function);
+        let Some(body) = facts.span else {
             continue;
         };
-        let yield_at = {
-            let mut at = None;
-            preorder(body, |n| {
-                if at.is_none() && n.kind() == "yield" {
-                    at = Some(n.start_byte());
-                }
-                at.is_none()
-            });
-            at
-        };
+        let body_calls: Vec<&Call> = facts
+            .calls
+            .iter()
+            .filter(|c| c.span.start >= body.start)
+            .collect();
+        let yield_at = facts.first_yield;
         // (acquisition span, type, every name it is known by)
         let mut acquired: Vec<(Span, String, Vec<String>)> = Vec::new();
-        preorder(body, |n| {
-            if n.kind() != "assignment" || yield_at.is_some_and(|y| n.start_byte() > y) {
-                return true;
+        for assignment in &facts.assignments {
+            if yield_at.is_some_and(|y| assignment.start > y) {
+                continue;
             }
-            let (Some(l), Some(r)) = (
-                n.child_by_field_name("left"),
-                n.child_by_field_name("right"),
-            ) else {
-                return true;
-            };
-            let target: String = ctx.text(l).split_whitespace().collect();
-            if let Some((spec, call)) = ctx.acquisition(r, &empty, &empty, None) {
+            let target = squeeze(&assignment.target);
+            if let Some((spec, call)) = assignment.acquires {
                 if spec.kind != ResourceKind::Factory {
-                    acquired.push((span(call), spec.type_name.clone(), vec![target]));
+                    acquired.push((call, spec.type_name.clone(), vec![target]));
                 }
             } else {
                 // `app.state.client = client`: another name for it.
-                let source: String = ctx.text(r).split_whitespace().collect();
+                let source = squeeze(&assignment.value);
                 for a in &mut acquired {
                     if a.2.contains(&source) {
                         a.2.push(target.clone());
                     }
                 }
             }
-            true
-        });
-        let released = match h.role {
+        }
+        let released = match role {
             Role::Lifespan => match yield_at {
                 Some(y) => {
-                    let mut r = released_targets(ctx, body, y);
+                    let mut r = released_targets(model, &body_calls, y);
                     // `await shutdown_db_client(app)` after the yield: a
                     // helper of this module that closes it.
-                    for helper in helpers_called(ctx, body, y) {
-                        r.extend(released_targets(ctx, helper, 0));
+                    for helper in helpers_called(model, &body_calls, y) {
+                        r.extend(released_targets(model, &all_calls(model, helper), 0));
                     }
                     r
                 }
@@ -372,12 +255,12 @@ pub fn check(ctx: &FileContext) -> Vec<Finding> {
             }
             // Handed to a library that is itself closed at shutdown:
             // `FastAPILimiter.init(redis)` ... `FastAPILimiter.close()`.
-            let holders = receivers_given(ctx, body, &names, yield_at.unwrap_or(usize::MAX));
+            let holders = receivers_given(&body_calls, &names, yield_at.unwrap_or(usize::MAX));
             if holders.iter().any(|h| released.contains(h)) {
                 continue;
             }
             let name = &names[names.len() - 1];
-            let (message, help) = match h.role {
+            let (message, help) = match role {
                 Role::Lifespan => (
                     format!("`{name}` ({type_name}) is opened in the lifespan but not closed after its `yield`"),
                     format!("Close it after the `yield`, in a `finally:` so a failed startup closes it too: `{name}.close()`."),
@@ -394,5 +277,5 @@ pub fn check(ctx: &FileContext) -> Vec<Finding> {
 }
 
 fn run(cx: &crate::rules::PythonContext) -> Vec<Finding> {
-    check(cx.file())
+    check(cx.model())
 }

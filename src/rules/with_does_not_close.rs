@@ -49,80 +49,30 @@ crate::declare_rule! {
     }
 }
 
-use tree_sitter::Node;
-
-use crate::diagnostic::{Applicability, Edit, Finding, Fix, Span};
-use crate::python::{preorder, PyModule};
-use crate::resources::{ResourceTable, WithSemantics};
+use crate::diagnostic::{Applicability, Edit, Finding, Fix};
+use crate::python::model::{Model, WithItem};
+use crate::resources::WithSemantics;
 
 /// Reports every `with` item whose context manager is a call that acquires
 /// a resource whose `with` only ends a transaction.
-pub fn check(module: &PyModule, resources: &ResourceTable, crlf: bool) -> Vec<Finding> {
+fn check(model: &Model, crlf: bool) -> Vec<Finding> {
     let mut findings = Vec::new();
-    preorder(module.tree.root_node(), |node| {
-        if node.kind() == "with_statement" {
-            check_with(module, resources, node, crlf, &mut findings);
-        }
-        true
-    });
-    findings
-}
-
-fn check_with(
-    module: &PyModule,
-    resources: &ResourceTable,
-    with: Node,
-    crlf: bool,
-    out: &mut Vec<Finding>,
-) {
-    let is_async = with.child(0).is_some_and(|c| c.kind() == "async");
-    let Some(clause) = with
-        .children(&mut with.walk())
-        .find(|c| c.kind() == "with_clause")
-    else {
-        return;
-    };
-    let mut cursor = clause.walk();
-    for item in clause
-        .children(&mut cursor)
-        .filter(|c| c.kind() == "with_item")
-    {
-        let Some(value) = item.child_by_field_name("value") else {
-            continue;
-        };
-        let (call, alias) = if value.kind() == "as_pattern" {
-            let Some(expr) = value.named_child(0) else {
-                continue;
-            };
-            (expr, value.child_by_field_name("alias"))
-        } else {
-            (value, None)
-        };
-        if call.kind() != "call" {
-            continue;
-        }
-        let Some(function) = call.child_by_field_name("function") else {
-            continue;
-        };
-        let Some(qualified) = module.imports.resolve(function, module.text) else {
-            continue;
-        };
-        let transaction_only = resources.acquired_by_call(&qualified).any(|(spec, _)| {
-            let semantics = if is_async {
+    for item in model.with_items() {
+        let transaction_only = item.acquires.iter().any(|spec| {
+            let semantics = if item.is_async {
                 spec.async_with
             } else {
                 spec.with_semantics
             };
             semantics == Some(WithSemantics::Transaction)
         });
-        if !transaction_only || closed_after(module, with, alias) {
+        if !transaction_only || closed_after(item) {
             continue;
         }
-        let callee = module.node_text(function);
-        let keyword = with.child(u32::from(is_async)).unwrap_or(with);
+        let callee = &item.callee;
         let finding = WITH_DOES_NOT_CLOSE
             .finding(
-                Span::new(call.start_byte(), call.end_byte()),
+                item.call,
                 format!(
                     "`with {callee}(...)` commits or rolls back on exit but does not close the connection"
                 ),
@@ -133,98 +83,38 @@ fn check_with(
                 ),
             )
             .with_label(
-                Span::new(keyword.start_byte(), keyword.end_byte()),
+                item.keyword,
                 "this block ends the transaction, not the connection",
             );
-        out.push(finding.with_fix(closing_fix(module, call, alias, crlf)));
+        findings.push(finding.with_fix(closing_fix(model, item, crlf)));
     }
+    findings
 }
 
 /// Whether a statement after the `with` block (in the same block) closes
 /// the connection it bound: `with sqlite3.connect(p) as conn: ...` then
 /// `conn.close()` is the transaction idiom plus an explicit close.
-fn closed_after(module: &PyModule, with: Node, alias: Option<Node>) -> bool {
-    let Some(target) = alias
-        .and_then(|a| a.named_child(0).or(Some(a)))
-        .filter(|t| t.kind() == "identifier")
-    else {
-        return false;
-    };
-    let name = module.node_text(target);
-    let mut next = with.next_named_sibling();
-    while let Some(stmt) = next {
-        let mut found = false;
-        preorder(stmt, |n| {
-            if n.kind() == "call" {
-                if let Some(f) = n
-                    .child_by_field_name("function")
-                    .filter(|f| f.kind() == "attribute")
-                {
-                    found |= f
-                        .child_by_field_name("object")
-                        .is_some_and(|o| module.node_text(o) == name)
-                        && f.child_by_field_name("attribute")
-                            .is_some_and(|a| module.node_text(a) == "close");
-                }
-            }
-            !found
-        });
-        if found {
-            return true;
-        }
-        next = stmt.next_named_sibling();
-    }
-    false
+fn closed_after(item: &WithItem) -> bool {
+    item.alias
+        .as_ref()
+        .is_some_and(|alias| alias.methods_after.iter().any(|m| m == "close"))
 }
 
-/// Wraps `call` in `closing(...)`, re-enters the alias to keep the
+/// Wraps the call in `closing(...)`, re-enters the alias to keep the
 /// transaction, and imports `contextlib` when the file cannot spell
 /// `closing` yet.
-fn closing_fix(module: &PyModule, call: Node, alias: Option<Node>, crlf: bool) -> Fix {
-    let mut edits = Vec::new();
-    let closing = match module.imports.spelling_of("contextlib.closing") {
-        Some(spelling) => spelling,
-        None => {
-            let newline = if crlf { "\r\n" } else { "\n" };
-            edits.push(Edit::insertion(
-                import_insertion_point(module),
-                format!("import contextlib{newline}"),
-            ));
-            "contextlib.closing".to_string()
-        }
-    };
-    edits.push(Edit::insertion(call.start_byte(), format!("{closing}(")));
-    edits.push(Edit::insertion(call.end_byte(), ")"));
+fn closing_fix(model: &Model, item: &WithItem, crlf: bool) -> Fix {
+    let newline = if crlf { "\r\n" } else { "\n" };
+    let (closing, mut edits) = model.wrap_in_call(item.call, "contextlib.closing", newline);
     let mut message = format!("Wrap in `{closing}(...)`");
-    if let Some(target) = alias.and_then(|a| a.named_child(0).or(Some(a))) {
-        if target.kind() == "identifier" {
-            let name = module.node_text(target);
-            edits.push(Edit::insertion(target.end_byte(), format!(", {name}")));
-            message.push_str(&format!(" and keep `{name}` as the transaction context"));
-        }
+    if let Some(alias) = &item.alias {
+        let name = &alias.name;
+        edits.push(Edit::insertion(alias.span.end, format!(", {name}")));
+        message.push_str(&format!(" and keep `{name}` as the transaction context"));
     }
     Fix::new(Applicability::Unsafe, message, edits)
 }
 
-/// Where a new top-level import goes: after the module docstring and any
-/// `from __future__` imports, at the start of the first other statement's
-/// line.
-fn import_insertion_point(module: &PyModule) -> usize {
-    let root = module.tree.root_node();
-    let mut cursor = root.walk();
-    for (i, stmt) in root.named_children(&mut cursor).enumerate() {
-        let is_docstring = i == 0
-            && stmt.kind() == "expression_statement"
-            && stmt.named_child(0).is_some_and(|c| c.kind() == "string");
-        if is_docstring || stmt.kind() == "future_import_statement" || stmt.kind() == "comment" {
-            continue;
-        }
-        let start = stmt.start_byte();
-        return module.text[..start].rfind('\n').map_or(0, |i| i + 1);
-    }
-    module.text.len()
-}
-
 fn run(cx: &crate::rules::PythonContext) -> Vec<Finding> {
-    check(cx.module(), cx.resources(), cx.source.uses_crlf())
+    check(cx.model(), cx.source.uses_crlf())
 }

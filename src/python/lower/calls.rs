@@ -9,63 +9,11 @@ use crate::python::argument_value;
 use crate::resources::Vocabulary;
 use crate::resources::{ResourceKind, ResourceSpec};
 
-/// Methods that store their argument in a container that outlives the
-/// call.
-const STORING_METHODS: &[&str] = &[
-    "append",
-    "appendleft",
-    "add",
-    "extend",
-    "insert",
-    "put",
-    "put_nowait",
-    "setdefault",
-    "update",
-    "register",
-    "push",
-    "set",
-    "__setitem__",
-];
-
-/// Words in a function's name that say it releases what it is given:
-/// `close_quietly(conn)`, `release_connection(conn)`, `cleanup(session)`.
-const RELEASING_WORDS: &[&str] = &[
-    "close",
-    "release",
-    "dispose",
-    "cleanup",
-    "shutdown",
-    "teardown",
-    "disconnect",
-    "putconn",
-];
-
-/// Calls that run their arguments in another task, thread or process.
-const SPAWNING: &[&str] = &[
-    "create_task",
-    "ensure_future",
-    "start_soon",
-    "submit",
-    "run_in_executor",
-    "spawn",
-    "apply_async",
-    "run_coroutine_threadsafe",
-    "add_task",
-    "call_soon",
-    "call_soon_threadsafe",
-    "call_later",
-    "add_done_callback",
-];
-
 /// Whether a method stores its arguments: the known container methods, and
 /// registries by their names (`reaper.add_engine(e)`, `track_pool(p)`).
-fn is_storing(method: &str) -> bool {
-    STORING_METHODS.contains(&method)
-        || [
-            "add_", "register", "track", "attach", "store", "cache", "append",
-        ]
-        .iter()
-        .any(|p| method.starts_with(p))
+fn is_storing(vocabulary: &Vocabulary, method: &str) -> bool {
+    Vocabulary::has(&vocabulary.storing_methods, method)
+        || Vocabulary::starts(&vocabulary.storing_prefixes, method)
 }
 
 impl<'c, 'a, 't> Lowerer<'c, 'a, 't> {
@@ -201,7 +149,7 @@ impl<'c, 'a, 't> Lowerer<'c, 'a, 't> {
             .chars()
             .next()
             .is_some_and(|c| c.is_ascii_uppercase())
-            || matches!(name, "cls" | "dict" | "list" | "tuple" | "set" | "partial")
+            || Vocabulary::has(&self.ctx.resources.vocabulary.constructor_calls, name)
     }
 
     pub(super) fn escape_args(&mut self, call: Node<'t>) {
@@ -373,7 +321,8 @@ impl<'c, 'a, 't> Lowerer<'c, 'a, 't> {
         // release.
         let spawn_name =
             method.or_else(|| (callee.kind() == "identifier").then(|| self.text(callee)));
-        if spawn_name.is_some_and(|m| SPAWNING.contains(&m)) {
+        let vocabulary = &self.ctx.resources.vocabulary;
+        if spawn_name.is_some_and(|m| Vocabulary::has(&vocabulary.spawning_calls, m)) {
             let mut mentioned = Vec::new();
             if let Some(args) = call.child_by_field_name("arguments") {
                 crate::python::preorder(args, |n| {
@@ -400,19 +349,10 @@ impl<'c, 'a, 't> Lowerer<'c, 'a, 't> {
             .flatten();
 
         // Guards: closing(x), stack.enter_context(x), stack.callback(x.close).
-        let guard_call = matches!(
-            qualified.as_deref(),
-            Some("contextlib.closing" | "contextlib.aclosing")
-        ) || matches!(
-            method,
-            Some(
-                "enter_context"
-                    | "enter_async_context"
-                    | "callback"
-                    | "push_async_callback"
-                    | "push"
-            )
-        );
+        let guard_call = qualified
+            .as_deref()
+            .is_some_and(|q| Vocabulary::has(&vocabulary.guard_calls, q))
+            || method.is_some_and(|m| Vocabulary::has(&vocabulary.guard_methods, m));
         if guard_call {
             for a in &positional {
                 let target = if a.kind() == "attribute" {
@@ -461,7 +401,7 @@ impl<'c, 'a, 't> Lowerer<'c, 'a, 't> {
         // `next(gen())`: a dependency generator whose cleanup never runs.
         if qualified.is_none()
             && callee.kind() == "identifier"
-            && matches!(self.text(callee), "next" | "anext")
+            && Vocabulary::has(&vocabulary.advancing_calls, self.text(callee))
         {
             if let Some(inner) = positional.first().filter(|a| a.kind() == "call") {
                 if let Some(f) = inner.child_by_field_name("function") {
@@ -521,10 +461,7 @@ impl<'c, 'a, 't> Lowerer<'c, 'a, 't> {
                 }
             }
             // Owner releases: pool.putconn(conn), pool.release(conn).
-            let owner_release = matches!(
-                m,
-                "release" | "putconn" | "put_connection" | "close_connection"
-            );
+            let owner_release = Vocabulary::has(&vocabulary.owner_release_methods, m);
             let released = self.release_arguments(
                 &positional,
                 at,
@@ -543,7 +480,7 @@ impl<'c, 'a, 't> Lowerer<'c, 'a, 't> {
         // A function named for releasing (`close_quietly(conn)`): whatever
         // project or utility code it is, it is taken at its word.
         let callee_name = self.callee_name(callee).to_ascii_lowercase();
-        if RELEASING_WORDS.iter().any(|w| callee_name.contains(w)) {
+        if Vocabulary::within(&vocabulary.releasing_words, &callee_name) {
             let released: Vec<VarId> = args
                 .iter()
                 .map(|a| argument_value(*a))
@@ -597,13 +534,14 @@ impl<'c, 'a, 't> Lowerer<'c, 'a, 't> {
 
         // Handed over to a constructor or a container: the new owner has it
         // before the call can fail.
-        if self.is_constructor(call) || method.is_some_and(is_storing) {
+        if self.is_constructor(call) || method.is_some_and(|m| is_storing(vocabulary, m)) {
             self.escape_args(call);
         }
         // Predicates (`conn.is_closed()`, `pool.has_capacity()`) are taken
         // not to raise: a finally that asks before closing is the careful
         // idiom, not a leak.
-        let predicate = method.is_some_and(|m| m.starts_with("is_") || m.starts_with("has_"));
+        let predicate =
+            method.is_some_and(|m| Vocabulary::starts(&vocabulary.predicate_prefixes, m));
         let touches = self.call_touches(call);
         self.emit_touching(EventKind::Effect, at, !predicate, touches);
     }

@@ -9,6 +9,7 @@ use super::{contains_own, span, yields_in_loop, GenMode, Lowered, Lowerer};
 use crate::ir::Function;
 use crate::ir::{CallFact, FunctionInfo};
 use crate::python::context::FileContext;
+use crate::resources::Vocabulary;
 
 fn decorator_names(ctx: &FileContext, decorated: Option<Node>) -> Vec<String> {
     let Some(parent) = decorated else {
@@ -38,14 +39,12 @@ fn decorator_names(ctx: &FileContext, decorated: Option<Node>) -> Vec<String> {
     out
 }
 
-/// Whether decorators mark a pytest fixture.
-pub fn is_fixture(decorators: &[String]) -> bool {
-    decorators.iter().any(|d| {
-        matches!(
-            d.as_str(),
-            "pytest.fixture" | "pytest_asyncio.fixture" | "fixture" | "pytest.yield_fixture"
-        )
-    })
+/// Whether decorators mark a test fixture (`@pytest.fixture`: the
+/// vocabulary's `fixture-decorators`).
+pub fn is_fixture(vocabulary: &Vocabulary, decorators: &[String]) -> bool {
+    decorators
+        .iter()
+        .any(|d| Vocabulary::has(&vocabulary.fixture_decorators, d))
 }
 
 fn param_names(ctx: &FileContext, params: Option<Node>) -> (Vec<String>, HashMap<String, String>) {
@@ -187,26 +186,23 @@ fn lower_function(
     };
     let is_async = def.child(0).is_some_and(|c| c.kind() == "async");
     let decorators = decorator_names(ctx, decorated);
-    let fixture = is_fixture(&decorators);
+    let vocabulary = &ctx.resources.vocabulary;
+    let fixture = is_fixture(vocabulary, &decorators);
     let has_yield = contains_own(body, &|n| n.kind() == "yield");
     // A lifespan handed to FastAPI/Starlette is resumed normally at
     // shutdown: nothing is thrown in at its yield.
-    let lifespan = name == "lifespan" || ctx.lifespans.iter().any(|l| l == &name);
+    let lifespan = Vocabulary::has(&vocabulary.lifespan_functions, &name)
+        || ctx.lifespans.iter().any(|l| l == &name);
     let gen = if !has_yield {
         GenMode::Plain
     } else if fixture || lifespan {
         GenMode::Loan {
             yield_raises: false,
         }
-    } else if decorators.iter().any(|d| {
-        matches!(
-            d.as_str(),
-            "contextlib.contextmanager"
-                | "contextlib.asynccontextmanager"
-                | "contextmanager"
-                | "asynccontextmanager"
-        )
-    }) || !yields_in_loop(body)
+    } else if decorators
+        .iter()
+        .any(|d| Vocabulary::has(&vocabulary.context_manager_decorators, d))
+        || !yields_in_loop(body)
     {
         GenMode::Loan { yield_raises: true }
     } else {

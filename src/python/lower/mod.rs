@@ -15,7 +15,7 @@ use tree_sitter::Node;
 use super::context::{unwrap_value, FileContext};
 use crate::diagnostic::Span;
 use crate::ir::{BlockId, EventKind, Function, Site, SiteId, VarId};
-use crate::resources::{ResourceKind, ResourceSpec, WithSemantics};
+use crate::resources::{ResourceKind, ResourceSpec, Vocabulary, WithSemantics};
 
 mod calls;
 mod entry;
@@ -500,8 +500,9 @@ impl<'c, 'a, 't> Lowerer<'c, 'a, 't> {
                 let var = target
                     .child_by_field_name("object")
                     .and_then(|o| self.tracked(o));
-                match (var, attr) {
-                    (Some(v), "closed" | "is_closed") => (vec![v], vec![]),
+                let closed = &self.ctx.resources.vocabulary.closed_predicates;
+                match var {
+                    Some(v) if Vocabulary::has(closed, attr) => (vec![v], vec![]),
                     _ => Default::default(),
                 }
             }

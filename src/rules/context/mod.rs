@@ -16,7 +16,7 @@ use std::cell::OnceCell;
 use crate::ir::Function;
 use crate::ir::Outcome;
 use crate::python::context::{FileContext, Summaries};
-use crate::python::PyModule;
+use crate::python::model::Model;
 use crate::resources::ResourceTable;
 use crate::rust::state::StoredResource;
 use crate::source::SourceFile;
@@ -58,55 +58,44 @@ impl<'a> RustContext<'a> {
 /// results are made when a rule first asks.
 pub struct PythonContext<'a> {
     pub source: &'a SourceFile,
-    resources: &'a ResourceTable,
     /// What the first pass learnt of the project's functions.
     pub summaries: &'a Summaries,
-    module: &'a PyModule<'a>,
-    module_name: &'a str,
-    file: OnceCell<FileContext<'a>>,
+    file: &'a FileContext<'a>,
+    model: &'a Model<'a, 'a>,
     functions: OnceCell<Vec<(Function, Outcome)>>,
 }
 
 impl<'a> PythonContext<'a> {
     pub(crate) fn new(
         source: &'a SourceFile,
-        resources: &'a ResourceTable,
         summaries: &'a Summaries,
-        module: &'a PyModule<'a>,
-        module_name: &'a str,
+        file: &'a FileContext<'a>,
+        model: &'a Model<'a, 'a>,
     ) -> PythonContext<'a> {
         PythonContext {
             source,
-            resources,
             summaries,
-            module,
-            module_name,
-            file: OnceCell::new(),
+            file,
+            model,
             functions: OnceCell::new(),
         }
     }
 
     /// The Python resource knowledge, the user's own specs included.
     pub fn resources(&self) -> &'a ResourceTable {
-        self.resources
-    }
-
-    /// The parsed module.
-    pub fn module(&self) -> &'a PyModule<'a> {
-        self.module
+        self.file.resources
     }
 
     /// The module's names and bindings resolved with the project's
     /// summaries.
-    pub fn file(&self) -> &FileContext<'a> {
-        self.file.get_or_init(|| {
-            FileContext::new(
-                self.module,
-                self.resources,
-                self.summaries,
-                self.module_name.to_string(),
-            )
-        })
+    pub fn file(&self) -> &'a FileContext<'a> {
+        self.file
+    }
+
+    /// The semantic model: classes, functions, scopes, registrations and
+    /// `with` items, with resolved resource types.
+    pub fn model(&self) -> &'a Model<'a, 'a> {
+        self.model
     }
 
     /// Every function of the module, lowered, with the engine's outcome.
@@ -133,15 +122,9 @@ impl<'a> PythonContext<'a> {
         var: &str,
         keyword: &str,
     ) -> Option<Vec<crate::diagnostic::Edit>> {
-        let root = self.module.tree.root_node();
-        crate::python::rewrite::with_block(
-            self.module.text,
-            root,
-            call,
-            var,
-            keyword,
-            self.newline(),
-        )
+        let module = self.file.module;
+        let root = module.tree.root_node();
+        crate::python::rewrite::with_block(module.text, root, call, var, keyword, self.newline())
     }
 
     /// LK102's rewrite: the statements from the acquisition at `call` to
@@ -152,8 +135,9 @@ impl<'a> PythonContext<'a> {
         call: crate::diagnostic::Span,
         release: crate::diagnostic::Span,
     ) -> Option<Vec<crate::diagnostic::Edit>> {
-        let root = self.module.tree.root_node();
-        crate::python::rewrite::try_finally(self.module.text, root, call, release, self.newline())
+        let module = self.file.module;
+        let root = module.tree.root_node();
+        crate::python::rewrite::try_finally(module.text, root, call, release, self.newline())
     }
 
     /// The line ending that inserted lines use: the file's own.

@@ -1,0 +1,202 @@
+//! Classes: their methods and bases, and what their code does with the
+//! resources it keeps on `self` (LK107's class bodies, LK109).
+
+use std::cell::OnceCell;
+use std::collections::HashMap;
+
+use tree_sitter::Node;
+
+use crate::diagnostic::Span;
+use crate::python::context::FileContext;
+use crate::python::lower::class_attributes;
+use crate::python::{is_statement_container, preorder};
+use crate::resources::ResourceSpec;
+
+/// One class definition.
+pub(crate) struct Class<'a> {
+    /// Its name, when the parser found one.
+    pub name: Option<String>,
+    /// The names of the functions defined directly in its body.
+    pub methods: Vec<String>,
+    /// The text of its base list (`(Base, Mixin)`), when it names any.
+    pub bases: Option<String>,
+    pub(super) node: Node<'a>,
+    body: OnceCell<ClassBody<'a>>,
+}
+
+/// What a class's code (its methods, nested code included) does with
+/// `self` attributes.
+#[derive(Debug, Default)]
+pub(crate) struct ClassBody<'a> {
+    /// `self.x = <acquisition>`, in document order (an attribute may be
+    /// assigned more than once).
+    pub acquisitions: Vec<SelfAcquisition<'a>>,
+    /// Calls that involve a `self` attribute, in document order.
+    pub uses: Vec<AttributeUse>,
+    /// The resource type of each `self` attribute assigned an acquisition
+    /// anywhere in the class (the last assignment wins).
+    pub attribute_types: HashMap<String, &'a ResourceSpec>,
+}
+
+/// `self.attr = <call that acquires spec>`.
+#[derive(Debug, Clone)]
+pub(crate) struct SelfAcquisition<'a> {
+    pub attribute: String,
+    pub spec: &'a ResourceSpec,
+    /// The acquiring call.
+    pub call: Span,
+    /// `conn` for `self.cur = self.conn.cursor()`: the `self` attribute
+    /// the acquiring method is called on.
+    pub from_attribute: Option<String>,
+}
+
+/// A call involving `self.attr`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum AttributeUse {
+    /// `self.attr.method(...)`.
+    MethodCall { attribute: String, method: String },
+    /// `callee(self.attr)` or `callee(self.attr.method)`, with the callee
+    /// as written.
+    PassedTo { attribute: String, callee: String },
+}
+
+impl<'a> Class<'a> {
+    pub(super) fn body(&self, ctx: &FileContext<'a>) -> &ClassBody<'a> {
+        self.body.get_or_init(|| body_of(ctx, self.node))
+    }
+}
+
+/// Every class, found through statements only (classes are statements).
+pub(super) fn collect<'a>(ctx: &FileContext<'a>) -> Vec<Class<'a>> {
+    let mut out = Vec::new();
+    preorder(ctx.module.tree.root_node(), |n| {
+        if n.kind() == "class_definition" {
+            out.push(describe(ctx, n));
+        }
+        is_statement_container(n.kind())
+    });
+    out
+}
+
+fn describe<'a>(ctx: &FileContext<'a>, class: Node<'a>) -> Class<'a> {
+    let mut methods = Vec::new();
+    if let Some(body) = class.child_by_field_name("body") {
+        let mut cursor = body.walk();
+        for c in body.named_children(&mut cursor) {
+            let def = if c.kind() == "decorated_definition" {
+                c.child_by_field_name("definition")
+            } else {
+                Some(c)
+            };
+            if let Some(def) = def.filter(|d| d.kind() == "function_definition") {
+                if let Some(name) = def.child_by_field_name("name") {
+                    methods.push(ctx.text(name).to_string());
+                }
+            }
+        }
+    }
+    let bases = class
+        .child_by_field_name("superclasses")
+        .filter(|s| s.named_child_count() > 0)
+        .map(|s| ctx.text(s).to_string());
+    Class {
+        name: class
+            .child_by_field_name("name")
+            .map(|n| ctx.text(n).to_string()),
+        methods,
+        bases,
+        node: class,
+        body: OnceCell::new(),
+    }
+}
+
+fn body_of<'a>(ctx: &FileContext<'a>, class: Node<'a>) -> ClassBody<'a> {
+    let attrs = class_attributes(ctx, class);
+    let attribute_types = attrs
+        .iter()
+        .filter_map(|(a, t)| Some((a.clone(), ctx.spec(t)?)))
+        .collect();
+    let mut out = ClassBody {
+        attribute_types,
+        ..ClassBody::default()
+    };
+    let no_locals = HashMap::new();
+    preorder(class, |n| {
+        match n.kind() {
+            "assignment" => {
+                let (Some(l), Some(r)) = (
+                    n.child_by_field_name("left"),
+                    n.child_by_field_name("right"),
+                ) else {
+                    return true;
+                };
+                let Some(attribute) = self_attribute(ctx, l) else {
+                    return true;
+                };
+                if let Some((spec, call)) = ctx.acquisition(r, &no_locals, &attrs, None) {
+                    let from_attribute = call
+                        .child_by_field_name("function")
+                        .and_then(|f| f.child_by_field_name("object"))
+                        .and_then(|o| self_attribute(ctx, o));
+                    out.acquisitions.push(SelfAcquisition {
+                        attribute,
+                        spec,
+                        call: Span::new(call.start_byte(), call.end_byte()),
+                        from_attribute,
+                    });
+                }
+            }
+            "call" => {
+                let Some(f) = n.child_by_field_name("function") else {
+                    return true;
+                };
+                if f.kind() == "attribute" {
+                    if let Some(attribute) = f
+                        .child_by_field_name("object")
+                        .and_then(|o| self_attribute(ctx, o))
+                    {
+                        let method = f
+                            .child_by_field_name("attribute")
+                            .map(|a| ctx.text(a))
+                            .unwrap_or("");
+                        out.uses.push(AttributeUse::MethodCall {
+                            attribute,
+                            method: method.to_string(),
+                        });
+                    }
+                }
+                if let Some(args) = n.child_by_field_name("arguments") {
+                    let mut cursor = args.walk();
+                    for a in args.named_children(&mut cursor) {
+                        // `self.x.close` hands on `self.x`'s bound method.
+                        let target = match a.child_by_field_name("object") {
+                            Some(o) if a.kind() == "attribute" && o.kind() == "attribute" => o,
+                            _ => a,
+                        };
+                        if let Some(attribute) = self_attribute(ctx, target) {
+                            out.uses.push(AttributeUse::PassedTo {
+                                attribute,
+                                callee: ctx.text(f).to_string(),
+                            });
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
+        true
+    });
+    out
+}
+
+/// `x` for a `self.x` expression.
+fn self_attribute(ctx: &FileContext, node: Node) -> Option<String> {
+    if node.kind() != "attribute" {
+        return None;
+    }
+    let object = node.child_by_field_name("object")?;
+    if object.kind() != "identifier" || ctx.text(object) != "self" {
+        return None;
+    }
+    Some(ctx.text(node.child_by_field_name("attribute")?).to_string())
+}
