@@ -335,6 +335,18 @@ pub struct Vocabulary {
     /// fixture (`pytest.fixture`). Matched exactly.
     #[serde(default)]
     pub fixture_decorators: Vec<String>,
+    /// Prefixes of the names of test functions, and of the classes whose
+    /// methods are tests (pytest's `test*` in `Test*`).
+    #[serde(default)]
+    pub test_function_prefixes: Vec<String>,
+    #[serde(default)]
+    pub test_class_prefixes: Vec<String>,
+    /// Words in a decorator's name that make the function return one
+    /// shared instance (`functools.lru_cache`, `cache`): what a request
+    /// dependency returns that way is not a new resource per request.
+    /// Matched anywhere.
+    #[serde(default)]
+    pub cache_words: Vec<String>,
     // Rust
     /// Functions that run their argument as a task or thread (`tokio::spawn`,
     /// `std::thread::spawn`): what the task captures leaves the spawner,
@@ -542,6 +554,9 @@ impl Vocabulary {
             startup_events,
             shutdown_events,
             fixture_decorators,
+            test_function_prefixes,
+            test_class_prefixes,
+            cache_words,
             // Rust
             spawn_functions,
             passthrough_methods,

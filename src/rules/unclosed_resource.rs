@@ -51,7 +51,7 @@ crate::declare_rule! {
 use crate::diagnostic::{Applicability, Finding, Fix};
 use crate::ir::{Function, Generator, Site};
 use crate::ir::{LeakPath, Outcome};
-use crate::resources::{ResourceKind, WithSemantics};
+use crate::resources::{ResourceKind, Vocabulary, WithSemantics};
 use crate::rules::context::python::{help_with, kind_word, lost_here, reportable_leaks, var_of};
 use crate::rules::PythonContext;
 
@@ -97,7 +97,11 @@ fn check(cx: &PythonContext) -> Vec<Finding> {
 fn returned_to_fastapi(cx: &PythonContext, f: &Function, outcome: &Outcome) -> Vec<Finding> {
     let info = &f.info;
     let name = info.qualified_name.rsplit('.').next().unwrap_or("");
-    let cached = info.decorators.iter().any(|d| d.contains("cache"));
+    let cache_words = &cx.resources().vocabulary.cache_words;
+    let cached = info
+        .decorators
+        .iter()
+        .any(|d| Vocabulary::within(cache_words, d));
     if info.class.is_some()
         || cached
         || info.generator != Generator::Plain

@@ -290,7 +290,7 @@ fn lower_function(
         )
         .collect();
     function.info = FunctionInfo {
-        is_test: is_test_function(&name, class.as_deref()),
+        is_test: is_test_function(&ctx.resources.vocabulary, &name, class.as_deref()),
         qualified_name,
         class,
         decorators,
@@ -310,6 +310,7 @@ fn lower_function(
 }
 
 /// A pytest test: `test*` functions, also as methods of `Test*` classes.
-fn is_test_function(name: &str, class: Option<&str>) -> bool {
-    name.starts_with("test") && class.is_none_or(|c| c.starts_with("Test"))
+fn is_test_function(vocabulary: &Vocabulary, name: &str, class: Option<&str>) -> bool {
+    Vocabulary::starts(&vocabulary.test_function_prefixes, name)
+        && class.is_none_or(|c| Vocabulary::starts(&vocabulary.test_class_prefixes, c))
 }
