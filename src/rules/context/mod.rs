@@ -4,17 +4,16 @@
 //! asks (the dataflow engine runs for a Python file only if an enabled
 //! rule reads its functions).
 //!
-//! Rules read the IR (`crate::ir`), the engine's outcomes
-//! (`crate::analysis`) and each front end's semantic model, never syntax
-//! trees.
+//! Rules read the IR (`crate::ir`, which also holds the engine's
+//! `Outcome`) and each front end's semantic model, never syntax trees
+//! (`tests/layers.rs` checks).
 
 pub(crate) mod python;
 pub(crate) mod rust;
 
 use std::cell::OnceCell;
 
-use crate::ir::Function;
-use crate::ir::Outcome;
+use crate::ir::{Function, Outcome};
 use crate::python::context::{FileContext, Summaries};
 use crate::python::model::Model;
 use crate::resources::ResourceTable;
@@ -54,8 +53,9 @@ impl<'a> RustContext<'a> {
     }
 }
 
-/// One Python file, parsed; its semantic model and its functions' engine
-/// results are made when a rule first asks.
+/// One Python file: its names and semantic model (whose parts are built
+/// when a rule first asks), and its functions lowered and run through the
+/// engine when a rule first asks for them.
 pub struct PythonContext<'a> {
     pub source: &'a SourceFile,
     /// What the first pass learnt of the project's functions.
