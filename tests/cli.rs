@@ -753,3 +753,41 @@ pub async fn ages(url: &str) -> Result<u64, tokio_postgres::Error> {
     );
     assert_eq!(concise(dir.path(), &[]), "");
 }
+
+/// A file nested deeper than Python's indentation limit once aborted the
+/// whole process inside tree-sitter's scanner; it is refused before
+/// parsing, and every other file's findings are still there.
+#[test]
+fn indentation_past_pythons_limit_is_refused_and_loses_no_other_file() {
+    let deep = |levels: usize| -> String {
+        (0..levels)
+            .map(|i| format!("{}if x:\n", " ".repeat(i)))
+            .collect::<String>()
+            + &" ".repeat(levels)
+            + "\"s\"\n"
+    };
+    let (at_limit, over, aborting) = (deep(99), deep(100), deep(511));
+    let dir = tree(&[
+        ("a.py", LEAK),
+        ("at_limit.py", &at_limit),
+        ("over.py", &over),
+        ("deep.py", &aborting),
+        ("c.py", LEAK),
+    ]);
+    let output = leaklint(dir.path())
+        .args(["check", "--format", "concise"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let out = String::from_utf8(output.stdout).unwrap();
+    assert!(
+        out.contains("a.py:5:10") && out.contains("c.py:5:10"),
+        "{out}"
+    );
+    assert!(
+        out.contains("deep.py:1:1: LK002 file not analysed: it nests 511 indentation levels deep"),
+        "{out}"
+    );
+    assert!(out.contains("over.py:1:1: LK002"), "{out}");
+    assert!(!out.contains("at_limit.py"), "{out}");
+}

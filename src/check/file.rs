@@ -20,7 +20,10 @@ use crate::suppress;
 /// parses.
 pub fn has_syntax_error(text: &str, language: Language) -> bool {
     match language {
-        Language::Python => PyModule::parse(text).first_syntax_error().is_some(),
+        Language::Python => {
+            let module = PyModule::parse(text);
+            module.refused_indentation.is_some() || module.first_syntax_error().is_some()
+        }
         Language::Rust => {
             let parsed = rust::parse(&SourceFile::new("", text.to_string()));
             !matches!(*parsed, RustParse::Parsed(_))
@@ -70,6 +73,13 @@ fn lint_python(
     project: &Project,
 ) -> (Vec<Finding>, Vec<Span>) {
     let mut module = PyModule::parse(&source.text);
+    if let Some(levels) = module.refused_indentation {
+        let message = format!(
+            "file not analysed: it nests {levels} indentation levels deep, over Python's limit of {} (CPython rejects it too: too many levels of indentation)",
+            python::MAX_INDENT_LEVELS
+        );
+        return (vec![io_finding(message)], Vec::new());
+    }
     let mut findings = Vec::new();
     let depth = if python::may_be_deep(&source.text) {
         module.max_depth()

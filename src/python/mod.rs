@@ -21,6 +21,109 @@ pub struct PyModule<'a> {
     pub text: &'a str,
     pub tree: Tree,
     pub imports: ImportMap,
+    /// The file nests more indentation levels than Python allows (see
+    /// [`MAX_INDENT_LEVELS`]): it was not parsed, and `tree` is empty.
+    pub refused_indentation: Option<usize>,
+}
+
+/// The most nested indentation levels CPython accepts: one more is "too
+/// many levels of indentation" (its tokenizer's `MAXINDENT` is 100, checked
+/// by compiling such files). tree-sitter-python's scanner keeps the
+/// indentation stack in a fixed buffer and aborts the whole process a few
+/// hundred levels deeper, so such files are refused before parsing.
+pub const MAX_INDENT_LEVELS: usize = 99;
+
+/// The deepest stack of indentation levels of the file's logical lines:
+/// what Python's tokenizer would hold, read from the bytes in one pass.
+/// Lines inside brackets, strings, or after a backslash continuation
+/// start no logical line and are not counted; blank and comment-only lines
+/// neither. Tabs advance to the next multiple of 8, as in the tokenizer.
+pub fn indentation_depth(text: &str) -> usize {
+    let b = text.as_bytes();
+    let mut stack: Vec<usize> = vec![0];
+    let mut max = 0;
+    let mut i = 0;
+    let mut brackets = 0usize;
+    // The open string's quote byte, and whether it is triple-quoted.
+    let mut quote: Option<(u8, bool)> = None;
+    let mut line_start = true;
+    let mut continued = false;
+    while i < b.len() {
+        if line_start && brackets == 0 && quote.is_none() && !continued {
+            let (mut width, mut j) = (0usize, i);
+            while j < b.len() && matches!(b[j], b' ' | b'\t' | 0x0c) {
+                width = match b[j] {
+                    b'\t' => (width / 8 + 1) * 8,
+                    b' ' => width + 1,
+                    _ => 0,
+                };
+                j += 1;
+            }
+            let blank = j >= b.len() || matches!(b[j], b'\n' | b'\r' | b'#');
+            if !blank {
+                while stack.len() > 1 && width < stack[stack.len() - 1] {
+                    stack.pop();
+                }
+                if width > stack[stack.len() - 1] {
+                    stack.push(width);
+                }
+                max = max.max(stack.len() - 1);
+            }
+            i = j;
+            line_start = false;
+            continue;
+        }
+        line_start = false;
+        let c = b[i];
+        match quote {
+            Some((q, triple)) => {
+                if c == b'\\' {
+                    i += 2;
+                    continue;
+                }
+                if c == q && (!triple || b[i..].starts_with(&[q, q, q])) {
+                    quote = None;
+                    i += if triple { 3 } else { 1 };
+                    continue;
+                }
+                if c == b'\n' && !triple {
+                    // An unterminated string ends at the line's end.
+                    quote = None;
+                    line_start = true;
+                    continued = false;
+                }
+            }
+            None => match c {
+                b'#' => {
+                    while i < b.len() && b[i] != b'\n' {
+                        i += 1;
+                    }
+                    continue;
+                }
+                b'\'' | b'"' => {
+                    let triple = b[i..].starts_with(&[c, c, c]);
+                    quote = Some((c, triple));
+                    i += if triple { 3 } else { 1 };
+                    continue;
+                }
+                b'(' | b'[' | b'{' => brackets += 1,
+                b')' | b']' | b'}' => brackets = brackets.saturating_sub(1),
+                b'\\' if b.get(i + 1) == Some(&b'\n') => {
+                    continued = true;
+                    line_start = true;
+                    i += 2;
+                    continue;
+                }
+                b'\n' => {
+                    line_start = true;
+                    continued = false;
+                }
+                _ => {}
+            },
+        }
+        i += 1;
+    }
+    max
 }
 
 /// How deep a syntax tree may be before we refuse to analyse it: deeper
@@ -58,18 +161,26 @@ pub fn may_be_deep(text: &str) -> bool {
 
 impl<'a> PyModule<'a> {
     pub fn parse(text: &'a str) -> PyModule<'a> {
+        let levels = indentation_depth(text);
+        let refused_indentation = (levels > MAX_INDENT_LEVELS).then_some(levels);
+        let parsed = if refused_indentation.is_some() {
+            ""
+        } else {
+            text
+        };
         let mut parser = Parser::new();
         parser
             .set_language(&tree_sitter_python::LANGUAGE.into())
             .expect("tree-sitter-python matches the tree-sitter ABI");
         // `parse` only returns None on cancellation or timeout, neither of
         // which we set.
-        let tree = parser.parse(text, None).expect("parse without timeout");
-        let imports = ImportMap::collect(tree.root_node(), text);
+        let tree = parser.parse(parsed, None).expect("parse without timeout");
+        let imports = ImportMap::collect(tree.root_node(), parsed);
         PyModule {
             text,
             tree,
             imports,
+            refused_indentation,
         }
     }
 
@@ -217,6 +328,20 @@ pub fn preorder<'t>(root: Node<'t>, mut visit: impl FnMut(Node<'t>) -> bool) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn indentation_depth_counts_logical_lines_only() {
+        assert_eq!(indentation_depth("x = 1\n"), 0);
+        assert_eq!(indentation_depth("if a:\n    if b:\n        c\n    d\n"), 2);
+        // Dedent pops back to a level on the stack; tabs go to multiples of 8.
+        assert_eq!(indentation_depth("if a:\n\tif b:\n\t\tc\n\td\n"), 2);
+        // Lines inside brackets, triple-quoted strings and after a
+        // backslash start no logical line; comments and blanks count not.
+        let text = "f(1,\n      2,\n        3)\ns = \"\"\"\n    a\n        b\n\"\"\"\nt = 1 + \\\n    2\n        # c\n\n";
+        assert_eq!(indentation_depth(text), 0);
+        // A `#` or a quote inside a string does not confuse it.
+        assert_eq!(indentation_depth("s = '#('\nif a:\n    b = \"(\"\n"), 1);
+    }
 
     #[test]
     fn reports_the_first_error() {
