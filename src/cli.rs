@@ -243,20 +243,32 @@ fn run_check(args: CheckArgs) -> Result<ExitCode, CliError> {
                     .map(Path::to_path_buf)
                     .unwrap_or_default(),
             )?;
+            // Read at most one byte over the file size limit: standard
+            // input has no size to ask for, and may not end.
             let mut text = Vec::new();
-            std::io::stdin()
+            let mut stdin = std::io::stdin().lock();
+            (&mut stdin)
+                .take(check::MAX_FILE_BYTES + 1)
                 .read_to_end(&mut text)
                 .map_err(CliError::Stdin)?;
+            let too_large = text.len() as u64 > check::MAX_FILE_BYTES;
             let excluded = (settings.force_exclude || args.force_exclude)
                 && settings.is_excluded_with_ancestors(name);
             let language = Language::from_path(name).unwrap_or(Language::Python);
             if excluded {
                 if mode == FixMode::Apply {
-                    std::io::stdout().write_all(&text)?;
+                    let mut stdout = std::io::stdout().lock();
+                    stdout.write_all(&text)?;
+                    // An editor replaces its buffer with what comes back.
+                    std::io::copy(&mut stdin, &mut stdout)?;
                 }
                 return Ok(ExitCode::SUCCESS);
             }
-            let text = check::decode(text);
+            let text = if too_large {
+                Err(check::ReadError::StdinTooLarge)
+            } else {
+                check::decode(text)
+            };
             let target = Target {
                 path: name.clone(),
                 language,

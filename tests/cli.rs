@@ -791,3 +791,46 @@ fn indentation_past_pythons_limit_is_refused_and_loses_no_other_file() {
     assert!(out.contains("over.py:1:1: LK002"), "{out}");
     assert!(!out.contains("at_limit.py"), "{out}");
 }
+
+/// A FIFO named like a source file once hung the run: it is reported, not
+/// opened, and the other files are checked.
+#[cfg(unix)]
+#[test]
+fn a_fifo_named_like_a_source_file_does_not_hang_the_run() {
+    let dir = tree(&[("a.py", LEAK)]);
+    let made = std::process::Command::new("mkfifo")
+        .arg(dir.path().join("x.py"))
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let output = leaklint(dir.path())
+        .args(["check", "--format", "concise"])
+        .output()
+        .unwrap();
+    let out = String::from_utf8(output.stdout).unwrap();
+    assert!(out.contains("a.py:5:10"), "{out}");
+    assert!(
+        out.contains("x.py:1:1: LK002 could not read file: it is a FIFO, not a regular file"),
+        "{out}"
+    );
+}
+
+/// Standard input is read only up to the file size limit.
+#[test]
+fn standard_input_over_the_size_limit_is_reported_not_read_whole() {
+    let dir = tree(&[]);
+    let big = "a".repeat(16 * 1024 * 1024 + 1);
+    let output = leaklint(dir.path())
+        .args(["check", "--format", "concise", "--stdin-filename", "big.py"])
+        .write_stdin(big)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let out = String::from_utf8(output.stdout).unwrap();
+    assert!(
+        out.contains(
+            "big.py:1:1: LK002 file not analysed: standard input is over the 16 MiB limit"
+        ),
+        "{out}"
+    );
+}

@@ -17,6 +17,12 @@ pub enum ReadError {
     Io(#[from] std::io::Error),
     #[error("could not read file: it is a directory")]
     Directory,
+    /// A FIFO, socket or device: reading one could block forever or never
+    /// end, so it is not opened at all.
+    #[error("could not read file: it is {0}, not a regular file")]
+    NotRegular(&'static str),
+    #[error("file not analysed: standard input is over the {} MiB limit", MAX_FILE_BYTES / (1024 * 1024))]
+    StdinTooLarge,
     #[error("file not analysed: {bytes} bytes is over the {} MiB limit", MAX_FILE_BYTES / (1024 * 1024))]
     TooLarge { bytes: u64 },
     #[error("could not read file: not valid UTF-8 (line {line}, byte offset {offset}); leaklint reads UTF-8 sources only")]
@@ -29,10 +35,32 @@ pub fn read_problem(path: &Path) -> Result<String, ReadError> {
     if meta.is_dir() {
         return Err(ReadError::Directory);
     }
+    if !meta.is_file() {
+        return Err(ReadError::NotRegular(special_kind(&meta.file_type())));
+    }
     if meta.len() > MAX_FILE_BYTES {
         return Err(ReadError::TooLarge { bytes: meta.len() });
     }
     decode(std::fs::read(path)?)
+}
+
+/// What kind of special file this is, for the message.
+fn special_kind(file_type: &std::fs::FileType) -> &'static str {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if file_type.is_fifo() {
+            return "a FIFO";
+        }
+        if file_type.is_socket() {
+            return "a socket";
+        }
+        if file_type.is_char_device() || file_type.is_block_device() {
+            return "a device";
+        }
+    }
+    let _ = file_type;
+    "a special file"
 }
 
 /// UTF-8 text, or where it stops being UTF-8.
