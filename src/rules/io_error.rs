@@ -1,8 +1,11 @@
 crate::declare_rule! {
     /// ## What it does
     /// Reports a file that could not be read or analysed: permissions, a
-    /// broken symbolic link, text that is not UTF-8, a file over the size
-    /// limit or nested too deeply to analyse safely.
+    /// broken symbolic link, a FIFO, socket or device (never opened: it
+    /// could block the run), text that is not UTF-8, a file (or standard
+    /// input) over the size limit, or one nested too deeply to analyse
+    /// safely (a Python file indented past CPython's 99 levels, which
+    /// CPython rejects too).
     ///
     /// ## Why is this bad?
     /// A file leaklint could not read was not checked. The finding makes
