@@ -58,6 +58,19 @@ pub enum SiteRole {
     PoolCall { callee: Option<String> },
 }
 
+impl SiteRole {
+    /// A driver that must be spawned or awaited for its sibling to work.
+    pub fn must_poll(&self) -> bool {
+        matches!(
+            self,
+            SiteRole::Resource {
+                must_poll: true,
+                ..
+            }
+        )
+    }
+}
+
 impl Default for SiteRole {
     fn default() -> SiteRole {
         SiteRole::Resource {

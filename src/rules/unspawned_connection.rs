@@ -47,7 +47,7 @@ crate::declare_rule! {
 }
 
 use crate::diagnostic::{Applicability, Edit, Finding, Fix, Span};
-use crate::ir::{Binding, Function, SiteId, SiteRole};
+use crate::ir::{Binding, Function, SiteId};
 use crate::ir::{LeakPath, Outcome};
 use crate::rules::RustContext;
 use crate::source::SourceFile;
@@ -57,13 +57,7 @@ fn check(cx: &RustContext) -> Vec<Finding> {
     for (f, outcome) in cx.functions() {
         for leak in &outcome.leaks {
             let site = &f.sites[leak.site];
-            let must_poll = matches!(
-                site.facts.role,
-                SiteRole::Resource {
-                    must_poll: true,
-                    ..
-                }
-            );
+            let must_poll = site.facts.role.must_poll();
             if !must_poll || leak.path != LeakPath::Normal || !client_used(f, outcome, leak.site) {
                 continue;
             }

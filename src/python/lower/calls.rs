@@ -3,7 +3,8 @@
 
 use tree_sitter::Node;
 
-use super::{span, GenMode, Lowerer, NotAwaited};
+use super::{span, GenMode, Lowerer};
+use crate::ir::CallFact;
 use crate::ir::{EventKind, SiteId, VarId};
 use crate::python::argument_value;
 use crate::resources::Vocabulary;
@@ -415,7 +416,10 @@ impl<'c, 'a, 't> Lowerer<'c, 'a, 't> {
                             .map(|a| format!("?.{}", self.text(a)))
                     });
                     if let Some(q) = q {
-                        self.next_calls.push((at, q));
+                        self.f.calls.push(CallFact::NextOfGenerator {
+                            call: at,
+                            callee: q,
+                        });
                     }
                 }
             }
@@ -439,7 +443,7 @@ impl<'c, 'a, 't> Lowerer<'c, 'a, 't> {
                     .find(|rel| rel.method.as_deref() == Some(m) && rel.on.is_none());
                 if let Some(rel) = release {
                     if rel.is_async && !awaited && self.statement_call == Some(call.id()) {
-                        self.not_awaited.push(NotAwaited {
+                        self.f.calls.push(CallFact::UnawaitedRelease {
                             call: at,
                             receiver: rname.to_string(),
                             method: m.to_string(),

@@ -7,7 +7,7 @@ use tree_sitter::Node;
 
 use super::{contains_own, span, yields_in_loop, GenMode, Lowered, Lowerer};
 use crate::ir::Function;
-use crate::ir::{CallFact, FunctionInfo};
+use crate::ir::FunctionInfo;
 use crate::python::context::FileContext;
 use crate::resources::Vocabulary;
 
@@ -226,8 +226,6 @@ fn lower_function(
         globals_declared: HashSet::new(),
         site_by_span: HashMap::new(),
         gen,
-        not_awaited: Vec::new(),
-        next_calls: Vec::new(),
         yielded: Vec::new(),
         releases_params: Vec::new(),
         temp: 0,
@@ -274,21 +272,6 @@ fn lower_function(
     let mut releases_params = lowerer.releases_params;
     releases_params.sort_unstable();
     let mut function = lowerer.f;
-    function.calls = lowerer
-        .not_awaited
-        .into_iter()
-        .map(|na| CallFact::UnawaitedRelease {
-            call: na.call,
-            receiver: na.receiver,
-            method: na.method,
-        })
-        .chain(
-            lowerer
-                .next_calls
-                .into_iter()
-                .map(|(call, callee)| CallFact::NextOfGenerator { call, callee }),
-        )
-        .collect();
     function.info = FunctionInfo {
         is_test: is_test_function(&ctx.resources.vocabulary, &name, class.as_deref()),
         qualified_name,

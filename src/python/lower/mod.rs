@@ -42,14 +42,6 @@ fn name_of_operand(mut n: Node) -> Node {
 
 pub(crate) use crate::ir::Generator as GenMode;
 
-/// A call to an async release that is not awaited (LK106).
-#[derive(Debug, Clone)]
-pub struct NotAwaited {
-    pub call: Span,
-    pub receiver: String,
-    pub method: String,
-}
-
 /// One lowered function and what the rules and summaries need beside it.
 /// The function's identity and shape are in `function.info`, the calls
 /// rules check in `function.calls`; the rest is for the summaries.
@@ -94,8 +86,6 @@ struct Lowerer<'c, 'a, 't> {
     globals_declared: HashSet<String>,
     site_by_span: HashMap<Span, SiteId>,
     gen: GenMode,
-    not_awaited: Vec<NotAwaited>,
-    next_calls: Vec<(Span, String)>,
     yielded: Vec<SiteId>,
     releases_params: Vec<usize>,
     temp: usize,

@@ -72,11 +72,10 @@ impl Lowerer<'_, '_> {
             };
             for v in arg_vars(0) {
                 for s in self.forgettable(v) {
-                    self.forgets.push(Forget {
-                        site: s,
-                        call: call_span,
-                        how: how.to_string(),
-                    });
+                    self.f.sites[s]
+                        .facts
+                        .forgotten
+                        .push((call_span, how.to_string()));
                 }
             }
             self.hand_over(&arg_vars(0), call_span);
@@ -288,7 +287,7 @@ impl Lowerer<'_, '_> {
             .into_iter()
             .filter(|&s| {
                 matches!(
-                    self.roles[s],
+                    self.f.sites[s].facts.role,
                     Role::Resource {
                         must_poll: false,
                         ..
@@ -461,7 +460,7 @@ impl Lowerer<'_, '_> {
         for &a in &part_sites {
             for &b in &part_sites {
                 if a != b {
-                    self.siblings.push((a, b));
+                    self.f.sites[a].facts.siblings.push(b);
                 }
             }
         }
@@ -536,25 +535,17 @@ impl Lowerer<'_, '_> {
         let touched: Vec<VarId> = self.stmt_touched[touched_from..].to_vec();
         for v in touched {
             for s in self.sites_of(v) {
-                let drivers: Vec<SiteId> = self
+                let drivers: Vec<SiteId> = self.f.sites[s]
+                    .facts
                     .siblings
                     .iter()
-                    .filter(|(a, _)| *a == s)
-                    .map(|(_, b)| *b)
-                    .filter(|&b| {
-                        matches!(
-                            self.roles[b],
-                            Role::Resource {
-                                must_poll: true,
-                                ..
-                            }
-                        )
-                    })
+                    .copied()
+                    .filter(|&b| self.f.sites[b].facts.role.must_poll())
                     .collect();
                 for d in drivers {
-                    if !self.polled.contains(&d) && !self.early_awaits.iter().any(|(x, _)| *x == d)
-                    {
-                        self.early_awaits.push((d, span));
+                    let awaited = &mut self.f.sites[d].facts.awaited_before_polled;
+                    if !self.polled.contains(&d) && awaited.is_empty() {
+                        awaited.push(span);
                     }
                 }
             }
@@ -656,11 +647,8 @@ impl Lowerer<'_, '_> {
                     for &v in &vars {
                         for s in self.guard_sites(v) {
                             if self.site_loop[s].is_some_and(|(_, d)| d >= depth) {
-                                self.loop_escapes.push(LoopEscape {
-                                    site: s,
-                                    at: span,
-                                    how: Outlives::Collected,
-                                });
+                                let facts = &mut self.f.sites[s].facts;
+                                facts.outlives_loop.push((span, Outlives::Collected));
                             }
                         }
                     }

@@ -192,7 +192,7 @@ impl Lowerer<'_, '_> {
                                     self.f.sites[s].kind,
                                     ResourceKind::Connection | ResourceKind::Session
                                 ) && matches!(
-                                    self.roles[s],
+                                    self.f.sites[s].facts.role,
                                     Role::Resource {
                                         must_poll: false,
                                         ..
@@ -533,11 +533,8 @@ impl Lowerer<'_, '_> {
             if p.loop_id == ctx.id && !p.resolved {
                 p.resolved = true;
                 for &site in &p.sites {
-                    self.loop_escapes.push(LoopEscape {
-                        site,
-                        at: p.span,
-                        how: Outlives::Spawned,
-                    });
+                    let facts = &mut self.f.sites[site].facts;
+                    facts.outlives_loop.push((p.span, Outlives::Spawned));
                 }
             }
         }

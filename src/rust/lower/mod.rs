@@ -6,10 +6,11 @@
 //! async blocks are functions of their own: what they capture by `move`
 //! leaves the enclosing function.
 //!
-//! Besides the CFG, the lowering records the Rust-only facts the rules
-//! need: guards forgotten (`mem::forget`, `Box::leak`), guards that
-//! outlive a loop iteration, and where `tokio_postgres` connections are
-//! bound (for LK208's fix).
+//! Besides the CFG, the lowering records in each site's `SiteFacts` what
+//! the Rust rules need beyond the events: its role, whether it was used or
+//! written through, guards forgotten (`mem::forget`, `Box::leak`), guards
+//! that outlive a loop iteration, where `tokio_postgres` connections are
+//! bound (for LK208's fix) and which sites one call made together.
 
 use std::collections::HashMap;
 
@@ -17,7 +18,7 @@ use syn::spanned::Spanned;
 use syn::visit::Visit;
 
 use crate::diagnostic::Span;
-use crate::ir::{BlockId, EventKind, Function, Site, SiteId, VarId};
+use crate::ir::{BlockId, EventKind, Function, Site, SiteFacts, SiteId, VarId};
 use crate::resources::{ResourceKind, ResourceSpec};
 use crate::rust::items::{receiver_key, AcquiresFrom, Items};
 use crate::rust::knowledge::{is_guard, Knowledge};
@@ -82,30 +83,6 @@ pub(crate) use crate::ir::{Outlives, SiteRole as Role};
 enum Body<'b> {
     Block(&'b syn::Block),
     Expr(&'b syn::Expr),
-}
-
-/// A guard that outlives its loop iteration (bookkeeping until the
-/// function is finished; then a site fact).
-#[derive(Debug, Clone)]
-struct LoopEscape {
-    site: SiteId,
-    at: Span,
-    how: Outlives,
-}
-
-/// A guard given to `mem::forget` or `Box::leak`: gone for good.
-#[derive(Debug, Clone)]
-struct Forget {
-    site: SiteId,
-    call: Span,
-    how: String,
-}
-
-/// Where a must-poll value (a `tokio_postgres::Connection`) was bound.
-#[derive(Debug, Clone)]
-struct PollBinding {
-    site: SiteId,
-    binding: crate::ir::Binding,
 }
 
 /// One lowered function (or closure, or async block): its CFG, with the
@@ -182,9 +159,6 @@ struct PendingSpawn {
 struct Lowerer<'c, 'a> {
     ctx: &'c Ctx<'a>,
     f: Function,
-    roles: Vec<Role>,
-    touched: Vec<bool>,
-    written: Vec<bool>,
     cur: BlockId,
     scopes: Vec<Vec<(String, VarId)>>,
     var_ty: HashMap<VarId, String>,
@@ -206,10 +180,6 @@ struct Lowerer<'c, 'a> {
     stmt_touched: Vec<VarId>,
     self_ty: Option<String>,
     nested: Vec<Lowered>,
-    forgets: Vec<Forget>,
-    loop_escapes: Vec<LoopEscape>,
-    poll_bindings: Vec<PollBinding>,
-    siblings: Vec<(SiteId, SiteId)>,
     spawn_awaited: bool,
     pending: Vec<PendingSpawn>,
     handle_of: HashMap<VarId, usize>,
@@ -222,7 +192,6 @@ struct Lowerer<'c, 'a> {
     /// order).
     polled: std::collections::HashSet<SiteId>,
     /// Per must-poll site: a client of it awaited before it was polled.
-    early_awaits: Vec<(SiteId, Span)>,
     is_async: bool,
     is_test: bool,
 }
@@ -292,9 +261,6 @@ impl<'c, 'a> Lowerer<'c, 'a> {
         Lowerer {
             ctx,
             f,
-            roles: Vec::new(),
-            touched: Vec::new(),
-            written: Vec::new(),
             cur,
             scopes: Vec::new(),
             var_ty: HashMap::new(),
@@ -310,10 +276,6 @@ impl<'c, 'a> Lowerer<'c, 'a> {
             stmt_touched: Vec::new(),
             self_ty,
             nested: Vec::new(),
-            forgets: Vec::new(),
-            loop_escapes: Vec::new(),
-            poll_bindings: Vec::new(),
-            siblings: Vec::new(),
             spawn_awaited: false,
             pending: Vec::new(),
             handle_of: HashMap::new(),
@@ -321,7 +283,6 @@ impl<'c, 'a> Lowerer<'c, 'a> {
             pool_alias: HashMap::new(),
             owned_params: HashMap::new(),
             polled: std::collections::HashSet::new(),
-            early_awaits: Vec::new(),
             is_async: false,
             is_test,
         }
@@ -337,30 +298,6 @@ impl<'c, 'a> Lowerer<'c, 'a> {
         let exit = self.f.normal_exit;
         self.f.edge(self.cur, exit);
         let mut f = self.f;
-        for (i, site) in f.sites.iter_mut().enumerate() {
-            let facts = &mut site.facts;
-            facts.role = self.roles[i].clone();
-            facts.touched = self.touched[i];
-            facts.written = self.written[i];
-        }
-        for x in self.forgets {
-            f.sites[x.site].facts.forgotten.push((x.call, x.how));
-        }
-        for e in self.loop_escapes {
-            f.sites[e.site].facts.outlives_loop.push((e.at, e.how));
-        }
-        for b in self.poll_bindings {
-            let facts = &mut f.sites[b.site].facts;
-            if facts.binding.is_none() {
-                facts.binding = Some(b.binding);
-            }
-        }
-        for (a, b) in self.siblings {
-            f.sites[a].facts.siblings.push(b);
-        }
-        for (site, at) in self.early_awaits {
-            f.sites[site].facts.awaited_before_polled.push(at);
-        }
         f.info.is_test = self.is_test;
         let mut all = vec![Lowered { function: f }];
         all.extend(self.nested);
@@ -458,7 +395,7 @@ impl<'c, 'a> Lowerer<'c, 'a> {
             let pseudo = self.on_receiver.get(v).cloned().unwrap_or_default();
             for p in std::iter::once(v).chain(&pseudo) {
                 for s in self.var_sites.get(p).cloned().unwrap_or_default() {
-                    self.touched[s] = true;
+                    self.f.sites[s].facts.touched = true;
                 }
             }
             self.stmt_touched.push(*v);
@@ -497,15 +434,9 @@ impl<'c, 'a> Lowerer<'c, 'a> {
     }
 
     fn must_poll(&self, v: VarId) -> bool {
-        self.sites_of(v).iter().any(|&s| {
-            matches!(
-                self.roles[s],
-                Role::Resource {
-                    must_poll: true,
-                    ..
-                }
-            )
-        })
+        self.sites_of(v)
+            .iter()
+            .any(|&s| self.f.sites[s].facts.role.must_poll())
     }
 
     /// Raw handles and raw pointers (`Box::into_raw`) are `Copy`: passing
@@ -514,7 +445,7 @@ impl<'c, 'a> Lowerer<'c, 'a> {
         let sites = self.sites_of(v);
         !sites.is_empty() && sites.iter().all(|&s| {
             self.kind_of_site(s) == ResourceKind::Handle
-                || matches!(&self.roles[s], Role::Detached { how, .. } if how == "Box::into_raw")
+                || matches!(&self.f.sites[s].facts.role, Role::Detached { how, .. } if how == "Box::into_raw")
         })
     }
 
@@ -536,11 +467,11 @@ impl<'c, 'a> Lowerer<'c, 'a> {
             long_lived: false,
             drop_releases,
             origin,
-            facts: Default::default(),
+            facts: SiteFacts {
+                role,
+                ..SiteFacts::default()
+            },
         });
-        self.roles.push(role);
-        self.touched.push(false);
-        self.written.push(false);
         self.site_loop
             .push(self.loops.last().map(|l| (l.id, self.loops.len())));
         site
@@ -637,13 +568,7 @@ impl<'c, 'a> Lowerer<'c, 'a> {
     fn hand_over(&mut self, vars: &[VarId], span: Span) {
         for &v in vars {
             for s in self.sites_of(v) {
-                if matches!(
-                    self.roles[s],
-                    Role::Resource {
-                        must_poll: true,
-                        ..
-                    }
-                ) {
+                if self.f.sites[s].facts.role.must_poll() {
                     self.polled.insert(s);
                 }
             }

@@ -38,7 +38,7 @@ impl Lowerer<'_, '_> {
             let forgotten = self
                 .sites_of(v)
                 .iter()
-                .any(|&s| matches!(self.roles[s], Role::Detached { .. }));
+                .any(|&s| matches!(self.f.sites[s].facts.role, Role::Detached { .. }));
             if forgotten {
                 // A forgotten guard moved into a task stays forgotten
                 // unless the task takes it back.

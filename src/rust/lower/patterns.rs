@@ -119,22 +119,12 @@ impl Lowerer<'_, '_> {
         name: Option<String>,
     ) {
         for s in self.sites_of(src) {
-            if matches!(
-                self.roles[s],
-                Role::Resource {
-                    must_poll: true,
-                    ..
-                }
-            ) && !self.poll_bindings.iter().any(|b| b.site == s)
-            {
-                self.poll_bindings.push(PollBinding {
-                    site: s,
-                    binding: crate::ir::Binding {
-                        stmt,
-                        pattern,
-                        name: name.clone(),
-                        in_async: self.is_async,
-                    },
+            if self.f.sites[s].facts.role.must_poll() && self.f.sites[s].facts.binding.is_none() {
+                self.f.sites[s].facts.binding = Some(crate::ir::Binding {
+                    stmt,
+                    pattern,
+                    name: name.clone(),
+                    in_async: self.is_async,
                 });
             }
         }

@@ -168,7 +168,7 @@ impl Lowerer<'_, '_> {
             for v in self.with_parts(a.vars()) {
                 for s in self.sites_of(v) {
                     if self.f.sites[s].kind == ResourceKind::Transaction {
-                        self.written[s] = true;
+                        self.f.sites[s].facts.written = true;
                     }
                 }
             }
@@ -182,7 +182,7 @@ impl Lowerer<'_, '_> {
             let pseudo = self.on_receiver.get(&v).cloned().unwrap_or_default();
             for p in std::iter::once(v).chain(pseudo) {
                 for s in self.sites_of(p) {
-                    self.written[s] = true;
+                    self.f.sites[s].facts.written = true;
                 }
             }
         }
@@ -276,8 +276,10 @@ impl Lowerer<'_, '_> {
             let sites = self.sites_of(v);
             if !sites.is_empty()
                 && sites.iter().all(|&s| {
-                    let local = matches!(self.roles[s], Role::Resource { pooled: false, .. })
-                        && self.f.sites[s].kind == ResourceKind::Connection;
+                    let local = matches!(
+                        self.f.sites[s].facts.role,
+                        Role::Resource { pooled: false, .. }
+                    ) && self.f.sites[s].kind == ResourceKind::Connection;
                     let reset = self
                         .ctx
                         .knowledge

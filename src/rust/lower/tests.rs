@@ -81,15 +81,9 @@ fn a_spawned_tokio_postgres_connection_is_consumed() {
          }\n";
     let polled = |fs: &[(Function, Outcome)]| {
         let (l, o) = &fs[0];
-        o.leaks.iter().all(|leak| {
-            !matches!(
-                l.sites[leak.site].facts.role,
-                Role::Resource {
-                    must_poll: true,
-                    ..
-                }
-            )
-        })
+        o.leaks
+            .iter()
+            .all(|leak| !l.sites[leak.site].facts.role.must_poll())
     };
     assert!(!polled(&analyse_src(&src.replace("SPAWN", ""))));
     assert!(polled(&analyse_src(
