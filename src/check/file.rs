@@ -125,7 +125,6 @@ fn lint_python(
             findings.extend(check(&cx));
         }
     }
-    drop(cx);
     // Comments matter only for suppressing findings.
     let comments = if findings.is_empty() {
         Vec::new()
