@@ -127,27 +127,34 @@ struct PyprojectTool {
 pub fn read_options(path: &Path) -> Result<Option<Options>, ConfigError> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| ConfigError(format!("cannot read {}: {e}", path.display())))?;
+    let pyproject = path.file_name().is_some_and(|n| n == "pyproject.toml");
+    parse_options(&text, pyproject, &path.display().to_string())
+}
+
+/// Parses a configuration's text: a `leaklint.toml` (`pyproject` false) or
+/// the `[tool.leaklint]` table of a `pyproject.toml`. `shown` names the
+/// file in messages.
+pub fn parse_options(
+    text: &str,
+    pyproject: bool,
+    shown: &str,
+) -> Result<Option<Options>, ConfigError> {
     let bad = |e: toml::de::Error| {
-        ConfigError(format!(
-            "invalid configuration in {}: {}",
-            path.display(),
-            e.message()
-        ))
+        ConfigError(format!("invalid configuration in {shown}: {}", e.message()))
     };
-    if path.file_name().is_some_and(|n| n == "pyproject.toml") {
-        let py: Pyproject = toml::from_str(&text).map_err(bad)?;
+    if pyproject {
+        let py: Pyproject = toml::from_str(text).map_err(bad)?;
         match py.tool.and_then(|t| t.leaklint) {
             None => Ok(None),
             Some(value) => Options::deserialize(value).map(Some).map_err(|e| {
                 ConfigError(format!(
-                    "invalid [tool.leaklint] in {}: {}",
-                    path.display(),
+                    "invalid [tool.leaklint] in {shown}: {}",
                     e.message()
                 ))
             }),
         }
     } else {
-        toml::from_str(&text).map(Some).map_err(bad)
+        toml::from_str(text).map(Some).map_err(bad)
     }
 }
 

@@ -4,7 +4,7 @@
 use std::io::{self, Write};
 use std::path::Path;
 
-use crate::diagnostic::{Applicability, Edit, Finding};
+use crate::diagnostic::{Applicability, Edit, Finding, Fix};
 
 /// The most rounds of fix-then-recheck per file; real fixes settle in one
 /// or two, so hitting this means two fixes undo each other.
@@ -18,7 +18,8 @@ fn allowed(applicability: Applicability, allow_unsafe: bool) -> bool {
     }
 }
 
-fn apply_edits(text: &str, edits: &[Edit]) -> String {
+/// `text` with `edits` (non-overlapping) applied.
+pub fn apply_edits(text: &str, edits: &[Edit]) -> String {
     let mut sorted: Vec<&Edit> = edits.iter().collect();
     sorted.sort();
     let mut out = String::with_capacity(text.len() + 64);
@@ -35,26 +36,29 @@ fn apply_edits(text: &str, edits: &[Edit]) -> String {
 /// One round: takes the fixes in order of position, skips any that
 /// overlaps an edit already taken (identical edits, such as the same
 /// import added by two fixes, are shared instead), and keeps a fix only
-/// if the text still parses with it (`parses`). Returns the new text and
-/// how many fixes went in, or `None` when none did.
-pub fn apply_round(
+/// if the text still parses with it (`parses`). Returns the edits and the
+/// indices (in `findings`) of the findings they fix, or `None` when no fix
+/// went in.
+pub fn choose_edits(
     text: &str,
     findings: &[Finding],
     allow_unsafe: bool,
     parses: &dyn Fn(&str) -> bool,
-) -> Option<(String, usize)> {
-    let mut fixes: Vec<_> = findings
+) -> Option<(Vec<Edit>, Vec<usize>)> {
+    let mut fixes: Vec<(usize, &Fix)> = findings
         .iter()
-        .filter_map(|f| f.fix.as_ref())
-        .filter(|fix| allowed(fix.applicability, allow_unsafe) && !fix.edits.is_empty())
+        .enumerate()
+        .filter_map(|(i, f)| Some((i, f.fix.as_ref()?)))
+        .filter(|(_, fix)| allowed(fix.applicability, allow_unsafe) && !fix.edits.is_empty())
         .collect();
-    fixes.sort_by_key(|fix| fix.edits.first().map(|e| e.span));
+    fixes.sort_by_key(|(_, fix)| fix.edits.first().map(|e| e.span));
     let mut taken: Vec<Edit> = Vec::new();
-    let mut count = 0;
-    for fix in fixes {
+    let mut fixed = Vec::new();
+    for (i, fix) in fixes {
         let new_edits: Vec<&Edit> = fix.edits.iter().filter(|e| !taken.contains(e)).collect();
         let in_bounds = new_edits.iter().all(|e| {
-            e.span.end <= text.len()
+            e.span.start <= e.span.end
+                && e.span.end <= text.len()
                 && text.is_char_boundary(e.span.start)
                 && text.is_char_boundary(e.span.end)
         });
@@ -70,9 +74,27 @@ pub fn apply_round(
             continue;
         }
         taken = candidate;
-        count += 1;
+        fixed.push(i);
     }
-    (count > 0).then(|| (apply_edits(text, &taken), count))
+    (!fixed.is_empty()).then_some((taken, fixed))
+}
+
+/// Whether re-checking after a round found only what was there before,
+/// less what the round fixed: per rule, `after` has at most as many
+/// findings as `before` had minus the ones fixed. A fix that brings a
+/// finding of its own (or fails to remove the one it fixes) fails this.
+pub fn only_fixed_went(before: &[Finding], fixed: &[usize], after: &[Finding]) -> bool {
+    let mut budget: std::collections::HashMap<&str, isize> = std::collections::HashMap::new();
+    for f in before {
+        *budget.entry(f.code).or_default() += 1;
+    }
+    for &i in fixed {
+        *budget.entry(before[i].code).or_default() -= 1;
+    }
+    for f in after {
+        *budget.entry(f.code).or_default() -= 1;
+    }
+    budget.values().all(|&left| left >= 0)
 }
 
 /// Replaces `path`'s contents with `text` through a temporary file in the
@@ -115,6 +137,16 @@ mod tests {
 
     fn parses(text: &str) -> bool {
         !crate::check::has_syntax_error(text, Language::Python)
+    }
+
+    fn apply_round(
+        text: &str,
+        findings: &[Finding],
+        allow_unsafe: bool,
+        parses: &dyn Fn(&str) -> bool,
+    ) -> Option<(String, usize)> {
+        let (edits, fixed) = choose_edits(text, findings, allow_unsafe, parses)?;
+        Some((apply_edits(text, &edits), fixed.len()))
     }
 
     fn finding_with(edits: Vec<Edit>, applicability: Applicability) -> Finding {
@@ -194,5 +226,29 @@ mod tests {
         let d = unified_diff("p/a.py", "a\nb\n", "a\nc\n");
         assert!(d.starts_with("--- a/p/a.py\n+++ b/p/a.py\n"), "{d}");
         assert!(d.contains("-b\n+c\n"), "{d}");
+    }
+
+    #[test]
+    fn a_round_that_brings_a_finding_does_not_settle() {
+        let f = |code| Finding {
+            code,
+            ..finding_with(Vec::new(), Applicability::Unsafe)
+        };
+        let before = [f("LK101"), f("LK101"), f("LK102")];
+        // Fixing the first LK101 leaves one LK101 and the LK102.
+        assert!(only_fixed_went(&before, &[0], &[f("LK101"), f("LK102")]));
+        assert!(only_fixed_went(&before, &[0], &[f("LK102")]));
+        // The fixed finding is still there, or a new one came.
+        assert!(!only_fixed_went(&before, &[0], &before));
+        assert!(!only_fixed_went(
+            &before,
+            &[0, 1],
+            &[f("LK101"), f("LK102")]
+        ));
+        assert!(!only_fixed_went(
+            &before,
+            &[2],
+            &[f("LK101"), f("LK101"), f("LK104")]
+        ));
     }
 }

@@ -12,6 +12,8 @@ pub mod config;
 pub mod diagnostic;
 pub mod discover;
 pub(crate) mod fix;
+#[doc(hidden)]
+pub mod fuzzing;
 pub(crate) mod ir;
 pub mod python;
 pub mod report;

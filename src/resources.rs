@@ -240,6 +240,13 @@ pub struct Vocabulary {
     /// argument (`pool.putconn(conn)`). Matched exactly.
     #[serde(default)]
     pub owner_release_methods: Vec<String>,
+    /// Methods and attributes whose value is plain data, read in full
+    /// (`fetchall()`, `json()`, `status_code`): a function may return one
+    /// from inside a `with` block that closes what it was read from.
+    /// Matched exactly, on the outermost call or attribute of the returned
+    /// expression.
+    #[serde(default)]
+    pub materialising_reads: Vec<String>,
     /// Attributes and methods that answer whether a resource is already
     /// released (`conn.closed`, `conn.is_closed()`). Matched exactly.
     #[serde(default)]
@@ -532,6 +539,7 @@ impl Vocabulary {
             guard_calls,
             guard_methods,
             owner_release_methods,
+            materialising_reads,
             closed_predicates,
             predicate_prefixes,
             constructor_calls,

@@ -46,14 +46,30 @@ pub struct SourceFile {
     /// All ASCII: a character column is a byte column (the common case,
     /// and the one that keeps syn's columns cheap on very long lines).
     ascii: bool,
+    /// A lone `\r` ends a line (Python files).
+    lone_cr_breaks: bool,
 }
 
 impl SourceFile {
     pub fn new(path: impl Into<PathBuf>, text: String) -> Self {
+        let path = path.into();
         let mut line_starts = vec![0];
-        line_starts.extend(text.match_indices('\n').map(|(i, _)| i + 1));
+        let lone_cr_breaks = Language::from_path(&path) == Some(Language::Python);
+        if lone_cr_breaks {
+            // Python ends a line at `\r\n`, `\n` or a lone `\r` (old Mac
+            // files); editors number the lines the same way.
+            let bytes = text.as_bytes();
+            line_starts.extend(bytes.iter().enumerate().filter_map(|(i, &b)| {
+                let ends = b == b'\n' || (b == b'\r' && bytes.get(i + 1) != Some(&b'\n'));
+                ends.then_some(i + 1)
+            }));
+        } else {
+            // Rust (and syn's line numbers) end a line at `\n` only.
+            line_starts.extend(text.match_indices('\n').map(|(i, _)| i + 1));
+        }
         SourceFile {
-            path: path.into(),
+            path,
+            lone_cr_breaks,
             ascii: text.is_ascii(),
             text,
             line_starts,
@@ -71,6 +87,12 @@ impl SourceFile {
             Ok(i) => i,
             Err(i) => i - 1,
         }
+    }
+
+    /// Whether a lone `\r` ends a line here, as it does in Python; in Rust
+    /// (and in syn's line numbers) only `\n` does.
+    pub fn lone_cr_breaks(&self) -> bool {
+        self.lone_cr_breaks
     }
 
     pub fn line_start(&self, line_index: usize) -> usize {
@@ -137,7 +159,12 @@ impl SourceFile {
 pub fn display_path(path: &std::path::Path) -> String {
     let s = path.to_string_lossy();
     let s = s.strip_prefix("./").unwrap_or(&s);
-    s.replace('\\', "/")
+    if cfg!(windows) {
+        s.replace('\\', "/")
+    } else {
+        // A backslash is an ordinary character of a Unix file name.
+        s.to_string()
+    }
 }
 
 #[cfg(test)]

@@ -192,28 +192,66 @@ pub fn fix_file(
     settings: &Settings,
     allow_unsafe: bool,
 ) -> Fixed {
-    let mut text = source.text.clone();
-    let mut findings = lint(source, language, settings, project);
-    let mut applied = 0;
+    let mut fixed = Fixed {
+        text: source.text.clone(),
+        fixes_applied: 0,
+        remaining: lint(source, language, settings, project),
+    };
+    if has_syntax_error(&fixed.text, language) {
+        return fixed;
+    }
+    let lint_text = |text: &str| {
+        lint(
+            &SourceFile::new(source.path.clone(), text.to_string()),
+            language,
+            settings,
+            project,
+        )
+    };
+    for _ in 0..fix::MAX_ROUNDS {
+        let Some(round) = fix_round(&fixed, language, allow_unsafe, &lint_text) else {
+            break;
+        };
+        fixed = round;
+    }
+    fixed
+}
+
+/// One round of fixes on `current`, re-checked: kept only if the text
+/// parses and the re-check finds nothing new. When the round as a whole
+/// brings a finding, its fixes are tried one at a time and the first that
+/// passes alone is kept.
+fn fix_round(
+    current: &Fixed,
+    language: Language,
+    allow_unsafe: bool,
+    lint_text: &dyn Fn(&str) -> Vec<Finding>,
+) -> Option<Fixed> {
     let parses = |t: &str| !has_syntax_error(t, language);
-    if parses(&text) {
-        for _ in 0..fix::MAX_ROUNDS {
-            let Some((next, n)) = fix::apply_round(&text, &findings, allow_unsafe, &parses) else {
-                break;
-            };
-            text = next;
-            applied += n;
-            findings = lint(
-                &SourceFile::new(source.path.clone(), text.clone()),
-                language,
-                settings,
-                project,
-            );
-        }
+    let (text, findings) = (&current.text, &current.remaining);
+    let (edits, fixed) = fix::choose_edits(text, findings, allow_unsafe, &parses)?;
+    let try_edits = |edits: &[crate::diagnostic::Edit], fixed: &[usize]| {
+        let next = fix::apply_edits(text, edits);
+        let after = lint_text(&next);
+        fix::only_fixed_went(findings, fixed, &after).then(|| Fixed {
+            text: next,
+            fixes_applied: current.fixes_applied + fixed.len(),
+            remaining: after,
+        })
+    };
+    if let Some(round) = try_edits(&edits, &fixed) {
+        return Some(round);
     }
-    Fixed {
-        text,
-        fixes_applied: applied,
-        remaining: findings,
+    if fixed.len() == 1 {
+        return None;
     }
+    fixed.iter().find_map(|&i| {
+        let (edits, _) = fix::choose_edits(
+            text,
+            std::slice::from_ref(&findings[i]),
+            allow_unsafe,
+            &parses,
+        )?;
+        try_edits(&edits, &[i])
+    })
 }

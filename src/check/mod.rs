@@ -82,11 +82,21 @@ pub enum RunError {
 
 /// Checks (and in [`Mode::Fix`] fixes, in memory) every target.
 pub fn run(targets: &Targets, mode: Mode) -> Result<Report, RunError> {
-    let pool = rayon::ThreadPoolBuilder::new()
+    Ok(run_in(&worker_pool()?, targets, mode))
+}
+
+/// The threads a run checks files on.
+pub fn worker_pool() -> Result<rayon::ThreadPool, RunError> {
+    Ok(rayon::ThreadPoolBuilder::new()
         // Parsers and analyses recurse over syntax trees; deep (but legal)
         // nesting must not overflow a small default stack.
         .stack_size(64 * 1024 * 1024)
-        .build()?;
+        .build()?)
+}
+
+/// [`run`] on threads of the caller's: a caller that checks many texts
+/// one after another (a fuzzer, a language server) starts them once.
+pub fn run_in(pool: &rayon::ThreadPool, targets: &Targets, mode: Mode) -> Report {
     // Panics are reported per file below; the default hook would also
     // print a backtrace hint in the middle of the report.
     let previous_hook = panic::take_hook();
@@ -131,7 +141,7 @@ pub fn run(targets: &Targets, mode: Mode) -> Result<Report, RunError> {
             .display_path()
             .cmp(&b.findings.source.display_path())
     });
-    Ok(report)
+    report
 }
 
 fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {

@@ -24,6 +24,9 @@ pub struct PyModule<'a> {
     /// The file nests more indentation levels than Python allows (see
     /// [`MAX_INDENT_LEVELS`]): it was not parsed, and `tree` is empty.
     pub refused_indentation: Option<usize>,
+    /// An indentation error that tree-sitter's parser tolerates and
+    /// CPython does not (see [`scan_indentation`]).
+    pub indentation_error: Option<(usize, &'static str)>,
 }
 
 /// The most nested indentation levels CPython accepts: one more is "too
@@ -33,41 +36,95 @@ pub struct PyModule<'a> {
 /// hundred levels deeper, so such files are refused before parsing.
 pub const MAX_INDENT_LEVELS: usize = 99;
 
-/// The deepest stack of indentation levels of the file's logical lines:
-/// what Python's tokenizer would hold, read from the bytes in one pass.
-/// Lines inside brackets, strings, or after a backslash continuation
-/// start no logical line and are not counted; blank and comment-only lines
-/// neither. Tabs advance to the next multiple of 8, as in the tokenizer.
-pub fn indentation_depth(text: &str) -> usize {
+/// What Python's tokenizer would make of a file's indentation, read from
+/// the bytes in one pass (see [`scan_indentation`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Indentation {
+    /// The deepest stack of indentation levels.
+    pub depth: usize,
+    /// The first indentation error CPython reports and tree-sitter's
+    /// lenient parser accepts: where, and what.
+    pub error: Option<(usize, &'static str)>,
+}
+
+/// Reads the indentation of the file's logical lines as CPython's
+/// tokenizer does. Lines inside brackets, strings, or after a backslash
+/// continuation start no logical line; blank and comment-only lines
+/// neither. A tab advances the column to the next multiple of 8, and
+/// counts as one column in a second measure that must order the lines
+/// the same way (else `TabError`, as CPython checks). Lines end at `\n`,
+/// `\r\n` or a lone `\r`.
+pub fn scan_indentation(text: &str) -> Indentation {
     let b = text.as_bytes();
-    let mut stack: Vec<usize> = vec![0];
-    let mut max = 0;
+    // (column, column counting a tab as one) of each open level.
+    let mut stack: Vec<(usize, usize)> = vec![(0, 0)];
+    let mut out = Indentation::default();
+    let fail = |out: &mut Indentation, at: usize, what: &'static str| {
+        if out.error.is_none() {
+            out.error = Some((at, what));
+        }
+    };
     let mut i = 0;
     let mut brackets = 0usize;
     // The open string's quote byte, and whether it is triple-quoted.
     let mut quote: Option<(u8, bool)> = None;
     let mut line_start = true;
     let mut continued = false;
+    // The last logical line ended with `:`: a block must follow.
+    let mut opens_block = false;
+    // The last byte of code (not a comment or blank) on the logical line.
+    let mut last_code = b'\n';
+    let is_newline = |i: usize| b[i] == b'\n' || (b[i] == b'\r' && b.get(i + 1) != Some(&b'\n'));
     while i < b.len() {
         if line_start && brackets == 0 && quote.is_none() && !continued {
-            let (mut width, mut j) = (0usize, i);
+            let (mut col, mut alt, mut j) = (0usize, 0usize, i);
             while j < b.len() && matches!(b[j], b' ' | b'\t' | 0x0c) {
-                width = match b[j] {
-                    b'\t' => (width / 8 + 1) * 8,
-                    b' ' => width + 1,
-                    _ => 0,
+                (col, alt) = match b[j] {
+                    b'\t' => ((col / 8 + 1) * 8, alt + 1),
+                    b' ' => (col + 1, alt + 1),
+                    _ => (0, 0),
                 };
                 j += 1;
             }
             let blank = j >= b.len() || matches!(b[j], b'\n' | b'\r' | b'#');
             if !blank {
-                while stack.len() > 1 && width < stack[stack.len() - 1] {
-                    stack.pop();
+                let (top, top_alt) = stack[stack.len() - 1];
+                if col > top {
+                    if !opens_block {
+                        fail(&mut out, j, "unexpected indent");
+                    }
+                    if alt <= top_alt {
+                        fail(
+                            &mut out,
+                            j,
+                            "inconsistent use of tabs and spaces in indentation (TabError)",
+                        );
+                    }
+                    stack.push((col, alt));
+                } else {
+                    if opens_block {
+                        fail(&mut out, j, "expected an indented block");
+                    }
+                    while stack.len() > 1 && col < stack[stack.len() - 1].0 {
+                        stack.pop();
+                    }
+                    let (top, top_alt) = stack[stack.len() - 1];
+                    if col != top {
+                        fail(
+                            &mut out,
+                            j,
+                            "unindent does not match any outer indentation level",
+                        );
+                    } else if alt != top_alt {
+                        fail(
+                            &mut out,
+                            j,
+                            "inconsistent use of tabs and spaces in indentation (TabError)",
+                        );
+                    }
                 }
-                if width > stack[stack.len() - 1] {
-                    stack.push(width);
-                }
-                max = max.max(stack.len() - 1);
+                out.depth = out.depth.max(stack.len() - 1);
+                opens_block = false;
             }
             i = j;
             line_start = false;
@@ -78,15 +135,16 @@ pub fn indentation_depth(text: &str) -> usize {
         match quote {
             Some((q, triple)) => {
                 if c == b'\\' {
-                    i += 2;
+                    i += if b[i..].starts_with(b"\\\r\n") { 3 } else { 2 };
                     continue;
                 }
                 if c == q && (!triple || b[i..].starts_with(&[q, q, q])) {
                     quote = None;
+                    last_code = q;
                     i += if triple { 3 } else { 1 };
                     continue;
                 }
-                if c == b'\n' && !triple {
+                if is_newline(i) && !triple {
                     // An unterminated string ends at the line's end.
                     quote = None;
                     line_start = true;
@@ -95,7 +153,7 @@ pub fn indentation_depth(text: &str) -> usize {
             }
             None => match c {
                 b'#' => {
-                    while i < b.len() && b[i] != b'\n' {
+                    while i < b.len() && !matches!(b[i], b'\n' | b'\r') {
                         i += 1;
                     }
                     continue;
@@ -106,24 +164,42 @@ pub fn indentation_depth(text: &str) -> usize {
                     i += if triple { 3 } else { 1 };
                     continue;
                 }
-                b'(' | b'[' | b'{' => brackets += 1,
-                b')' | b']' | b'}' => brackets = brackets.saturating_sub(1),
-                b'\\' if b.get(i + 1) == Some(&b'\n') => {
+                b'(' | b'[' | b'{' => {
+                    brackets += 1;
+                    last_code = c;
+                }
+                b')' | b']' | b'}' => {
+                    brackets = brackets.saturating_sub(1);
+                    last_code = c;
+                }
+                b'\\' if b[i + 1..].starts_with(b"\n") || b[i + 1..].starts_with(b"\r") => {
                     continued = true;
                     line_start = true;
-                    i += 2;
+                    i += if b[i + 1..].starts_with(b"\r\n") {
+                        3
+                    } else {
+                        2
+                    };
                     continue;
                 }
-                b'\n' => {
+                _ if is_newline(i) => {
                     line_start = true;
                     continued = false;
+                    if brackets == 0 && last_code != b'\n' {
+                        opens_block = last_code == b':';
+                        last_code = b'\n';
+                    }
                 }
-                _ => {}
+                b' ' | b'\t' | b'\r' | 0x0c => {}
+                _ => last_code = c,
             },
         }
         i += 1;
     }
-    max
+    if brackets == 0 && quote.is_none() && (opens_block || last_code == b':') {
+        fail(&mut out, b.len(), "expected an indented block");
+    }
+    out
 }
 
 /// How deep a syntax tree may be before we refuse to analyse it: deeper
@@ -161,7 +237,8 @@ pub fn may_be_deep(text: &str) -> bool {
 
 impl<'a> PyModule<'a> {
     pub fn parse(text: &'a str) -> PyModule<'a> {
-        let levels = indentation_depth(text);
+        let indentation = scan_indentation(text);
+        let levels = indentation.depth;
         let refused_indentation = (levels > MAX_INDENT_LEVELS).then_some(levels);
         let parsed = if refused_indentation.is_some() {
             ""
@@ -181,6 +258,7 @@ impl<'a> PyModule<'a> {
             tree,
             imports,
             refused_indentation,
+            indentation_error: indentation.error,
         }
     }
 
@@ -190,6 +268,17 @@ impl<'a> PyModule<'a> {
 
     /// The first syntax error in document order, with a message.
     pub fn first_syntax_error(&self) -> Option<(Span, String)> {
+        let from_tree = self.first_tree_error();
+        let from_indentation = self
+            .indentation_error
+            .map(|(at, what)| (Span::empty_at(at), format!("syntax error: {what}")));
+        match (from_tree, from_indentation) {
+            (Some(t), Some(i)) => Some(if i.0.start < t.0.start { i } else { t }),
+            (t, i) => t.or(i),
+        }
+    }
+
+    fn first_tree_error(&self) -> Option<(Span, String)> {
         let root = self.tree.root_node();
         if !root.has_error() {
             return None;
@@ -331,16 +420,66 @@ mod tests {
 
     #[test]
     fn indentation_depth_counts_logical_lines_only() {
-        assert_eq!(indentation_depth("x = 1\n"), 0);
-        assert_eq!(indentation_depth("if a:\n    if b:\n        c\n    d\n"), 2);
+        let depth = |t: &str| {
+            let scan = scan_indentation(t);
+            assert_eq!(scan.error, None, "{t:?}");
+            scan.depth
+        };
+        assert_eq!(depth("x = 1\n"), 0);
+        assert_eq!(depth("if a:\n    if b:\n        c\n    d\n"), 2);
         // Dedent pops back to a level on the stack; tabs go to multiples of 8.
-        assert_eq!(indentation_depth("if a:\n\tif b:\n\t\tc\n\td\n"), 2);
+        assert_eq!(depth("if a:\n\tif b:\n\t\tc\n\td\n"), 2);
         // Lines inside brackets, triple-quoted strings and after a
         // backslash start no logical line; comments and blanks count not.
         let text = "f(1,\n      2,\n        3)\ns = \"\"\"\n    a\n        b\n\"\"\"\nt = 1 + \\\n    2\n        # c\n\n";
-        assert_eq!(indentation_depth(text), 0);
+        assert_eq!(depth(text), 0);
         // A `#` or a quote inside a string does not confuse it.
-        assert_eq!(indentation_depth("s = '#('\nif a:\n    b = \"(\"\n"), 1);
+        assert_eq!(depth("s = '#('\nif a:\n    b = \"(\"\n"), 1);
+        // CRLF and lone CR end lines too; a comment after `:` still opens.
+        assert_eq!(depth("if a:  # why\r\n    b\r\nc\r\n"), 1);
+        assert_eq!(depth("if a:\r    b\rc\r"), 1);
+        assert_eq!(depth("d = {\n  'k':\n  1}\nclass A: pass\nx = y[1:]\n"), 0);
+    }
+
+    #[test]
+    fn indentation_errors_are_cpythons() {
+        let error = |t: &str| scan_indentation(t).error;
+        // Tab and eight spaces are the same column, but CPython refuses to
+        // order them (TabError); so does tab-then-spaces inside a tab block.
+        let tab_error = "inconsistent use of tabs and spaces in indentation (TabError)";
+        assert_eq!(
+            error("if x:\n\ty = 1\n        z = 2\n"),
+            Some((21, tab_error))
+        );
+        assert_eq!(error("if x:\n\tif y:\n\t    z = 2\n"), None);
+        assert_eq!(
+            error("if x:\n        y = 1\n\tz = 2\n"),
+            Some((21, tab_error))
+        );
+        assert_eq!(
+            error("def f():\n    pass\n  x = 1\n"),
+            Some((20, "unindent does not match any outer indentation level"))
+        );
+        assert_eq!(error("x = 1\n    y = 2\n"), Some((10, "unexpected indent")));
+        for at_end in [
+            "def f():\n",
+            "def f():",
+            "with x:\n# c\n",
+            "if a:\n    b\nelse:\n",
+        ] {
+            assert_eq!(
+                error(at_end).map(|e| e.1),
+                Some("expected an indented block"),
+                "{at_end:?}"
+            );
+        }
+        assert_eq!(error("if a:\nb\n"), Some((6, "expected an indented block")));
+        // And through the parser, as LK001's message.
+        let m = PyModule::parse("def f():\n");
+        assert_eq!(
+            m.first_syntax_error().map(|e| e.1),
+            Some("syntax error: expected an indented block".to_string())
+        );
     }
 
     #[test]

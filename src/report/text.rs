@@ -23,7 +23,7 @@ pub fn write(
             continue;
         }
         let path = file.source.display_path();
-        let text = renderable_text(&file.source.text);
+        let text = renderable_text(&file.source.text, file.source.lone_cr_breaks());
         let source = Source::from(text.as_str());
         for finding in &file.findings {
             // Clamp against the file's own text, not the padded copy, so a
@@ -38,18 +38,19 @@ pub fn write(
 
 /// The text handed to ariadne. ariadne breaks lines at `\r`, vertical tab,
 /// form feed, U+0085, U+2028 and U+2029 as well as `\n`, while our rows
-/// (and every other format) count `\n` only. Replacing those characters by
+/// (and every other format) count `\n` only, and a lone `\r` in Python
+/// files (`lone_cr_breaks`). Replacing the other characters by
 /// ones of the same UTF-8 length keeps byte offsets and character
 /// boundaries valid and makes the row numbers ariadne prints agree with
 /// ours. A final newline gets a space after it so that a span at the very
 /// end of the file lands on the row after it, as
 /// [`crate::source::SourceFile::location`] says.
-fn renderable_text(text: &str) -> String {
+fn renderable_text(text: &str, lone_cr_breaks: bool) -> String {
     let mut out = String::with_capacity(text.len() + 1);
     let mut chars = text.chars().peekable();
     while let Some(c) = chars.next() {
         match c {
-            '\r' if chars.peek() == Some(&'\n') => out.push(c),
+            '\r' if lone_cr_breaks || chars.peek() == Some(&'\n') => out.push(c),
             '\r' | '\x0B' | '\x0C' => out.push(' '),
             '\u{0085}' => out.push('\u{00A0}'),
             '\u{2028}' | '\u{2029}' => out.push('\u{FFFD}'),
@@ -352,17 +353,20 @@ mod tests {
 
     #[test]
     fn rows_agree_with_the_other_formats_despite_odd_line_breaks() {
-        // A form feed and a lone `\r` are not line breaks for leaklint.
+        // A form feed is no line break for leaklint; a lone `\r` is in
+        // Python (as in CPython) and is not in Rust (as in rustc and syn).
         let text = "a = 1\x0c\rb = 2\r\nc = 3\n";
         let c = text.find("c =").unwrap();
-        let file = FileFindings {
-            source: SourceFile::new("f.py", text.into()),
-            findings: vec![finding(Span::new(c, c + 1), "here")],
-        };
-        let loc = file.source.location(c);
-        assert_eq!((loc.row, loc.column), (2, 1));
-        let out = render(&[file], false, false);
-        assert!(out.contains("f.py:2:1 ]"), "{out}");
+        for (name, row) in [("f.py", 3), ("f.rs", 2)] {
+            let file = FileFindings {
+                source: SourceFile::new(name, text.into()),
+                findings: vec![finding(Span::new(c, c + 1), "here")],
+            };
+            let loc = file.source.location(c);
+            assert_eq!((loc.row, loc.column), (row, 1), "{name}");
+            let out = render(&[file], false, false);
+            assert!(out.contains(&format!("{name}:{row}:1 ]")), "{out}");
+        }
         // A span at the very end of a file lands after its final newline.
         let eof = FileFindings {
             source: SourceFile::new("g.py", "x\n".into()),

@@ -53,6 +53,7 @@ crate::declare_rule! {
 use crate::diagnostic::{Applicability, Finding, Fix};
 use crate::ir::LeakPath;
 use crate::rules::context::python::{help_with, kind_word, lost_here, reportable_leaks, var_of};
+use crate::rules::context::NoRewrite;
 use crate::rules::PythonContext;
 
 fn check(cx: &PythonContext) -> Vec<Finding> {
@@ -82,12 +83,18 @@ fn check(cx: &PythonContext) -> Vec<Finding> {
                 finding = finding.with_label(*r, "released here only on success");
             }
             if let ([release], None) = (leak.released_at.as_slice(), leak.overwritten_at) {
-                if let Some(edits) = cx.try_finally_edits(site.span, *release) {
-                    finding = finding.with_fix(Fix::new(
-                        Applicability::Unsafe,
-                        format!("Release `{var}` in a `finally:` block"),
-                        edits,
-                    ));
+                match cx.try_finally_edits(site.span, *release) {
+                    Ok(edits) => {
+                        finding = finding.with_fix(Fix::new(
+                            Applicability::Unsafe,
+                            format!("Release `{var}` in a `finally:` block"),
+                            edits,
+                        ));
+                    }
+                    Err(NoRewrite::Unsafe(why)) => {
+                        finding.help.push_str(&format!(" No automatic fix: {why}."));
+                    }
+                    Err(NoRewrite::Shape) => {}
                 }
             }
             if let Some(at) = leak.overwritten_at {

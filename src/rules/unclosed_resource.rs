@@ -53,6 +53,7 @@ use crate::ir::{Function, Generator, Site};
 use crate::ir::{LeakPath, Outcome};
 use crate::resources::{ResourceKind, Vocabulary, WithSemantics};
 use crate::rules::context::python::{help_with, kind_word, lost_here, reportable_leaks, var_of};
+use crate::rules::context::NoRewrite;
 use crate::rules::PythonContext;
 
 fn check(cx: &PythonContext) -> Vec<Finding> {
@@ -80,8 +81,12 @@ fn check(cx: &PythonContext) -> Vec<Finding> {
                 finding = finding.with_label(*r, "released here only on some paths");
             }
             if leak.overwritten_at.is_none() && leak.released_at.is_empty() {
-                if let Some(fix) = with_fix(cx, f, site) {
-                    finding = finding.with_fix(fix);
+                match with_fix(cx, f, site) {
+                    Ok(fix) => finding = finding.with_fix(fix),
+                    Err(NoRewrite::Unsafe(why)) => {
+                        finding.help.push_str(&format!(" No automatic fix: {why}."));
+                    }
+                    Err(NoRewrite::Shape) => {}
                 }
             }
             out.push(finding);
@@ -134,20 +139,20 @@ fn returned_to_fastapi(cx: &PythonContext, f: &Function, outcome: &Outcome) -> V
 
 /// The fix: the acquisition becomes a `with` (or `async with`) block over
 /// the rest of its block, when its library's context manager closes it.
-fn with_fix(cx: &PythonContext, f: &Function, site: &Site) -> Option<Fix> {
-    let spec = cx.file().spec(&site.type_name)?;
+fn with_fix(cx: &PythonContext, f: &Function, site: &Site) -> Result<Fix, NoRewrite> {
+    let spec = cx.file().spec(&site.type_name).ok_or(NoRewrite::Shape)?;
     let keyword = if f.info.is_async && spec.async_with == Some(WithSemantics::Closes) {
         "async with"
     } else if spec.with_semantics == Some(WithSemantics::Closes) {
         "with"
     } else {
-        return None;
+        return Err(NoRewrite::Shape);
     };
     if site.var_name.starts_with('<') {
-        return None;
+        return Err(NoRewrite::Shape);
     }
     let edits = cx.with_block_edits(site.span, &site.var_name, keyword)?;
-    Some(Fix::new(
+    Ok(Fix::new(
         Applicability::Unsafe,
         format!("Scope `{}` with `{keyword}`", site.var_name),
         edits,

@@ -70,7 +70,7 @@ fn check(model: &Model, crlf: bool) -> Vec<Finding> {
             continue;
         }
         let callee = &item.callee;
-        let finding = WITH_DOES_NOT_CLOSE
+        let mut finding = WITH_DOES_NOT_CLOSE
             .finding(
                 item.call,
                 format!(
@@ -86,7 +86,13 @@ fn check(model: &Model, crlf: bool) -> Vec<Finding> {
                 item.keyword,
                 "this block ends the transaction, not the connection",
             );
-        findings.push(finding.with_fix(closing_fix(model, item, crlf)));
+        match closing_fix(model, item, crlf) {
+            Some(fix) => finding = finding.with_fix(fix),
+            None => finding.help.push_str(
+                " No automatic fix: the module binds the name `contextlib` itself, which would shadow the import a fix adds.",
+            ),
+        }
+        findings.push(finding);
     }
     findings
 }
@@ -103,16 +109,16 @@ fn closed_after(item: &WithItem) -> bool {
 /// Wraps the call in `closing(...)`, re-enters the alias to keep the
 /// transaction, and imports `contextlib` when the file cannot spell
 /// `closing` yet.
-fn closing_fix(model: &Model, item: &WithItem, crlf: bool) -> Fix {
+fn closing_fix(model: &Model, item: &WithItem, crlf: bool) -> Option<Fix> {
     let newline = if crlf { "\r\n" } else { "\n" };
-    let (closing, mut edits) = model.wrap_in_call(item.call, "contextlib.closing", newline);
+    let (closing, mut edits) = model.wrap_in_call(item.call, "contextlib.closing", newline)?;
     let mut message = format!("Wrap in `{closing}(...)`");
     if let Some(alias) = &item.alias {
         let name = &alias.name;
         edits.push(Edit::insertion(alias.span.end, format!(", {name}")));
         message.push_str(&format!(" and keep `{name}` as the transaction context"));
     }
-    Fix::new(Applicability::Unsafe, message, edits)
+    Some(Fix::new(Applicability::Unsafe, message, edits))
 }
 
 fn run(cx: &crate::rules::PythonContext) -> Vec<Finding> {

@@ -127,13 +127,14 @@ impl<'c, 'a> Model<'c, 'a> {
 
     /// Edits that wrap the expression at `span` in a call to `qualified`
     /// (`contextlib.closing`), importing its module first when the file
-    /// cannot spell it yet; with the spelling used.
+    /// cannot spell it yet; with the spelling used. `None` when that
+    /// import would be shadowed by a name of the module's own.
     pub(crate) fn wrap_in_call(
         &self,
         span: Span,
         qualified: &str,
         newline: &str,
-    ) -> (String, Vec<Edit>) {
+    ) -> Option<(String, Vec<Edit>)> {
         crate::python::rewrite::wrap_in_call(self.ctx.module, span, qualified, newline)
     }
 }

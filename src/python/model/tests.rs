@@ -265,7 +265,9 @@ fn wrapping_a_call_imports_what_it_needs() {
     with_model(src, |model, src| {
         let at = src.find("sqlite3.connect").unwrap();
         let span = Span::new(at, at + "sqlite3.connect(p)".len());
-        let (spelling, edits) = model.wrap_in_call(span, "contextlib.closing", "\n");
+        let (spelling, edits) = model
+            .wrap_in_call(span, "contextlib.closing", "\n")
+            .unwrap();
         assert_eq!(spelling, "contextlib.closing");
         let import_at = src.find("import sqlite3").unwrap();
         assert_eq!(edits[0], Edit::insertion(import_at, "import contextlib\n"));
@@ -273,7 +275,18 @@ fn wrapping_a_call_imports_what_it_needs() {
         assert_eq!(edits[2], Edit::insertion(span.end, ")"));
     });
     with_model("from contextlib import closing as c\nf()\n", |model, _| {
-        let (spelling, edits) = model.wrap_in_call(Span::new(36, 39), "contextlib.closing", "\n");
+        let (spelling, edits) = model
+            .wrap_in_call(Span::new(36, 39), "contextlib.closing", "\n")
+            .unwrap();
         assert_eq!((spelling.as_str(), edits.len()), ("c", 2));
+    });
+    // A module that binds `contextlib` itself would shadow the import.
+    let src = "import sqlite3\nx = sqlite3.connect(p)\ncontextlib = None\n";
+    with_model(src, |model, src| {
+        let at = src.find("sqlite3.connect").unwrap();
+        let span = Span::new(at, at + "sqlite3.connect(p)".len());
+        assert!(model
+            .wrap_in_call(span, "contextlib.closing", "\n")
+            .is_none());
     });
 }

@@ -11,6 +11,7 @@
 pub(crate) mod python;
 pub(crate) mod rust;
 
+pub use crate::python::rewrite::NoRewrite;
 use std::cell::OnceCell;
 
 use crate::ir::{Function, Outcome};
@@ -121,10 +122,17 @@ impl<'a> PythonContext<'a> {
         call: crate::diagnostic::Span,
         var: &str,
         keyword: &str,
-    ) -> Option<Vec<crate::diagnostic::Edit>> {
+    ) -> Result<Vec<crate::diagnostic::Edit>, NoRewrite> {
         let module = self.file.module;
         let root = module.tree.root_node();
-        crate::python::rewrite::with_block(module.text, root, call, var, keyword, self.newline())
+        let block = crate::python::rewrite::WithBlock {
+            call,
+            var,
+            keyword,
+            newline: self.newline(),
+            reads: &self.resources().vocabulary.materialising_reads,
+        };
+        crate::python::rewrite::with_block(module.text, root, &block)
     }
 
     /// LK102's rewrite: the statements from the acquisition at `call` to
@@ -134,7 +142,7 @@ impl<'a> PythonContext<'a> {
         &self,
         call: crate::diagnostic::Span,
         release: crate::diagnostic::Span,
-    ) -> Option<Vec<crate::diagnostic::Edit>> {
+    ) -> Result<Vec<crate::diagnostic::Edit>, NoRewrite> {
         let module = self.file.module;
         let root = module.tree.root_node();
         crate::python::rewrite::try_finally(module.text, root, call, release, self.newline())
