@@ -834,3 +834,98 @@ fn standard_input_over_the_size_limit_is_reported_not_read_whole() {
         "{out}"
     );
 }
+
+/// Hostile files beside normal ones: each gets a finding (LK001/LK002)
+/// or is checked normally, none aborts or hangs the run, and the normal
+/// files' findings are all there.
+#[test]
+fn hostile_files_lose_no_other_file() {
+    let nest = |open: &str, close: &str, n: usize| open.repeat(n) + &close.repeat(n);
+    // Each file, and where its finding is.
+    let files: Vec<(String, Vec<u8>, &str)> = vec![
+        ("a.py".into(), LEAK.into(), "5:10: LK104"),
+        (
+            "nest.py".into(),
+            format!("x = {}\n", nest("(", ")", 100_000)).into(),
+            "1:1: LK002",
+        ),
+        (
+            "nest.rs".into(),
+            format!("fn f() {{ let x = {}; }}\n", nest("[", "]", 100_000)).into(),
+            "1:1: LK002",
+        ),
+        (
+            "huge_line.py".into(),
+            format!("x = \"{}\"\n", "a".repeat(17 * 1024 * 1024)).into(),
+            "1:1: LK002",
+        ),
+        (
+            "nul.py".into(),
+            b"import requests\0\ndef f():\n    s = 1\0\n".to_vec(),
+            "1:1: LK001",
+        ),
+        (
+            "nul.rs".into(),
+            b"fn main() {\0 let x = 1; }\n".to_vec(),
+            "1:12: LK001",
+        ),
+        (
+            "utf16.py".into(),
+            [0xFF, 0xFE]
+                .into_iter()
+                .chain(
+                    "import requests\n"
+                        .encode_utf16()
+                        .flat_map(u16::to_le_bytes),
+                )
+                .collect(),
+            "1:1: LK002",
+        ),
+        (
+            "chain.py".into(),
+            format!(
+                "import requests\n\n\ndef f():\n    return requests.Session(){}\n",
+                ".a()".repeat(15_000)
+            )
+            .into(),
+            "1:1: LK002",
+        ),
+        (
+            "fstrings.py".into(),
+            format!("x = {}1{}\n", "f\"{".repeat(600), "}\"".repeat(600)).into(),
+            "1:1: LK001",
+        ),
+        ("def_at_end.py".into(), b"def f():".to_vec(), "1:9: LK001"),
+        // Old Mac line endings: rows as CPython and editors count them.
+        (
+            "lone_cr.py".into(),
+            LEAK.replace('\n', "\r").into(),
+            "5:10: LK104",
+        ),
+        // A backslash is part of a Unix file name, and printed so.
+        #[cfg(unix)]
+        ("back\\slash.py".into(), LEAK.into(), "5:10: LK104"),
+        ("b.py".into(), LEAK.into(), "5:10: LK104"),
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    for (name, bytes, _) in &files {
+        fs::write(dir.path().join(name), bytes).unwrap();
+    }
+    let output = leaklint(dir.path())
+        .args(["check", "--format", "concise"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let out = String::from_utf8(output.stdout).unwrap();
+    let mut expected: Vec<String> = files
+        .iter()
+        .map(|(name, _, at)| format!("{name}:{at}"))
+        .collect();
+    expected.sort();
+    // `path:row:col: CODE message`, one per line, sorted by path.
+    let found: Vec<String> = out
+        .lines()
+        .map(|l| l.split_whitespace().take(2).collect::<Vec<_>>().join(" "))
+        .collect();
+    assert_eq!(found, expected, "{out}");
+}

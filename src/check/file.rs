@@ -81,12 +81,7 @@ fn lint_python(
         return (vec![io_finding(message)], Vec::new());
     }
     let mut findings = Vec::new();
-    let depth = if python::may_be_deep(&source.text) {
-        module.max_depth()
-    } else {
-        0
-    };
-    if depth > python::MAX_TREE_DEPTH {
+    if let Some(depth) = module.too_deep() {
         findings.push(io_finding(format!(
             "file not analysed: its syntax tree is {depth} levels deep, over the limit of {}",
             python::MAX_TREE_DEPTH

@@ -153,6 +153,11 @@ fn summarise_python_file(
     known: &Summaries,
 ) -> Vec<(String, python::context::FnSummary)> {
     let (module, name) = python::analyse::parse_module(path, text);
+    // The check reports such files (LK002); the first pass must not run
+    // its recursive passes over them either.
+    if module.refused_indentation.is_some() || module.too_deep().is_some() {
+        return Vec::new();
+    }
     let ctx = python::context::FileContext::new(&module, resources, known, name);
     let results: Vec<_> = python::lower_file(&ctx)
         .into_iter()

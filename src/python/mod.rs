@@ -202,6 +202,21 @@ pub fn scan_indentation(text: &str) -> Indentation {
     out
 }
 
+/// `text` with each lone `\r` (one not followed by `\n`) replaced by `\n`,
+/// or `None` when it has none.
+fn lone_crs_as_newlines(text: &str) -> Option<String> {
+    let b = text.as_bytes();
+    let lone = |i: usize| b[i] == b'\r' && b.get(i + 1) != Some(&b'\n');
+    if !(0..b.len()).any(lone) {
+        return None;
+    }
+    let bytes: Vec<u8> = (0..b.len())
+        .map(|i| if lone(i) { b'\n' } else { b[i] })
+        .collect();
+    // Replacing one ASCII byte by another keeps the text UTF-8.
+    String::from_utf8(bytes).ok()
+}
+
 /// How deep a syntax tree may be before we refuse to analyse it: deeper
 /// trees are generated or hostile, and the recursive lowering would risk
 /// the (64 MiB) stack of the worker threads.
@@ -249,9 +264,15 @@ impl<'a> PyModule<'a> {
         parser
             .set_language(&tree_sitter_python::LANGUAGE.into())
             .expect("tree-sitter-python matches the tree-sitter ABI");
+        // tree-sitter-python ends lines at `\n` only, CPython at a lone
+        // `\r` too (old Mac files): it parses a copy with those turned
+        // into `\n`, byte for byte, so every offset holds for `text`.
+        let normalised = lone_crs_as_newlines(parsed);
         // `parse` only returns None on cancellation or timeout, neither of
         // which we set.
-        let tree = parser.parse(parsed, None).expect("parse without timeout");
+        let tree = parser
+            .parse(normalised.as_deref().unwrap_or(parsed), None)
+            .expect("parse without timeout");
         let imports = ImportMap::collect(tree.root_node(), parsed);
         PyModule {
             text,
@@ -309,6 +330,17 @@ impl<'a> PyModule<'a> {
             node.has_error()
         });
         found
+    }
+
+    /// The tree's depth when it is over [`MAX_TREE_DEPTH`]: too deep for
+    /// the recursive passes (lowering, summaries), which must not run.
+    /// Cheap unless the bytes say the file might be that deep.
+    pub fn too_deep(&self) -> Option<usize> {
+        if !may_be_deep(self.text) {
+            return None;
+        }
+        let depth = self.max_depth();
+        (depth > MAX_TREE_DEPTH).then_some(depth)
     }
 
     /// The depth of the deepest node, counted without recursion.
