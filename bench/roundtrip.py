@@ -19,6 +19,7 @@ Exit status 1 on any failure; the summary line gives the counts.
 """
 
 import argparse
+import json
 import os
 import py_compile
 import re
@@ -98,8 +99,6 @@ def files_with_findings(binary, dirs):
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
     )
-    import json
-
     try:
         found = json.loads(r.stdout or b"[]")
     except ValueError:
@@ -176,10 +175,11 @@ def main():
             failures.append(f"{rel}: the fix changed a file that did not compile")
 
     compiled = sum(1 for c in changed if compiles(c[0]))
+    settled = sum(1 for c in changed if open(c[0], "rb").read() == snapshot[c[0]])
     print(
         f"roundtrip: {len(copies)} copies, {len(changed)} fixed, "
         f"{compiled} of them compile, "
-        f"{len(changed) - sum(1 for f in failures if 'second --fix' in f)} idempotent, "
+        f"{settled} idempotent, "
         f"{len(failures)} failures (scratch: {scratch})"
     )
     for f in failures:

@@ -34,6 +34,18 @@ fn stdout_of(cmd: &mut Command) -> String {
     String::from_utf8(cmd.output().unwrap().stdout).unwrap()
 }
 
+/// `leaklint check --format concise` in `dir`: its exit code and output.
+fn concise_run(dir: &Path) -> (Option<i32>, String) {
+    let output = leaklint(dir)
+        .args(["check", "--format", "concise"])
+        .output()
+        .unwrap();
+    (
+        output.status.code(),
+        String::from_utf8(output.stdout).unwrap(),
+    )
+}
+
 fn concise(dir: &Path, args: &[&str]) -> String {
     stdout_of(
         leaklint(dir)
@@ -124,12 +136,8 @@ fn symlink_loops_do_not_hang_and_files_are_checked_once() {
     let dir = tree(&[("pkg/leak.py", LEAK)]);
     std::os::unix::fs::symlink("..", dir.path().join("pkg/loop")).unwrap();
     std::os::unix::fs::symlink("leak.py", dir.path().join("pkg/alias.py")).unwrap();
-    let output = leaklint(dir.path())
-        .args(["check", "--format", "concise"])
-        .output()
-        .unwrap();
-    assert_eq!(output.status.code(), Some(1));
-    let out = String::from_utf8(output.stdout).unwrap();
+    let (code, out) = concise_run(dir.path());
+    assert_eq!(code, Some(1));
     assert_eq!(out.lines().count(), 1, "{out}");
 }
 
@@ -774,12 +782,8 @@ fn indentation_past_pythons_limit_is_refused_and_loses_no_other_file() {
         ("deep.py", &aborting),
         ("c.py", LEAK),
     ]);
-    let output = leaklint(dir.path())
-        .args(["check", "--format", "concise"])
-        .output()
-        .unwrap();
-    assert_eq!(output.status.code(), Some(1));
-    let out = String::from_utf8(output.stdout).unwrap();
+    let (code, out) = concise_run(dir.path());
+    assert_eq!(code, Some(1));
     assert!(
         out.contains("a.py:5:10") && out.contains("c.py:5:10"),
         "{out}"
@@ -803,11 +807,7 @@ fn a_fifo_named_like_a_source_file_does_not_hang_the_run() {
         .status()
         .unwrap();
     assert!(made.success());
-    let output = leaklint(dir.path())
-        .args(["check", "--format", "concise"])
-        .output()
-        .unwrap();
-    let out = String::from_utf8(output.stdout).unwrap();
+    let (_, out) = concise_run(dir.path());
     assert!(out.contains("a.py:5:10"), "{out}");
     assert!(
         out.contains("x.py:1:1: LK002 could not read file: it is a FIFO, not a regular file"),
@@ -911,12 +911,8 @@ fn hostile_files_lose_no_other_file() {
     for (name, bytes, _) in &files {
         fs::write(dir.path().join(name), bytes).unwrap();
     }
-    let output = leaklint(dir.path())
-        .args(["check", "--format", "concise"])
-        .output()
-        .unwrap();
-    assert_eq!(output.status.code(), Some(1));
-    let out = String::from_utf8(output.stdout).unwrap();
+    let (code, out) = concise_run(dir.path());
+    assert_eq!(code, Some(1));
     let mut expected: Vec<String> = files
         .iter()
         .map(|(name, _, at)| format!("{name}:{at}"))

@@ -202,16 +202,24 @@ pub fn scan_indentation(text: &str) -> Indentation {
     out
 }
 
-/// `text` with each lone `\r` (one not followed by `\n`) replaced by `\n`,
-/// or `None` when it has none.
-fn lone_crs_as_newlines(text: &str) -> Option<String> {
+/// Whether `text` ends a line with a lone `\r` (one not followed by `\n`).
+pub(crate) fn has_lone_cr(text: &str) -> bool {
     let b = text.as_bytes();
-    let lone = |i: usize| b[i] == b'\r' && b.get(i + 1) != Some(&b'\n');
-    if !(0..b.len()).any(lone) {
+    (0..b.len()).any(|i| is_lone_cr(b, i))
+}
+
+fn is_lone_cr(b: &[u8], i: usize) -> bool {
+    b[i] == b'\r' && b.get(i + 1) != Some(&b'\n')
+}
+
+/// `text` with each lone `\r` replaced by `\n`, or `None` when it has none.
+fn lone_crs_as_newlines(text: &str) -> Option<String> {
+    if !has_lone_cr(text) {
         return None;
     }
+    let b = text.as_bytes();
     let bytes: Vec<u8> = (0..b.len())
-        .map(|i| if lone(i) { b'\n' } else { b[i] })
+        .map(|i| if is_lone_cr(b, i) { b'\n' } else { b[i] })
         .collect();
     // Replacing one ASCII byte by another keeps the text UTF-8.
     String::from_utf8(bytes).ok()

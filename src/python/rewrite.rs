@@ -95,6 +95,9 @@ fn indent_of(text: &str, at: usize) -> &str {
     &line[..line.len() - line.trim_start_matches([' ', '\t']).len()]
 }
 
+const SHARES_ITS_LINE: &str =
+    "another statement shares its line, and moving the line would move or drop it";
+
 /// What follows `node` on its line: nothing, or a comment (returned
 /// without the line's end). Anything else (`; more()`) is an error.
 fn trailing_comment<'a>(text: &'a str, node: Node) -> Result<&'a str, NoRewrite> {
@@ -104,18 +107,14 @@ fn trailing_comment<'a>(text: &'a str, node: Node) -> Result<&'a str, NoRewrite>
     if code.is_empty() || code.starts_with('#') {
         Ok(after)
     } else {
-        Err(unsafe_because(
-            "another statement shares its line, and moving the line would move or drop it",
-        ))
+        Err(unsafe_because(SHARES_ITS_LINE))
     }
 }
 
 /// The rewrites move whole lines, found by `\n`: a file that ends lines
 /// with a lone `\r` (old Mac files) is left to the user.
 fn lines_end_in_newlines(text: &str) -> Result<(), NoRewrite> {
-    let bytes = text.as_bytes();
-    let lone_cr = memchr_cr(bytes).any(|i| bytes.get(i + 1) != Some(&b'\n'));
-    if lone_cr {
+    if super::has_lone_cr(text) {
         Err(unsafe_because(
             "the file ends lines with a lone carriage return",
         ))
@@ -124,22 +123,13 @@ fn lines_end_in_newlines(text: &str) -> Result<(), NoRewrite> {
     }
 }
 
-fn memchr_cr(bytes: &[u8]) -> impl Iterator<Item = usize> + '_ {
-    bytes
-        .iter()
-        .enumerate()
-        .filter_map(|(i, &b)| (b == b'\r').then_some(i))
-}
-
 /// `node` starts its line (only indentation before it).
 fn starts_line(text: &str, node: Node) -> Result<(), NoRewrite> {
     let before = &text[line_start(text, node.start_byte())..node.start_byte()];
     if before.chars().all(|c| c == ' ' || c == '\t') {
         Ok(())
     } else {
-        Err(unsafe_because(
-            "another statement shares its line, and moving the line would move or drop it",
-        ))
+        Err(unsafe_because(SHARES_ITS_LINE))
     }
 }
 
@@ -259,13 +249,11 @@ fn is_materialised(text: &str, value: Node, reads: &[String]) -> bool {
         .is_some_and(|name| reads.iter().any(|r| r == &text[name.byte_range()]))
 }
 
-/// A `return` in `stmts` (outside nested functions) whose value is
-/// computed from `var` and may need it open: a cursor, a result, a
-/// response whose body is still to be read.
-fn returns_derived(text: &str, stmts: &[Node], var: &str, reads: &[String]) -> bool {
-    let names = derived_names(text, stmts, var, reads);
+/// Whether `found` holds for a node of `stmts`, outside nested functions,
+/// classes and lambdas (whose code does not run where `stmts` do).
+fn any_outside_nested(stmts: &[Node], mut found: impl FnMut(Node) -> bool) -> bool {
     stmts.iter().any(|s| {
-        let mut found = false;
+        let mut hit = false;
         preorder(*s, |n| {
             if matches!(
                 n.kind(),
@@ -274,35 +262,30 @@ fn returns_derived(text: &str, stmts: &[Node], var: &str, reads: &[String]) -> b
             {
                 return false;
             }
-            if n.kind() == "return_statement" {
-                if let Some(value) = n.named_child(0) {
-                    found |= mentions(text, value, &names) && !is_materialised(text, value, reads);
-                }
-            }
-            !found
+            hit |= found(n);
+            !hit
         });
-        found
+        hit
+    })
+}
+
+/// A `return` in `stmts` (outside nested functions) whose value is
+/// computed from `var` and may need it open: a cursor, a result, a
+/// response whose body is still to be read.
+fn returns_derived(text: &str, stmts: &[Node], var: &str, reads: &[String]) -> bool {
+    let names = derived_names(text, stmts, var, reads);
+    any_outside_nested(stmts, |n| {
+        n.kind() == "return_statement"
+            && n.named_child(0).is_some_and(|value| {
+                mentions(text, value, &names) && !is_materialised(text, value, reads)
+            })
     })
 }
 
 /// Whether any of `stmts` holds a node of one of `kinds`, outside nested
 /// functions and classes.
 fn contains_kind(stmts: &[Node], kinds: &[&str]) -> bool {
-    stmts.iter().any(|s| {
-        let mut found = false;
-        preorder(*s, |n| {
-            if matches!(
-                n.kind(),
-                "function_definition" | "class_definition" | "lambda"
-            ) && n != *s
-            {
-                return false;
-            }
-            found |= kinds.contains(&n.kind());
-            !found
-        });
-        found
-    })
+    any_outside_nested(stmts, |n| kinds.contains(&n.kind()))
 }
 
 fn has_yield(stmts: &[Node]) -> bool {
