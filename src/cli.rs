@@ -10,7 +10,7 @@ use std::sync::Arc;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::check;
-use crate::config::{self, Options};
+use crate::config::Options;
 use crate::diagnostic::FileFindings;
 use crate::discover::{self, Target};
 use crate::fix;
@@ -33,7 +33,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Check files and directories (default: the current directory).
-    Check(CheckArgs),
+    Check(Box<CheckArgs>),
     /// List every rule.
     Rules {
         /// `text` (a table) or `json`.
@@ -112,13 +112,25 @@ struct CheckArgs {
     /// Exit 0 even when there are findings.
     #[arg(long)]
     exit_zero: bool,
+    /// Learn the project's helpers only from the files named, not from
+    /// the whole project they belong to.
+    #[arg(long)]
+    no_project: bool,
+    /// Parse and analyse every file, even those whose bytes name no
+    /// resource library and no project helper (slower; the findings are
+    /// the same).
+    #[arg(long)]
+    no_prefilter: bool,
+    /// Print how many files were read, parsed and analysed (to stderr).
+    #[arg(short, long)]
+    verbose: bool,
 }
 
 /// Runs the command line and returns the process's exit code.
 pub fn run() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::Check(args) => match run_check(args) {
+        Command::Check(args) => match run_check(*args) {
             Ok(code) => code,
             Err(message) => {
                 eprintln!("leaklint: error: {message}");
@@ -238,7 +250,7 @@ fn run_check(args: CheckArgs) -> Result<ExitCode, CliError> {
     let (targets, stdin_text) = match &args.stdin_filename {
         Some(name) => {
             let settings = resolver.settings_for_dir(
-                &config::absolute(name)
+                &crate::source::absolute(name)
                     .parent()
                     .map(Path::to_path_buf)
                     .unwrap_or_default(),
@@ -300,11 +312,44 @@ fn run_check(args: CheckArgs) -> Result<ExitCode, CliError> {
             unsafe_fixes: args.unsafe_fixes,
         },
     };
+    let project_files = if args.no_project {
+        Vec::new()
+    } else {
+        // Directories walked already hold their files; with standard
+        // input nothing was walked.
+        let walked: Vec<PathBuf> = match &args.stdin_filename {
+            Some(_) => Vec::new(),
+            None if args.paths.is_empty() => vec![PathBuf::from(".")],
+            None => args.paths.clone(),
+        }
+        .into_iter()
+        .filter(|p| p.is_dir())
+        .filter_map(|p| std::fs::canonicalize(p).ok())
+        .collect();
+        discover::project_files(&targets, &walked, &resolver)
+    };
     let targets = check::Targets {
         files: targets,
         stdin: stdin_text,
+        project_files,
     };
-    let report = check::run(&targets, check_mode)?;
+    let options = check::RunOptions {
+        prefilter: !args.no_prefilter,
+    };
+    let report = check::run(&targets, check_mode, &options)?;
+    if args.verbose {
+        let c = &report.counts;
+        let n = check::Counts::get;
+        eprintln!(
+            "leaklint: {} files checked, {} in their projects; {} read, {} parses, {} analysed, {} rounds",
+            targets.files.len(),
+            n(&c.files),
+            n(&c.read),
+            n(&c.parsed),
+            n(&c.analysed),
+            n(&c.rounds)
+        );
+    }
     let stdin_text = targets.stdin;
     for message in &report.errors {
         eprintln!("leaklint: error: {message}");
@@ -410,7 +455,7 @@ fn targets_format(resolver: &Resolver, args: &CheckArgs) -> Option<Format> {
         .or(args.paths.first())
         .cloned()
         .unwrap_or_else(|| PathBuf::from("."));
-    let abs = config::absolute(&first);
+    let abs = crate::source::absolute(&first);
     let dir = if abs.is_dir() {
         abs
     } else {

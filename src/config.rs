@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde::Deserialize;
 
@@ -156,29 +156,6 @@ pub fn parse_options(
     } else {
         toml::from_str(text).map(Some).map_err(bad)
     }
-}
-
-/// An absolute, lexically normalised path (no symlink resolution: the
-/// user's view of the tree is what globs are written against).
-pub fn absolute(path: &Path) -> PathBuf {
-    static CWD: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
-    let joined = if path.is_absolute() {
-        path.to_path_buf()
-    } else {
-        CWD.get_or_init(|| std::env::current_dir().unwrap_or_default())
-            .join(path)
-    };
-    let mut out = PathBuf::new();
-    for comp in joined.components() {
-        match comp {
-            std::path::Component::CurDir => {}
-            std::path::Component::ParentDir => {
-                out.pop();
-            }
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 #[cfg(test)]

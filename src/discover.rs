@@ -32,7 +32,7 @@ pub struct Discovery {
 }
 
 fn parent_dir(path: &Path) -> PathBuf {
-    let abs = crate::config::absolute(path);
+    let abs = crate::source::absolute(path);
     abs.parent().map(Path::to_path_buf).unwrap_or(abs)
 }
 
@@ -61,7 +61,7 @@ pub fn discover(paths: &[PathBuf], resolver: &Arc<Resolver>, force_exclude_cli: 
             );
             continue;
         }
-        match resolver.settings_for_dir(&crate::config::absolute(root)) {
+        match resolver.settings_for_dir(&crate::source::absolute(root)) {
             Ok(s)
                 if (s.force_exclude || force_exclude_cli) && s.is_excluded_with_ancestors(root) =>
             {
@@ -138,6 +138,77 @@ fn walk_dir(
     }
 }
 
+/// The directory a file's project is rooted at: the directory of the
+/// configuration that governs it; else the nearest directory with a
+/// `.git`, `pyproject.toml` or `setup.cfg`, or a `Cargo.toml` that
+/// declares a `[workspace]`; else the nearest crate (`Cargo.toml`). `None`
+/// when there is none of these: the project is then the files named.
+pub fn project_root(path: &Path, settings: &Settings) -> Option<PathBuf> {
+    let file = crate::source::absolute(path);
+    if settings.source.is_some() && file.starts_with(&settings.root) {
+        return Some(settings.root.clone());
+    }
+    let mut crate_root = None;
+    for dir in file.ancestors().skip(1) {
+        if dir.join(".git").exists()
+            || dir.join("pyproject.toml").is_file()
+            || dir.join("setup.cfg").is_file()
+        {
+            return Some(dir.to_path_buf());
+        }
+        let manifest = dir.join("Cargo.toml");
+        if manifest.is_file() {
+            let workspace = std::fs::read_to_string(&manifest)
+                .is_ok_and(|t| t.lines().any(|l| l.trim() == "[workspace]"));
+            if workspace {
+                return Some(dir.to_path_buf());
+            }
+            crate_root.get_or_insert_with(|| dir.to_path_buf());
+        }
+    }
+    crate_root
+}
+
+/// The files of the targets' projects that are not targets themselves:
+/// each project root is walked as `check ROOT` would walk it, unless a
+/// directory already walked (`walked`, canonical) contains it.
+pub fn project_files(
+    targets: &[Target],
+    walked: &[PathBuf],
+    resolver: &Arc<Resolver>,
+) -> Vec<Target> {
+    // Walked as found (absolute, not canonical), so that paths in the
+    // project read like the targets' own; compared canonically.
+    let mut roots: Vec<(PathBuf, PathBuf)> = Vec::new();
+    for t in targets {
+        let Some(root) = project_root(&t.path, &t.settings) else {
+            continue;
+        };
+        let canonical = std::fs::canonicalize(&root).unwrap_or_else(|_| root.clone());
+        if !walked.iter().any(|w| canonical.starts_with(w))
+            && !roots.iter().any(|(c, _)| *c == canonical)
+        {
+            roots.push((canonical, root));
+        }
+    }
+    if roots.is_empty() {
+        return Vec::new();
+    }
+    let mut seen: HashSet<PathBuf> = targets
+        .iter()
+        .map(|t| {
+            std::fs::canonicalize(&t.path).unwrap_or_else(|_| crate::source::absolute(&t.path))
+        })
+        .collect();
+    let mut out = Discovery::default();
+    for (_, root) in &roots {
+        walk_dir(root, resolver, &mut out, &mut seen);
+    }
+    // Problems in the rest of the project are not this run's to report:
+    // its files are read only for what they define.
+    out.targets
+}
+
 /// The path an I/O error of the walk is about, if it names one.
 fn error_path(error: &ignore::Error) -> Option<&Path> {
     match error {
@@ -191,7 +262,7 @@ fn push_file(
     };
     // The same file reached twice (overlapping arguments, symlinks) is
     // checked once.
-    let key = std::fs::canonicalize(&path).unwrap_or_else(|_| path.clone());
+    let key = std::fs::canonicalize(&path).unwrap_or_else(|_| crate::source::absolute(&path));
     if seen.insert(key) {
         out.targets.push(Target {
             path,

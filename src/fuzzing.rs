@@ -55,8 +55,9 @@ pub fn check_text(text: &str, language: Language) {
             settings: all_rules(),
         }],
         stdin: Some(Ok(text.to_string())),
+        project_files: Vec::new(),
     };
-    let report = check::run_in(pool(), &targets, Mode::Report);
+    let report = check::run_in(pool(), &targets, Mode::Report, &Default::default());
     assert!(report.errors.is_empty(), "{}", report.errors[0]);
     assert_eq!(report.files.len(), 1, "the file came back");
     let checked = &report.files[0];
@@ -88,13 +89,7 @@ fn fix_text_here(text: &str, language: Language) {
     }
     let settings = all_rules();
     let path = path_for(language);
-    let project = match language {
-        Language::Python => check::build_project(&[(path.as_path(), text, &settings)]),
-        Language::Rust => check::Project {
-            rust: check::build_rust_project(&[(path.as_path(), text, &settings)]),
-            ..check::Project::default()
-        },
-    };
+    let project = check::project_of_one(&path, text, language, settings.clone());
     let source = SourceFile::new(&path, text.to_string());
     let findings = check::lint(&source, language, &settings, &project);
     let parses = |t: &str| !check::has_syntax_error(t, language);

@@ -807,8 +807,11 @@ mod tests {
         let (spec, _) = table.acquired_by_call("psycopg.connect").next().unwrap();
         assert_eq!(spec.with_semantics, Some(WithSemantics::Closes));
         let libraries = crate::python::analyse::LibraryModules::new(&table);
-        assert!(libraries.imported_by("import psycopg2\n"));
-        assert!(!libraries.imported_by("import os\n"));
+        assert!(libraries.imported_by("import psycopg2\nc = psycopg2.connect()\n"));
+        // An import alone acquires nothing: the prefilter also wants a name
+        // that acquires (or is a resource type) somewhere in the text.
+        assert!(!libraries.imported_by("import psycopg2\n"));
+        assert!(!libraries.imported_by("import os\nos.connect()\n"));
     }
 
     #[test]

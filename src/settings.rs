@@ -10,11 +10,10 @@ use std::sync::{Arc, Mutex};
 
 use globset::{Glob, GlobSet, GlobSetBuilder};
 
-use crate::config::{
-    absolute, read_options, ConfigError, Format, Options, CONFIG_FILES, DEFAULT_EXCLUDES,
-};
+use crate::config::{read_options, ConfigError, Format, Options, CONFIG_FILES, DEFAULT_EXCLUDES};
 use crate::resources::{self, ResourceSpec, ResourceTable, SpecLanguage};
 use crate::rules::RuleSet;
+use crate::source::absolute;
 
 fn build_globs(patterns: &[String], key: &str) -> Result<GlobSet, ConfigError> {
     let mut builder = GlobSetBuilder::new();

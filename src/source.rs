@@ -4,6 +4,29 @@
 
 use std::path::PathBuf;
 
+/// An absolute, lexically normalised path (no symlink resolution: the
+/// user's view of the tree is what globs are written against).
+pub fn absolute(path: &std::path::Path) -> PathBuf {
+    static CWD: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    let joined = if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        CWD.get_or_init(|| std::env::current_dir().unwrap_or_default())
+            .join(path)
+    };
+    let mut out = PathBuf::new();
+    for comp in joined.components() {
+        match comp {
+            std::path::Component::CurDir => {}
+            std::path::Component::ParentDir => {
+                out.pop();
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 /// Where a finding points, as the user sees it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Location {

@@ -156,10 +156,16 @@ fn missing_paths_are_usage_errors_but_the_rest_is_checked() {
 
 #[test]
 fn unreadable_and_unparsable_files_are_findings_and_the_run_continues() {
+    // Broken files name an acquiring function of a library, so the
+    // prefilter admits them and their syntax errors are reported.
     let dir = tree(&[
-        ("bad.py", "def f(:\n    pass\n"),
-        ("bad.rs", "fn main() { let x = ; }\n"),
+        ("bad.py", "from sqlite3 import connect\ndef f(:\n    pass\n"),
+        ("bad.rs", "use sqlx::PgPool;\nfn main() { let x = ; }\n"),
         ("leak.py", LEAK),
+        // Files that name no resource library (nor a project helper) are
+        // not analysed, so not parsed either: no LK001.
+        ("plain.py", "def f(:\n    pass\n"),
+        ("plain.rs", "fn main() { let x = ; }\n"),
     ]);
     fs::write(dir.path().join("latin1.py"), b"x = '\xe9'\n").unwrap();
     std::os::unix::fs::symlink("missing.py", dir.path().join("dangling.py")).unwrap();
@@ -183,13 +189,21 @@ fn unreadable_and_unparsable_files_are_findings_and_the_run_continues() {
         out.contains("latin1.py:1:1: LK002 could not read file: not valid UTF-8 (line 1"),
         "{out}"
     );
-    assert!(out.contains("bad.rs:1:21: LK001 syntax error"), "{out}");
+    assert!(out.contains("bad.rs:2:21: LK001 syntax error"), "{out}");
 }
 
 #[test]
 fn deeply_nested_files_get_a_clear_message() {
-    let deep_py = format!("x = {}1{}\n", "(".repeat(3000), ")".repeat(3000));
-    let deep_rs = format!("fn f() {{ {}1{} }}\n", "(".repeat(3000), ")".repeat(3000));
+    let deep_py = format!(
+        "from sqlite3 import connect\nx = {}1{}\n",
+        "(".repeat(3000),
+        ")".repeat(3000)
+    );
+    let deep_rs = format!(
+        "use sqlx::PgPool;\nfn f() {{ {}1{} }}\n",
+        "(".repeat(3000),
+        ")".repeat(3000)
+    );
     let dir = tree(&[("deep.py", &deep_py), ("deep.rs", &deep_rs)]);
     let out = concise(dir.path(), &[]);
     assert!(
@@ -464,21 +478,21 @@ fn skip_file_and_rust_allow_comments() {
         ("skipped.py", &skipped),
         (
             "allowed.rs",
-            "fn main() { let x = ; } // leaklint: allow(LK001)\n",
+            "use sqlx::PgPool;\nfn main() { let x = ; } // leaklint: allow(LK001)\n",
         ),
         (
             "above.rs",
-            "// leaklint: allow(LK001)\nfn main() { let x = ; }\n",
+            "use sqlx::PgPool;\n// leaklint: allow(LK001)\nfn main() { let x = ; }\n",
         ),
         (
             "other.rs",
-            "// leaklint: allow(LK104)\nfn main() { let x = ; }\n",
+            "use sqlx::PgPool;\n// leaklint: allow(LK104)\nfn main() { let x = ; }\n",
         ),
     ]);
     let out = concise(dir.path(), &[]);
     assert_eq!(
         out,
-        "other.rs:2:21: LK001 syntax error: expected an expression\n"
+        "other.rs:3:21: LK001 syntax error: expected an expression\n"
     );
 }
 
@@ -770,7 +784,7 @@ fn indentation_past_pythons_limit_is_refused_and_loses_no_other_file() {
     let deep = |levels: usize| -> String {
         (0..levels)
             .map(|i| format!("{}if x:\n", " ".repeat(i)))
-            .collect::<String>()
+            .fold("from sqlite3 import connect\n".to_string(), |s, l| s + &l)
             + &" ".repeat(levels)
             + "\"s\"\n"
     };
@@ -846,12 +860,20 @@ fn hostile_files_lose_no_other_file() {
         ("a.py".into(), LEAK.into(), "5:10: LK104"),
         (
             "nest.py".into(),
-            format!("x = {}\n", nest("(", ")", 100_000)).into(),
+            format!(
+                "from sqlite3 import connect\nx = {}\n",
+                nest("(", ")", 100_000)
+            )
+            .into(),
             "1:1: LK002",
         ),
         (
             "nest.rs".into(),
-            format!("fn f() {{ let x = {}; }}\n", nest("[", "]", 100_000)).into(),
+            format!(
+                "use sqlx::PgPool;\nfn f() {{ let x = {}; }}\n",
+                nest("[", "]", 100_000)
+            )
+            .into(),
             "1:1: LK002",
         ),
         (
@@ -861,13 +883,13 @@ fn hostile_files_lose_no_other_file() {
         ),
         (
             "nul.py".into(),
-            b"import requests\0\ndef f():\n    s = 1\0\n".to_vec(),
+            b"from requests import Session\0\ndef f():\n    s = 1\0\n".to_vec(),
             "1:1: LK001",
         ),
         (
             "nul.rs".into(),
-            b"fn main() {\0 let x = 1; }\n".to_vec(),
-            "1:12: LK001",
+            b"use sqlx::PgPool;\nfn main() {\0 let x = 1; }\n".to_vec(),
+            "2:12: LK001",
         ),
         (
             "utf16.py".into(),
@@ -892,10 +914,19 @@ fn hostile_files_lose_no_other_file() {
         ),
         (
             "fstrings.py".into(),
-            format!("x = {}1{}\n", "f\"{".repeat(600), "}\"".repeat(600)).into(),
+            format!(
+                "from requests import Session\nx = {}1{}\n",
+                "f\"{".repeat(600),
+                "}\"".repeat(600)
+            )
+            .into(),
             "1:1: LK001",
         ),
-        ("def_at_end.py".into(), b"def f():".to_vec(), "1:9: LK001"),
+        (
+            "def_at_end.py".into(),
+            b"from requests import Session\ndef f():".to_vec(),
+            "2:9: LK001",
+        ),
         // Old Mac line endings: rows as CPython and editors count them.
         (
             "lone_cr.py".into(),

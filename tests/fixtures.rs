@@ -92,8 +92,9 @@ fn every_fixture_produces_exactly_its_expected_findings() {
     let targets = check::Targets {
         files: found.targets,
         stdin: None,
+        project_files: Vec::new(),
     };
-    let report = check::run(&targets, check::Mode::Report).unwrap();
+    let report = check::run(&targets, check::Mode::Report, &Default::default()).unwrap();
     assert!(report.errors.is_empty(), "{:?}", report.errors);
     let mut actual: BTreeMap<PathBuf, Expected> = BTreeMap::new();
     for checked in &report.files {
@@ -141,6 +142,48 @@ fn every_fixture_produces_exactly_its_expected_findings() {
         "fixture mismatches:\n{}",
         failures.join("\n")
     );
+}
+
+/// Every finding of every fixture, as `(path, row, column, code, message)`.
+fn findings_with(options: &check::RunOptions) -> Vec<(PathBuf, usize, usize, String, String)> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
+    let resolver = Arc::new(Resolver::new(None, Options::default()).unwrap());
+    let found = discover::discover(std::slice::from_ref(&root), &resolver, false);
+    let targets = check::Targets {
+        files: found.targets,
+        stdin: None,
+        project_files: Vec::new(),
+    };
+    let report = check::run(&targets, check::Mode::Report, options).unwrap();
+    assert!(report.errors.is_empty(), "{:?}", report.errors);
+    report
+        .files
+        .iter()
+        .flat_map(|c| {
+            let source = &c.findings.source;
+            c.findings.findings.iter().map(move |f| {
+                let loc = source.location(f.span.start);
+                let path = source.path.clone();
+                (
+                    path,
+                    loc.row,
+                    loc.column,
+                    f.code.to_string(),
+                    f.message.clone(),
+                )
+            })
+        })
+        .collect()
+}
+
+/// The prefilter only saves work: parsing and analysing every file gives
+/// the same findings, messages included.
+#[test]
+fn the_prefilter_drops_no_finding() {
+    let with = findings_with(&check::RunOptions { prefilter: true });
+    let without = findings_with(&check::RunOptions { prefilter: false });
+    assert!(with.len() > 50, "{}", with.len());
+    assert_eq!(with, without);
 }
 
 #[test]

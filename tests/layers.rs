@@ -177,7 +177,7 @@ fn no_module_imports_a_higher_layer() {
         ("fix", &["diagnostic"][..]),
         (
             "settings",
-            &["config", "resources", "rules", "python", "rust"][..],
+            &["config", "resources", "rules", "python", "rust", "source"][..],
         ),
         ("discover", &["config", "settings", "source"][..]),
         (

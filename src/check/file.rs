@@ -4,10 +4,13 @@
 
 use super::project::Project;
 use super::read::io_finding;
+use super::words::SummaryWords;
 use crate::diagnostic::{Finding, Span};
 use crate::fix;
-use crate::python::analyse::{package_of, worth_lowering};
-use crate::python::context::{module_name, FileContext};
+use crate::python::analyse::{global_summaries, package_of, summarise};
+use crate::python::context::{
+    module_name, Dependencies, FileContext, FnSummary, Summaries, SummaryView,
+};
 use crate::python::model::Model;
 use crate::python::{self, PyModule};
 use crate::rules::{Check, PythonContext, RuleLanguage, RustContext, SYNTAX_ERROR};
@@ -32,13 +35,31 @@ pub fn has_syntax_error(text: &str, language: Language) -> bool {
 }
 
 /// Every finding for one file's text, suppressions and settings applied,
-/// sorted by position.
+/// sorted by position. Files the prefilter turns away (they name no
+/// resource library and none of the project's summarised names) are not
+/// parsed and have none.
 pub fn lint(
     source: &SourceFile,
     language: Language,
     settings: &Settings,
     project: &Project,
 ) -> Vec<Finding> {
+    debug_panic_hook(source);
+    match language {
+        Language::Python => {
+            let admitted = admits_python(&source.text, settings, &project.words);
+            if !admitted && project.prefilter {
+                return Vec::new();
+            }
+            python_pass(source, settings, &project.python, admitted, true).findings
+        }
+        Language::Rust => lint_rust(source, settings, project),
+    }
+}
+
+/// A hidden hook so tests can prove a panic in one file loses no other
+/// file's findings.
+pub(crate) fn debug_panic_hook(source: &SourceFile) {
     if std::env::var_os("LEAKLINT_DEBUG_PANIC_ON").is_some_and(|p| {
         !p.is_empty()
             && source
@@ -46,18 +67,25 @@ pub fn lint(
                 .to_string_lossy()
                 .contains(&*p.to_string_lossy())
     }) {
-        // A hidden hook so tests can prove a panic in one file loses no
-        // other file's findings.
         panic!("LEAKLINT_DEBUG_PANIC_ON matched {}", source.path.display());
     }
-    if suppress::skips_file(source, language) {
-        return Vec::new();
-    }
-    let (mut findings, comments) = match language {
-        Language::Python => lint_python(source, settings, project),
-        Language::Rust => (lint_rust(source, settings, project), Vec::new()),
-    };
-    suppress::apply(source, language, &comments, &mut findings);
+}
+
+/// The byte prefilter for Python: the file imports a resource library
+/// (from `rules/`) or writes one of the project's summarised names.
+pub(crate) fn admits_python(text: &str, settings: &Settings, words: &SummaryWords) -> bool {
+    settings.python_libraries.imported_by(text) || words.mentioned_in(text)
+}
+
+/// Suppressions, per-file ignores and the selection applied; sorted.
+fn finish(
+    source: &SourceFile,
+    language: Language,
+    settings: &Settings,
+    comments: &[Span],
+    mut findings: Vec<Finding>,
+) -> Vec<Finding> {
+    suppress::apply(source, language, comments, &mut findings);
     let ignored = settings.ignored_for(&source.path);
     findings.retain(|f| settings.rules.contains(f.code) && !ignored.contains(&f.code));
     findings.sort_by(|a, b| {
@@ -67,54 +95,134 @@ pub fn lint(
     findings
 }
 
-fn lint_python(
+/// How many times a file is lowered again with its own new summaries, so
+/// that its helpers built on its own helpers are known (`get_repo` over
+/// `get_conn` in one module).
+const OWN_ROUNDS: usize = 3;
+
+/// One Python file from one parse: its summaries (for the project), the
+/// project summaries it depends on, and (when `want_findings`) its
+/// findings.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PythonPass {
+    /// The module's dotted name, which its summaries' keys begin with.
+    pub module: String,
+    pub summaries: Vec<(String, FnSummary)>,
+    /// What the analysis asked of the project's summaries, and was told:
+    /// the result stays right while the project gives the same answers.
+    pub deps: Dependencies,
+    /// Suppressions and settings applied.
+    pub findings: Vec<Finding>,
+}
+
+/// The analysis of one Python file with the project's summaries `known`.
+/// The file's own summaries take the place of the project's for its own
+/// names, and the file is lowered again with them until they settle.
+/// `report_unparsed`: whether LK001/LK002 for an unparsable file are
+/// reported (for files the prefilter admits: only those are analysed).
+pub fn python_pass(
     source: &SourceFile,
     settings: &Settings,
-    project: &Project,
-) -> (Vec<Finding>, Vec<Span>) {
+    known: &Summaries,
+    report_unparsed: bool,
+    want_findings: bool,
+) -> PythonPass {
+    let mut out = PythonPass::default();
     let mut module = PyModule::parse(&source.text);
     if let Some(levels) = module.refused_indentation {
         let message = format!(
             "file not analysed: it nests {levels} indentation levels deep, over Python's limit of {} (CPython rejects it too: too many levels of indentation)",
             python::MAX_INDENT_LEVELS
         );
-        return (vec![io_finding(message)], Vec::new());
+        if report_unparsed && want_findings {
+            out.findings = finish(
+                source,
+                Language::Python,
+                settings,
+                &[],
+                vec![io_finding(message)],
+            );
+        }
+        return out;
     }
-    let mut findings = Vec::new();
     if let Some(depth) = module.too_deep() {
-        findings.push(io_finding(format!(
+        let message = format!(
             "file not analysed: its syntax tree is {depth} levels deep, over the limit of {}",
             python::MAX_TREE_DEPTH
-        )));
-        return (findings, Vec::new());
+        );
+        if report_unparsed && want_findings {
+            out.findings = finish(
+                source,
+                Language::Python,
+                settings,
+                &[],
+                vec![io_finding(message)],
+            );
+        }
+        return out;
     }
-    if let Some((span, message)) = module.first_syntax_error() {
+    let mut findings = Vec::new();
+    if let Some((span, message)) = module.first_syntax_error().filter(|_| report_unparsed) {
         findings.push(SYNTAX_ERROR.finding(
             span,
             message,
             "Fix the syntax error; leaklint analysed only the parts it could parse.",
         ));
     }
-    // Every rule below needs a library (or a project module that wraps
-    // one) imported: files that import none are done after parsing.
     let name = module_name(&source.path);
     module.imports.anchor(&package_of(&source.path, &name));
-    if !worth_lowering(
-        &module,
-        &name,
-        &settings.python_libraries,
-        &project.python_modules,
-    ) {
-        let comments = if findings.is_empty() {
-            Vec::new()
-        } else {
-            module.comments()
-        };
-        return (findings, comments);
+    out.module = name.clone();
+    let mut view = SummaryView::new(Summaries::new(), known);
+    let mut lowered = None;
+    if settings.rules.need_project(RuleLanguage::Python) {
+        for _ in 0..OWN_ROUNDS {
+            let file = FileContext::new(&module, &settings.python, &view, name.clone());
+            let results: Vec<_> = python::lower_file(&file)
+                .into_iter()
+                .map(|l| {
+                    let outcome = crate::analysis::analyse(&l.function);
+                    (l, outcome)
+                })
+                .collect();
+            let mut found = summarise(&results, &settings.python.vocabulary);
+            found.extend(global_summaries(&file));
+            // Every reader treats an empty summary as no summary; left
+            // in, each would be a name that admits its callers' files.
+            found.retain(|(_, s)| !s.is_empty());
+            let own: Summaries = found.iter().cloned().collect();
+            drop(file);
+            let settled = view.own() == &own;
+            out.summaries = found;
+            view.set_own(own);
+            if settled {
+                lowered = Some(results);
+                break;
+            }
+        }
     }
-    let file = FileContext::new(&module, &settings.python, &project.python, name);
+    let skipped = suppress::skips_file(source, Language::Python);
+    if !want_findings || skipped || !settings.rules.any_of(RuleLanguage::Python) {
+        if want_findings && !skipped && !findings.is_empty() {
+            out.findings = finish(
+                source,
+                Language::Python,
+                settings,
+                &module.comments(),
+                findings,
+            );
+        }
+        out.deps = view.asked();
+        return out;
+    }
+    let file = FileContext::new(&module, &settings.python, &view, name);
     let model = Model::new(&file);
-    let cx = PythonContext::new(source, &project.python, &file, &model);
+    let functions = lowered.map(|results| {
+        results
+            .into_iter()
+            .map(|(l, outcome)| (l.function, outcome))
+            .collect()
+    });
+    let cx = PythonContext::new(source, &view, &file, &model, functions);
     for rule in settings.rules.rules() {
         if let Check::Python(check) = rule.check {
             findings.extend(check(&cx));
@@ -126,16 +234,19 @@ fn lint_python(
     } else {
         module.comments()
     };
-    (findings, comments)
+    out.findings = finish(source, Language::Python, settings, &comments, findings);
+    out.deps = view.asked();
+    out
 }
 
 fn lint_rust(source: &SourceFile, settings: &Settings, project: &Project) -> Vec<Finding> {
-    // Only files the prefilter admits are lowered.
-    let wanted =
-        settings.rules.any_of(RuleLanguage::Rust) && settings.rust_prefilter.admits(&source.text);
+    let admitted = settings.rust_prefilter.admits(&source.text);
+    if (!admitted && project.prefilter) || suppress::skips_file(source, Language::Rust) {
+        return Vec::new();
+    }
     let parsed = rust::parse(source);
-    match &*parsed {
-        RustParse::Parsed(file) if wanted => {
+    let findings = match &*parsed {
+        RustParse::Parsed(file) if settings.rules.any_of(RuleLanguage::Rust) => {
             let lowered = rust::analyse::lower_file(file, source, &settings.rust, &project.rust);
             let functions: Vec<_> = lowered
                 .functions
@@ -157,6 +268,9 @@ fn lint_rust(source: &SourceFile, settings: &Settings, project: &Project) -> Vec
                 .collect()
         }
         RustParse::Parsed(_) => Vec::new(),
+        // Only the files the prefilter admits are analysed, so only they
+        // can be unparsable.
+        _ if !admitted => Vec::new(),
         RustParse::SyntaxError(span, message) => vec![SYNTAX_ERROR.finding(
             *span,
             message.clone(),
@@ -166,7 +280,8 @@ fn lint_rust(source: &SourceFile, settings: &Settings, project: &Project) -> Vec
             "file not analysed: its code nests {depth} levels deep (brackets, prefix operators or generic arguments), over the limit of {}",
             rust::MAX_GROUP_DEPTH
         ))],
-    }
+    };
+    finish(source, Language::Rust, settings, &[], findings)
 }
 
 /// The outcome of fixing one file.

@@ -11,6 +11,7 @@
 mod file;
 mod project;
 mod read;
+mod words;
 
 use std::panic::{self, AssertUnwindSafe};
 
@@ -20,11 +21,10 @@ use crate::diagnostic::FileFindings;
 use crate::discover::Target;
 use crate::source::SourceFile;
 
-pub use file::{fix_file, has_syntax_error, lint, Fixed};
-pub use project::{
-    build_project, build_rust_project, wanted_by_first_pass, wanted_by_rust_first_pass, Project,
-};
+pub use file::{fix_file, has_syntax_error, lint, python_pass, Fixed, PythonPass};
+pub use project::{project_of_one, Counts, Project};
 pub use read::{decode, io_finding, read_problem, ReadError, MAX_FILE_BYTES};
+pub use words::SummaryWords;
 
 /// What to check.
 pub struct Targets {
@@ -32,6 +32,23 @@ pub struct Targets {
     /// The text of the one file in `files`, given on standard input rather
     /// than read from disk (or why it could not be decoded).
     pub stdin: Option<Result<String, ReadError>>,
+    /// The other files of the targets' projects: they inform the
+    /// summaries and are not reported.
+    pub project_files: Vec<Target>,
+}
+
+/// How a run goes about its work.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// Skip files whose bytes show they cannot matter (`--no-prefilter`
+    /// turns this off, to prove that it drops no finding).
+    pub prefilter: bool,
+}
+
+impl Default for RunOptions {
+    fn default() -> RunOptions {
+        RunOptions { prefilter: true }
+    }
 }
 
 /// Whether to report findings only, or to fix what can be fixed.
@@ -61,6 +78,8 @@ pub struct Report {
     /// Internal errors (a panic while checking a file): the run failed,
     /// but every other file was checked.
     pub errors: Vec<InternalError>,
+    /// How much work the run did.
+    pub counts: Counts,
 }
 
 /// A panic while checking one file.
@@ -81,8 +100,8 @@ pub enum RunError {
 }
 
 /// Checks (and in [`Mode::Fix`] fixes, in memory) every target.
-pub fn run(targets: &Targets, mode: Mode) -> Result<Report, RunError> {
-    Ok(run_in(&worker_pool()?, targets, mode))
+pub fn run(targets: &Targets, mode: Mode, options: &RunOptions) -> Result<Report, RunError> {
+    Ok(run_in(&worker_pool()?, targets, mode, options))
 }
 
 /// The threads a run checks files on.
@@ -96,26 +115,56 @@ pub fn worker_pool() -> Result<rayon::ThreadPool, RunError> {
 
 /// [`run`] on threads of the caller's: a caller that checks many texts
 /// one after another (a fuzzer, a language server) starts them once.
-pub fn run_in(pool: &rayon::ThreadPool, targets: &Targets, mode: Mode) -> Report {
+pub fn run_in(
+    pool: &rayon::ThreadPool,
+    targets: &Targets,
+    mode: Mode,
+    options: &RunOptions,
+) -> Report {
     // Panics are reported per file below; the default hook would also
     // print a backtrace hint in the middle of the report.
     let previous_hook = panic::take_hook();
     panic::set_hook(Box::new(|_| {}));
-    let project = pool.install(|| project::first_pass(targets));
+    let units: Vec<project::Unit> = targets
+        .files
+        .iter()
+        .map(|target| project::Unit {
+            target,
+            reported: true,
+            stdin: targets.stdin.as_ref(),
+        })
+        .chain(targets.project_files.iter().map(|target| project::Unit {
+            target,
+            reported: false,
+            stdin: None,
+        }))
+        .collect();
+    let counts = Counts::default();
+    let mut analysed = pool.install(|| project::analyse(&units, options.prefilter, &counts));
+    let project = &analysed.project;
+    let mut done: Vec<Option<(String, Vec<crate::diagnostic::Finding>)>> =
+        std::mem::take(&mut analysed.python);
+    done.truncate(targets.files.len());
     let results: Vec<Result<Checked, InternalError>> = pool.install(|| {
         targets
             .files
             .par_iter()
-            .map(|target| {
+            .zip(done.par_iter_mut())
+            .map(|(target, done)| {
                 panic::catch_unwind(AssertUnwindSafe(|| match &targets.stdin {
-                    Some(Ok(text)) => check_target(&project, target, Some(text), mode),
+                    // Analysed in the project pass, from the same parse.
+                    _ if mode == Mode::Report && done.is_some() => {
+                        let (text, findings) = done.take().unwrap_or_default();
+                        reported(&target.path, text, findings)
+                    }
+                    Some(Ok(text)) => check_target(project, target, Some(text), mode, &counts),
                     Some(Err(message)) => {
                         // Not UTF-8 on standard input.
-                        let mut c = check_target(&project, target, Some(""), Mode::Report);
+                        let mut c = check_target(project, target, Some(""), Mode::Report, &counts);
                         c.findings.findings = vec![io_finding(message.to_string())];
                         c
                     }
-                    None => check_target(&project, target, None, mode),
+                    None => check_target(project, target, None, mode, &counts),
                 }))
                 .map_err(|payload| InternalError {
                     path: crate::source::display_path(&target.path),
@@ -128,6 +177,7 @@ pub fn run_in(pool: &rayon::ThreadPool, targets: &Targets, mode: Mode) -> Report
     let mut report = Report {
         files: Vec::new(),
         errors: Vec::new(),
+        counts,
     };
     for r in results {
         match r {
@@ -157,13 +207,31 @@ fn check_target(
     target: &Target,
     stdin_text: Option<&str>,
     mode: Mode,
+    counts: &Counts,
 ) -> Checked {
     let text = match stdin_text {
         Some(t) => Ok(t.to_string()),
-        None => read_problem(&target.path),
+        None => {
+            counts
+                .read
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            read_problem(&target.path)
+        }
     };
     match text {
-        Ok(text) => check_text(project, text, target, mode),
+        Ok(text) => {
+            if target.language == crate::source::Language::Rust
+                && (!project.prefilter || target.settings.rust_prefilter.admits(&text))
+            {
+                counts
+                    .parsed
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                counts
+                    .analysed
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
+            check_text(project, text, target, mode)
+        }
         Err(problem) => {
             let finding = io_finding(problem.to_string());
             let findings = if target.settings.rules.contains(finding.code) {
@@ -183,24 +251,36 @@ fn check_target(
     }
 }
 
+/// A file's findings as reported.
+fn reported(
+    path: &std::path::Path,
+    text: String,
+    findings: Vec<crate::diagnostic::Finding>,
+) -> Checked {
+    // Reporters read a file's text only to show its findings; holding
+    // every clean file's text until the end would cost the whole tree's
+    // size in memory.
+    let text = if findings.is_empty() {
+        String::new()
+    } else {
+        text
+    };
+    Checked {
+        findings: FileFindings {
+            source: SourceFile::new(path, text),
+            findings,
+        },
+        fixed: None,
+        fixes_applied: 0,
+    }
+}
+
 fn check_text(project: &Project, text: String, target: &Target, mode: Mode) -> Checked {
     let path = &target.path;
     let source = SourceFile::new(path, text);
     let Mode::Fix { unsafe_fixes } = mode else {
         let findings = lint(&source, target.language, &target.settings, project);
-        // Reporters read a file's text only to show its findings; holding
-        // every clean file's text until the end would cost the whole
-        // tree's size in memory.
-        let source = if findings.is_empty() {
-            SourceFile::new(path, String::new())
-        } else {
-            source
-        };
-        return Checked {
-            findings: FileFindings { source, findings },
-            fixed: None,
-            fixes_applied: 0,
-        };
+        return reported(path, source.text, findings);
     };
     let fixed = fix_file(
         project,

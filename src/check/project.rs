@@ -1,88 +1,262 @@
-//! The first pass: what the project's own functions and types do with
-//! resources, learnt from every file before any file is checked.
+//! The project pass: what the project's own functions and types do with
+//! resources, learnt from every file of the project (not only the files
+//! being checked), and each file's findings from the same parse.
+//!
+//! Python runs to a fixpoint. A round analyses each file the prefilter
+//! admits whose view of the project (the summaries its names reach,
+//! [`SummaryWords::dependencies`]) changed since it was last analysed,
+//! then merges every file's summaries. A file whose view did not change
+//! keeps its result, so most files are parsed once: only a file that
+//! calls another file's helpers is analysed a second time, once those
+//! helpers are known. Rust files are summarised first (their facts are
+//! per file), then checked.
 
+use std::collections::HashMap;
 use std::panic::{self, AssertUnwindSafe};
 use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use rayon::prelude::*;
 
-use super::read::read_problem;
-use super::Targets;
-use crate::python;
-use crate::python::context::Summaries;
+use super::file::{admits_python, python_pass, PythonPass};
+use super::read::{read_problem, ReadError};
+use super::words::SummaryWords;
+use crate::discover::Target;
+use crate::python::context::{answers_hold, Summaries};
 use crate::rules::RuleLanguage;
 use crate::settings::Settings;
 use crate::source::{Language, SourceFile};
 
-/// What the first pass learnt about the whole project.
-#[derive(Debug, Default, Clone)]
+/// What the project pass learnt about the whole project.
+#[derive(Debug, Clone)]
 pub struct Project {
     pub python: Summaries,
+    /// The names of `python`'s summaries, for the prefilter.
+    pub words: SummaryWords,
     /// Type aliases, struct fields and pool-acquiring functions of the
     /// Rust files, for names one file defines and another uses.
     pub rust: crate::rust::project::RustProject,
-    /// The modules that own a summary, for a quick "does this file
-    /// touch the project's resource helpers" test.
-    pub python_modules: std::collections::HashSet<String>,
+    /// Whether files the byte prefilter turns away are skipped (the
+    /// default) or parsed and analysed anyway (`--no-prefilter`).
+    pub prefilter: bool,
+}
+
+impl Default for Project {
+    fn default() -> Project {
+        Project::new(Summaries::new(), SummaryWords::default())
+    }
 }
 
 impl Project {
-    pub fn new(python: Summaries) -> Project {
-        let python_modules = crate::python::analyse::summarised_modules(&python);
+    /// `words`: `python`'s names (see [`SummaryWords::new`]).
+    pub fn new(python: Summaries, words: SummaryWords) -> Project {
         Project {
+            words,
             python,
-            python_modules,
             rust: Default::default(),
+            prefilter: true,
         }
     }
 }
 
-/// The first pass: summaries of the functions in files that import a
-/// resource library (see `wanted_by_first_pass`), in two rounds so that
-/// helpers built on helpers are known too. `files` are (path, text, settings).
-pub fn build_project(files: &[(&Path, &str, &Settings)]) -> Project {
-    let admitted: Vec<&(&Path, &str, &Settings)> = files
-        .par_iter()
-        .filter(|(_, text, settings)| wanted_by_first_pass(text, settings))
-        .collect();
-    let summarise = |files: &[&(&Path, &str, &Settings)], known: &Summaries| -> Vec<_> {
-        files
-            .par_iter()
-            .flat_map_iter(|(path, text, settings)| {
-                summarise_python_file(path, text, &settings.python, known)
-            })
-            .collect()
-    };
-    let mut summaries: Summaries = summarise(&admitted, &Summaries::new())
-        .into_iter()
-        .collect();
-    // A second round over the files that call a factory found in the
-    // first, so that helpers built on helpers are known too.
-    let factories: Vec<String> = summaries
-        .iter()
-        .filter(|(_, s)| s.returns.is_some() || s.dependency_generator)
-        .filter_map(|(q, _)| q.rsplit('.').next().map(|n| format!("{n}(")))
-        .collect();
-    let callers: Vec<&(&Path, &str, &Settings)> = admitted
-        .iter()
-        .copied()
-        .filter(|(_, text, _)| factories.iter().any(|f| text.contains(f.as_str())))
-        .collect();
-    if !callers.is_empty() {
-        let found = summarise(&callers, &summaries);
-        summaries.extend(found);
-    }
-    Project::new(summaries)
+/// Rounds of the Python fixpoint; helpers nested deeper than this across
+/// files are not all known (each round reaches one level further).
+const MAX_ROUNDS: usize = 6;
+
+/// One file of the project, and whether it is reported.
+pub(crate) struct Unit<'a> {
+    pub target: &'a Target,
+    /// Reported: named on the command line (or found under a named
+    /// directory), not only part of the project.
+    pub reported: bool,
+    /// The text given on standard input for this file.
+    pub stdin: Option<&'a Result<String, ReadError>>,
 }
 
-/// The Rust part of the first pass: the facts of every file that uses a
-/// database crate, merged.
-pub fn build_rust_project(files: &[(&Path, &str, &Settings)]) -> crate::rust::project::RustProject {
-    files
+/// How much work a run did: what the bench reports.
+#[derive(Debug, Default)]
+pub struct Counts {
+    /// Files of the projects (reported or not).
+    pub files: AtomicUsize,
+    /// Files whose bytes were read.
+    pub read: AtomicUsize,
+    /// Parses (a file analysed again in a later round counts again).
+    pub parsed: AtomicUsize,
+    /// Files the prefilter admitted.
+    pub analysed: AtomicUsize,
+    /// Rounds of the Python fixpoint that changed something.
+    pub rounds: AtomicUsize,
+}
+
+impl Counts {
+    fn bump(counter: &AtomicUsize) {
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn get(counter: &AtomicUsize) -> usize {
+        counter.load(Ordering::Relaxed)
+    }
+}
+
+/// A Python file's state across the rounds.
+#[derive(Default)]
+struct PyState {
+    /// The text, kept once the prefilter has admitted the file.
+    text: Option<String>,
+    pass: Option<PythonPass>,
+    /// Analysing it panicked: the check tries again, and reports it.
+    panicked: bool,
+}
+
+/// The outcome of the project pass.
+pub(crate) struct Analysed {
+    pub project: Project,
+    /// For each unit: the Python findings computed during the fixpoint
+    /// (`None` for Rust files, unreadable files and files the prefilter
+    /// turned away), with the text they point into.
+    pub python: Vec<Option<(String, Vec<crate::diagnostic::Finding>)>>,
+}
+
+fn read_unit(unit: &Unit, counts: &Counts) -> Option<String> {
+    Counts::bump(&counts.read);
+    match unit.stdin {
+        Some(text) => text.as_ref().ok().cloned(),
+        None => read_problem(&unit.target.path).ok(),
+    }
+}
+
+/// The project pass over `units`. A file that cannot be read, or panics
+/// here, contributes nothing; the check reports it.
+pub(crate) fn analyse(units: &[Unit], prefilter: bool, counts: &Counts) -> Analysed {
+    counts.files.store(units.len(), Ordering::Relaxed);
+    let python_units: Vec<usize> = (0..units.len())
+        .filter(|&i| units[i].target.language == Language::Python)
+        .collect();
+    let mut states: Vec<PyState> = python_units.iter().map(|_| PyState::default()).collect();
+    let (known, words) = panic::catch_unwind(AssertUnwindSafe(|| {
+        python_fixpoint(units, &python_units, &mut states, prefilter, counts)
+    }))
+    .unwrap_or_default();
+    let rust_units: Vec<&Unit> = units
+        .iter()
+        .filter(|u| u.target.language == Language::Rust)
+        .collect();
+    let mut project = Project::new(known, words);
+    project.prefilter = prefilter;
+    if !rust_units.is_empty() {
+        project.rust = panic::catch_unwind(AssertUnwindSafe(|| rust_facts(&rust_units, counts)))
+            .unwrap_or_default();
+    }
+    let mut python: Vec<Option<_>> = (0..units.len()).map(|_| None).collect();
+    for (state, &i) in states.into_iter().zip(&python_units) {
+        if let (Some(text), Some(pass), false) = (state.text, state.pass, state.panicked) {
+            if units[i].reported {
+                python[i] = Some((text, pass.findings));
+            }
+        }
+    }
+    Analysed { project, python }
+}
+
+/// The Python rounds; returns the project's summaries and their names.
+fn python_fixpoint(
+    units: &[Unit],
+    python_units: &[usize],
+    states: &mut [PyState],
+    prefilter: bool,
+    counts: &Counts,
+) -> (Summaries, SummaryWords) {
+    let mut known = Summaries::new();
+    let mut words = SummaryWords::default();
+    // The names that are new this round: a file the prefilter turned
+    // away before is read again only to look for these.
+    let mut fresh = words.clone();
+    for round in 0..MAX_ROUNDS {
+        let changed = states
+            .par_iter_mut()
+            .zip(python_units.par_iter())
+            .map(|(state, &i)| {
+                let unit = &units[i];
+                let settings = &*unit.target.settings;
+                if state.text.is_none() {
+                    if round > 0 && (fresh.is_empty() || !prefilter) {
+                        return false;
+                    }
+                    let Some(text) = read_unit(unit, counts) else {
+                        return false;
+                    };
+                    let admitted = admits_python(&text, settings, &fresh);
+                    if !admitted && prefilter {
+                        return false;
+                    }
+                    Counts::bump(&counts.analysed);
+                    state.text = Some(text);
+                }
+                if state.panicked {
+                    return false;
+                }
+                let text = state.text.as_deref().unwrap_or_default();
+                if state
+                    .pass
+                    .as_ref()
+                    .is_some_and(|p| answers_hold(&p.deps, &known))
+                {
+                    return false;
+                }
+                Counts::bump(&counts.parsed);
+                let source = SourceFile::new(&unit.target.path, text.to_string());
+                let admitted = admits_python(text, settings, &words);
+                let pass = panic::catch_unwind(AssertUnwindSafe(|| {
+                    super::file::debug_panic_hook(&source);
+                    python_pass(&source, settings, &known, admitted, unit.reported)
+                }));
+                // A panic is the check's to report; this file's summaries
+                // are simply unknown.
+                state.panicked = pass.is_err();
+                state.pass = Some(pass.unwrap_or_default());
+                true
+            })
+            .filter(|&c| c)
+            .count();
+        if changed == 0 {
+            break;
+        }
+        Counts::bump(&counts.rounds);
+        let passes = || states.iter().filter_map(|s| s.pass.as_ref());
+        let next: Summaries = passes().flat_map(|p| p.summaries.iter().cloned()).collect();
+        let modules: HashMap<String, String> = passes()
+            .flat_map(|p| {
+                p.summaries
+                    .iter()
+                    .map(|(k, _)| (k.clone(), p.module.clone()))
+            })
+            .collect();
+        // A file that reached no key before can reach only a new one.
+        let new_keys: Summaries = next
+            .iter()
+            .filter(|(k, _)| !known.contains_key(*k))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        fresh = SummaryWords::new(&new_keys, &modules);
+        words = SummaryWords::new(&next, &modules);
+        known = next;
+    }
+    (known, words)
+}
+
+/// The Rust facts of every file that uses a database crate, merged.
+fn rust_facts(units: &[&Unit], counts: &Counts) -> crate::rust::project::RustProject {
+    units
         .par_iter()
-        .map(|(path, text, settings)| {
-            let source = SourceFile::new(*path, text.to_string());
-            crate::rust::summary::summarise_file(&source, &settings.rust)
+        .filter(|u| u.target.settings.rules.need_project(RuleLanguage::Rust))
+        .filter_map(|u| {
+            let text = read_unit(u, counts)?;
+            let settings: &Settings = &u.target.settings;
+            settings.rust_prefilter.summarises(&text).then(|| {
+                Counts::bump(&counts.parsed);
+                let source = SourceFile::new(&u.target.path, text);
+                crate::rust::summary::summarise_file(&source, &settings.rust)
+            })
         })
         .reduce(Default::default, |mut a, b| {
             a.absorb(b);
@@ -90,83 +264,24 @@ pub fn build_rust_project(files: &[(&Path, &str, &Settings)]) -> crate::rust::pr
         })
 }
 
-/// Whether the Rust first pass should summarise a file.
-pub fn wanted_by_rust_first_pass(text: &str, settings: &Settings) -> bool {
-    settings.rules.need_project(RuleLanguage::Rust) && settings.rust_prefilter.summarises(text)
-}
-
-/// Whether the first pass should summarise a file: an enabled rule reads
-/// the project's facts and the file imports a library that acquires
-/// resources.
-pub fn wanted_by_first_pass(text: &str, settings: &Settings) -> bool {
-    settings.rules.need_project(RuleLanguage::Python) && settings.python_libraries.imported_by(text)
-}
-
-/// The first pass over `targets`. A file that cannot be read or panics
-/// here simply contributes nothing; the second pass reports it.
-pub(crate) fn first_pass(targets: &Targets) -> Project {
-    let stdin_text = targets.stdin.as_ref().and_then(|t| t.as_ref().ok());
-    let texts: Vec<Option<String>> = targets
-        .files
-        .par_iter()
-        .map(|t| {
-            let text = match stdin_text {
-                Some(text) => Some(text.clone()),
-                None => read_problem(&t.path).ok(),
-            }?;
-            // Only the texts the first pass will analyse are kept.
-            let wanted = match t.language {
-                Language::Python => wanted_by_first_pass(&text, &t.settings),
-                Language::Rust => wanted_by_rust_first_pass(&text, &t.settings),
-            };
-            wanted.then_some(text)
-        })
-        .collect();
-    let files = |language: Language| -> Vec<(&Path, &str, &Settings)> {
-        targets
-            .files
-            .iter()
-            .zip(&texts)
-            .filter(|(t, _)| t.language == language)
-            .filter_map(|(t, text)| {
-                text.as_deref()
-                    .map(|text| (t.path.as_path(), text, &*t.settings))
-            })
-            .collect()
-    };
-    let (python, rust) = (files(Language::Python), files(Language::Rust));
-    let mut project =
-        panic::catch_unwind(AssertUnwindSafe(|| build_project(&python))).unwrap_or_default();
-    if !rust.is_empty() {
-        project.rust =
-            panic::catch_unwind(AssertUnwindSafe(|| build_rust_project(&rust))).unwrap_or_default();
-    }
-    project
-}
-
-/// The summaries of one Python file: its functions lowered and run
-/// through the engine, and its module-level factories.
-fn summarise_python_file(
+/// The project of one file alone, as a caller without a project pass
+/// (the fuzz targets) would see it.
+pub fn project_of_one(
     path: &Path,
     text: &str,
-    resources: &crate::resources::ResourceTable,
-    known: &Summaries,
-) -> Vec<(String, python::context::FnSummary)> {
-    let (module, name) = python::analyse::parse_module(path, text);
-    // The check reports such files (LK002); the first pass must not run
-    // its recursive passes over them either.
-    if module.refused_indentation.is_some() || module.too_deep().is_some() {
-        return Vec::new();
-    }
-    let ctx = python::context::FileContext::new(&module, resources, known, name);
-    let results: Vec<_> = python::lower_file(&ctx)
-        .into_iter()
-        .map(|l| {
-            let outcome = crate::analysis::analyse(&l.function);
-            (l, outcome)
-        })
-        .collect();
-    let mut out = python::analyse::summarise(&results, &resources.vocabulary);
-    out.extend(python::analyse::global_summaries(&ctx));
-    out
+    language: Language,
+    settings: std::sync::Arc<Settings>,
+) -> Project {
+    let target = Target {
+        path: path.to_path_buf(),
+        language,
+        settings,
+    };
+    let stdin = Ok(text.to_string());
+    let units = [Unit {
+        target: &target,
+        reported: false,
+        stdin: Some(&stdin),
+    }];
+    analyse(&units, true, &Counts::default()).project
 }

@@ -1,12 +1,10 @@
 //! Runs the engine over every function of a Python file and turns the
 //! results into project summaries (first pass) or leak reports (second).
 
-use std::collections::HashSet;
 use std::path::Path;
 
-use super::context::{module_name, FileContext, FnSummary, Summaries};
+use super::context::{FileContext, FnSummary};
 use super::lower::{GenMode, Lowered};
-use super::PyModule;
 use crate::ir::Outcome;
 use crate::resources::{ResourceTable, Vocabulary};
 
@@ -22,22 +20,21 @@ pub fn package_of(path: &Path, module: &str) -> String {
     }
 }
 
-/// Parses `text` as the module at `path`, with relative imports anchored.
-pub fn parse_module<'a>(path: &Path, text: &'a str) -> (PyModule<'a>, String) {
-    let mut module = PyModule::parse(text);
-    let name = module_name(path);
-    module.imports.anchor(&package_of(path, &name));
-    (module, name)
-}
-
 /// The library modules whose calls acquire resources, down to two
 /// segments: `http.client` rather than `http` (which every `HTTPStatus`
-/// import would match), `sqlalchemy.orm`, `sqlite3`; with one automaton that
-/// finds them all in a file's bytes in a single pass.
+/// import would match), `sqlalchemy.orm`, `sqlite3`; and the names a file
+/// must write to acquire one (the acquiring calls' and the resource types'
+/// last names): each set with one automaton that finds it in a file's
+/// bytes in a single pass.
 #[derive(Debug, Clone)]
 pub struct LibraryModules {
     pub names: Vec<String>,
     matcher: Option<aho_corasick::AhoCorasick>,
+    acquiring: Option<aho_corasick::AhoCorasick>,
+}
+
+fn last_name(dotted: &str) -> &str {
+    dotted.rsplit('.').next().unwrap_or(dotted)
 }
 
 impl LibraryModules {
@@ -53,18 +50,45 @@ impl LibraryModules {
         names.sort();
         names.dedup();
         let matcher = aho_corasick::AhoCorasick::new(&names).ok();
-        LibraryModules { names, matcher }
+        // A value can hold a resource only if it was acquired here (a
+        // call), or typed as one (an annotation, `isinstance`): a method
+        // acquisition (`engine.connect()`) needs its receiver's type, so
+        // one of these names, or a project helper's (the project's words).
+        let mut words: Vec<&str> = resources
+            .specs
+            .iter()
+            .flat_map(|s| {
+                let calls = s
+                    .acquire
+                    .iter()
+                    .flat_map(|a| a.call.as_deref().into_iter().chain(a.on.as_deref()));
+                calls
+                    .chain(std::iter::once(s.type_name.as_str()))
+                    .chain(s.aliases.iter().map(String::as_str))
+                    .map(last_name)
+            })
+            .filter(|w| !w.is_empty())
+            .collect();
+        words.sort();
+        words.dedup();
+        let acquiring = aho_corasick::AhoCorasick::new(&words).ok();
+        LibraryModules {
+            names,
+            matcher,
+            acquiring,
+        }
     }
 
     /// A byte-level test run before parsing, so that files that cannot
-    /// matter are never parsed twice: a known module, as a whole dotted
-    /// name, on an `import`/`from` line.
+    /// matter are never parsed: a known module, as a whole dotted name, on
+    /// an `import`/`from` line, and one of its acquiring calls' or
+    /// resource types' names anywhere.
     pub fn imported_by(&self, text: &str) -> bool {
         let Some(matcher) = &self.matcher else {
             return false;
         };
         let is_name = |c: char| c.is_alphanumeric() || c == '_' || c == '.';
-        matcher.find_overlapping_iter(text).any(|m| {
+        let imports = matcher.find_overlapping_iter(text).any(|m| {
             let before = text[..m.start()].chars().next_back();
             let after = text[m.end()..].chars().next();
             if before.is_some_and(is_name) || after.is_some_and(|c| c.is_alphanumeric() || c == '_')
@@ -74,49 +98,22 @@ impl LibraryModules {
             let line_start = text[..m.start()].rfind('\n').map_or(0, |p| p + 1);
             let line = text[line_start..].trim_start();
             line.starts_with("import ") || line.starts_with("from ")
+        });
+        imports && self.names_an_acquisition(text)
+    }
+
+    fn names_an_acquisition(&self, text: &str) -> bool {
+        let Some(words) = &self.acquiring else {
+            return false;
+        };
+        let bytes = text.as_bytes();
+        let is_name = |b: u8| b.is_ascii_alphanumeric() || b == b'_' || b >= 0x80;
+        words.find_overlapping_iter(text).any(|m| {
+            let before = m.start().checked_sub(1).map(|i| bytes[i]);
+            let after = bytes.get(m.end()).copied();
+            !before.is_some_and(is_name) && !after.is_some_and(is_name)
         })
     }
-}
-
-/// After parsing: whether the module imports a resource library or a
-/// project module with summaries, or is one of those modules itself.
-pub fn worth_lowering(
-    module: &PyModule,
-    name: &str,
-    libraries: &LibraryModules,
-    summarised: &HashSet<String>,
-) -> bool {
-    if libraries
-        .names
-        .iter()
-        .any(|r| module.imports.covers_module(r))
-    {
-        return true;
-    }
-    // This module, or a module it imports from, has summaries: check the
-    // name and each dotted prefix of every import against the set.
-    let hit = |path: &str| {
-        let mut p = path;
-        loop {
-            if summarised.contains(p) {
-                return true;
-            }
-            match p.rsplit_once('.') {
-                Some((parent, _)) => p = parent,
-                None => return false,
-            }
-        }
-    };
-    hit(name) || module.imports.targets().any(hit)
-}
-
-/// The modules (and classes) that own a summary: `app.db` for
-/// `app.db.get_conn`, `app.db.Repo` for `app.db.Repo.session`.
-pub fn summarised_modules(summaries: &Summaries) -> HashSet<String> {
-    summaries
-        .keys()
-        .filter_map(|q| q.rsplit_once('.').map(|(m, _)| m.to_string()))
-        .collect()
 }
 
 /// What callers in other files need to know about these functions.

@@ -30,9 +30,103 @@ pub struct FnSummary {
     pub value_type: Option<String>,
 }
 
+impl FnSummary {
+    /// Whether it tells a caller nothing: every reader treats it as no
+    /// summary (`returns_awaited` matters only with a return).
+    pub fn is_empty(&self) -> bool {
+        self.returns.is_none()
+            && self.releases_params.is_empty()
+            && !self.dependency_generator
+            && self.returns_tuple.iter().all(Option::is_none)
+            && self.value_type.is_none()
+    }
+}
+
 /// Qualified function name (`app.db.get_conn`, `app.db.Repo.session`) ->
 /// summary.
 pub type Summaries = HashMap<String, FnSummary>;
+
+/// What a file asked of the project's summaries and was told: a key and
+/// its summary (`None`: there was none), or `*.name` for "is there a
+/// dependency generator with this last name". A file's analysis is a
+/// function of its text and these answers, so it stays right while the
+/// project gives the same ones.
+pub type Dependencies = std::collections::BTreeMap<String, Option<FnSummary>>;
+
+/// The summaries as one file sees them: its own first, then the
+/// project's, every question to the project recorded.
+pub struct SummaryView<'a> {
+    own: Summaries,
+    project: &'a Summaries,
+    asked: std::cell::RefCell<Dependencies>,
+}
+
+impl<'a> SummaryView<'a> {
+    pub fn new(own: Summaries, project: &'a Summaries) -> SummaryView<'a> {
+        SummaryView {
+            own,
+            project,
+            asked: Default::default(),
+        }
+    }
+
+    pub fn own(&self) -> &Summaries {
+        &self.own
+    }
+
+    /// The file's own summaries, replaced once it knows them better.
+    pub fn set_own(&mut self, own: Summaries) {
+        self.own = own;
+    }
+
+    pub fn get(&self, q: &str) -> Option<&FnSummary> {
+        if let Some(s) = self.own.get(q) {
+            return Some(s);
+        }
+        let found = self.project.get(q);
+        self.asked
+            .borrow_mut()
+            .entry(q.to_string())
+            .or_insert_with(|| found.cloned());
+        found
+    }
+
+    /// Whether some project function named `name` (last segment) is a
+    /// dependency generator.
+    pub fn dependency_generator_named(&self, name: &str) -> bool {
+        let is = |q: &String, s: &FnSummary| {
+            s.dependency_generator && q.rsplit('.').next() == Some(name)
+        };
+        if self.own.iter().any(|(q, s)| is(q, s)) {
+            return true;
+        }
+        let found = dependency_generator_in(self.project, name);
+        self.asked
+            .borrow_mut()
+            .entry(format!("*.{name}"))
+            .or_insert_with(|| found.then(FnSummary::default));
+        found
+    }
+
+    /// What was asked of the project, and its answers.
+    pub fn asked(&self) -> Dependencies {
+        self.asked.borrow().clone()
+    }
+}
+
+fn dependency_generator_in(summaries: &Summaries, name: &str) -> bool {
+    summaries
+        .iter()
+        .any(|(q, s)| s.dependency_generator && q.rsplit('.').next() == Some(name))
+}
+
+/// Whether `project` gives every answer in `asked` again.
+pub fn answers_hold(asked: &Dependencies, project: &Summaries) -> bool {
+    asked.iter().all(|(q, answer)| match q.strip_prefix("*.") {
+        Some(name) => dependency_generator_in(project, name) == answer.is_some(),
+        None => project.get(q) == answer.as_ref(),
+    })
+}
 
 /// The dotted module name of a file: its stem, prefixed by every parent
 /// directory that is a package (holds `__init__.py`).
@@ -64,7 +158,7 @@ pub fn module_name(path: &Path) -> String {
 pub struct FileContext<'a> {
     pub module: &'a PyModule<'a>,
     pub resources: &'a ResourceTable,
-    pub summaries: &'a Summaries,
+    pub summaries: &'a SummaryView<'a>,
     /// This module's dotted name.
     pub module_name: String,
     /// Module-level names bound to a known resource or factory type.
@@ -83,7 +177,7 @@ impl<'a> FileContext<'a> {
     pub fn new(
         module: &'a PyModule<'a>,
         resources: &'a ResourceTable,
-        summaries: &'a Summaries,
+        summaries: &'a SummaryView<'a>,
         module_name: String,
     ) -> Self {
         let mut ctx = FileContext {

@@ -60,12 +60,8 @@ fn check(cx: &PythonContext) -> Vec<Finding> {
             let is_dependency = summaries
                 .get(callee)
                 .is_some_and(|s| s.dependency_generator)
-                || {
-                    let tail = callee.rsplit('.').next().unwrap_or(callee);
-                    summaries
-                        .iter()
-                        .any(|(q, s)| s.dependency_generator && q.rsplit('.').next() == Some(tail))
-                };
+                || summaries
+                    .dependency_generator_named(callee.rsplit('.').next().unwrap_or(callee));
             if !is_dependency {
                 continue;
             }

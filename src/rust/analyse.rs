@@ -165,8 +165,10 @@ pub fn lower_file<'a>(
     let mut lowered = Vec::new();
     lower_items(&ctx, &file.items, false, &mut lowered);
     let functions = lowered.into_iter().map(|l| l.function).collect();
-    let state_types =
-        project.state_types_near(source.path.parent().unwrap_or(std::path::Path::new("")));
+    // Absolute, as the summaries record them: a file named relative to
+    // the working directory is near the project's files all the same.
+    let dir = crate::source::absolute(source.path.parent().unwrap_or(std::path::Path::new("")));
+    let state_types = project.state_types_near(&dir);
     LoweredFile {
         functions,
         stored: stored_resources(file, source, &names, &knowledge, &state_types),

@@ -18,11 +18,8 @@ pub fn summarise_file(source: &SourceFile, table: &ResourceTable) -> RustProject
             let names = Names::collect(file, None, &vocab.type_wrappers);
             let knowledge = Knowledge::new(table, extern_handles(file, vocab), &source.text);
             let items = Items::collect(file, &names, &knowledge, source, None);
-            let dir = source
-                .path
-                .parent()
-                .map(std::path::Path::to_path_buf)
-                .unwrap_or_default();
+            let dir =
+                crate::source::absolute(source.path.parent().unwrap_or(std::path::Path::new("")));
             let mut p = RustProject {
                 state_types: crate::rust::state::scan(file, vocab)
                     .state_types

@@ -6,7 +6,8 @@ use crate::resources::{table_for, SpecLanguage};
 /// Builds the model of `src` (as module `app`) and hands it to `check`.
 fn with_model(src: &str, check: impl FnOnce(&Model, &str)) {
     let table = table_for(SpecLanguage::Python, &[]);
-    let summaries = Summaries::new();
+    let project = Summaries::new();
+    let summaries = super::super::context::SummaryView::new(Summaries::new(), &project);
     let module = PyModule::parse(src);
     let ctx = FileContext::new(&module, &table, &summaries, "app".to_string());
     check(&Model::new(&ctx), src);

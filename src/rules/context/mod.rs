@@ -15,7 +15,7 @@ pub use crate::python::rewrite::NoRewrite;
 use std::cell::OnceCell;
 
 use crate::ir::{Function, Outcome};
-use crate::python::context::{FileContext, Summaries};
+use crate::python::context::FileContext;
 use crate::python::model::Model;
 use crate::resources::ResourceTable;
 use crate::rust::state::StoredResource;
@@ -60,7 +60,7 @@ impl<'a> RustContext<'a> {
 pub struct PythonContext<'a> {
     pub source: &'a SourceFile,
     /// What the first pass learnt of the project's functions.
-    pub summaries: &'a Summaries,
+    pub summaries: &'a crate::python::context::SummaryView<'a>,
     file: &'a FileContext<'a>,
     model: &'a Model<'a, 'a>,
     functions: OnceCell<Vec<(Function, Outcome)>>,
@@ -69,16 +69,19 @@ pub struct PythonContext<'a> {
 impl<'a> PythonContext<'a> {
     pub(crate) fn new(
         source: &'a SourceFile,
-        summaries: &'a Summaries,
+        summaries: &'a crate::python::context::SummaryView<'a>,
         file: &'a FileContext<'a>,
         model: &'a Model<'a, 'a>,
+        // Functions already lowered with these same summaries (the first
+        // pass's), so that they are not lowered again.
+        functions: Option<Vec<(Function, Outcome)>>,
     ) -> PythonContext<'a> {
         PythonContext {
             source,
             summaries,
             file,
             model,
-            functions: OnceCell::new(),
+            functions: functions.map(OnceCell::from).unwrap_or_default(),
         }
     }
 

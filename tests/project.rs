@@ -1,0 +1,168 @@
+//! The same findings whatever files are named: `check FILE`, the file on
+//! standard input with `--stdin-filename`, a pre-commit-style list of
+//! changed files and `check .` all learn the project's helpers from the
+//! whole project the file belongs to.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use assert_cmd::Command;
+
+fn leaklint(dir: &Path) -> Command {
+    let mut cmd = Command::cargo_bin("leaklint").unwrap();
+    cmd.current_dir(dir)
+        .timeout(Duration::from_secs(120))
+        .env_remove("LEAKLINT_DEBUG_PANIC_ON");
+    cmd
+}
+
+/// `path:row:col: CODE message` lines of `check --format concise ARGS`.
+fn concise(dir: &Path, args: &[&str], stdin: Option<&str>) -> Vec<String> {
+    let mut cmd = leaklint(dir);
+    cmd.args(["check", "--format", "concise"]).args(args);
+    if let Some(text) = stdin {
+        cmd.write_stdin(text.to_string());
+    }
+    let out = cmd.output().unwrap();
+    assert!(
+        matches!(out.status.code(), Some(0 | 1)),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+fn of_file<'a>(lines: &'a [String], file: &str) -> Vec<&'a String> {
+    lines
+        .iter()
+        .filter(|l| l.starts_with(&format!("{file}:")))
+        .collect()
+}
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The fixture projects whose findings come from helpers, factories,
+/// releasers and state types defined in their other files.
+const PROJECT_FILES: &[&str] = &[
+    "fixtures/python/project/shop/orders.py",
+    "fixtures/python/project/shop/pre_start.py",
+    "fixtures/python/LK103/app/service.py",
+    "fixtures/rust/project/handlers.rs",
+    "fixtures/rust/project/routes.rs",
+    "fixtures/rust/project/state.rs",
+];
+
+#[test]
+fn one_file_stdin_and_the_whole_tree_agree_on_every_project_fixture() {
+    let root = repo();
+    let all = concise(&root, &["fixtures"], None);
+    let mut lost_without_project = 0;
+    let mut found = 0;
+    for file in PROJECT_FILES {
+        let expected = of_file(&all, file);
+        found += expected.len();
+        let alone = concise(&root, &[file], None);
+        assert_eq!(of_file(&alone, file), expected, "check {file}");
+        let text = fs::read_to_string(root.join(file)).unwrap();
+        let piped = concise(&root, &["--stdin-filename", file], Some(&text));
+        assert_eq!(of_file(&piped, file), expected, "--stdin-filename {file}");
+        let isolated = concise(&root, &["--no-project", file], None);
+        if of_file(&isolated, file) != expected {
+            lost_without_project += 1;
+        }
+    }
+    assert!(found >= 6, "{found}");
+    // The agreement is the project's doing: alone, without it, some of
+    // these files lose findings (Python and Rust both).
+    assert!(lost_without_project >= 2, "{lost_without_project}");
+}
+
+#[test]
+fn a_pre_commit_list_of_changed_files_gets_the_project_too() {
+    let root = repo();
+    let all = concise(&root, &["fixtures"], None);
+    let changed = [PROJECT_FILES[0], PROJECT_FILES[3]];
+    let some = concise(&root, &changed, None);
+    let expected: Vec<&String> = changed.iter().flat_map(|f| of_file(&all, f)).collect();
+    assert_eq!(some.iter().collect::<Vec<_>>(), expected);
+}
+
+const DB: &str = "import sqlite3\n\n\ndef get_conn(path):\n    return sqlite3.connect(path)\n\n\ndef close_conn(conn):\n    conn.close()\n\n\ndef get_db():\n    conn = sqlite3.connect(\"app.db\")\n    try:\n        yield conn\n    finally:\n        conn.close()\n";
+
+const MAIN: &str = "from app.db import close_conn, get_conn, get_db\n\n\ndef leaky(path):\n    conn = get_conn(path)\n    conn.execute(\"select 1\")\n\n\ndef released(path):\n    conn = get_conn(path)\n    try:\n        conn.execute(\"select 1\")\n    finally:\n        close_conn(conn)\n\n\ndef skips_cleanup():\n    db = next(get_db())\n    return db\n";
+
+/// A project whose `main.py` uses a factory, a releaser and a dependency
+/// generator from `db.py`; `pyproject.toml` marks its root.
+fn app() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for (path, text) in [
+        ("pyproject.toml", "[project]\nname = \"app\"\n"),
+        ("app/__init__.py", ""),
+        ("app/db.py", DB),
+        ("app/main.py", MAIN),
+    ] {
+        let path = dir.path().join(path);
+        fs::create_dir_all(path.parent().unwrap()).unwrap();
+        fs::write(path, text).unwrap();
+    }
+    dir
+}
+
+#[test]
+fn cross_module_factories_releasers_and_dependency_generators() {
+    let dir = app();
+    let all = concise(dir.path(), &["."], None);
+    let main = of_file(&all, "app/main.py");
+    let codes: Vec<&str> = main
+        .iter()
+        .map(|l| l.split_whitespace().nth(1).unwrap())
+        .collect();
+    // The factory's connection leaks in `leaky` (line 5), the releaser
+    // releases it in `released`, and `next()` skips the dependency's
+    // cleanup (line 18).
+    assert_eq!(codes, ["LK101", "LK103"], "{all:?}");
+    assert!(main[0].starts_with("app/main.py:5:"), "{all:?}");
+    assert!(main[1].starts_with("app/main.py:18:"), "{all:?}");
+    let alone = concise(dir.path(), &["app/main.py"], None);
+    assert_eq!(of_file(&alone, "app/main.py"), main);
+    let piped = concise(dir.path(), &["--stdin-filename", "app/main.py"], Some(MAIN));
+    assert_eq!(of_file(&piped, "app/main.py"), main);
+    // From a subdirectory, the project root is still found.
+    let inside = concise(&dir.path().join("app"), &["main.py"], None);
+    assert_eq!(inside.len(), main.len(), "{inside:?}");
+    // Without the project, the helpers are unknown.
+    let isolated = concise(dir.path(), &["--no-project", "app/main.py"], None);
+    assert!(isolated.is_empty(), "{isolated:?}");
+}
+
+#[test]
+fn the_buffer_on_stdin_replaces_the_file_on_disk() {
+    let dir = app();
+    // On disk the factory returns a connection; in the editor's buffer
+    // it no longer does, and the buffer is what counts for its callers.
+    let edited_db = DB.replace("    return sqlite3.connect(path)\n", "    return path\n");
+    let piped = concise(
+        dir.path(),
+        &["--stdin-filename", "app/db.py"],
+        Some(&edited_db),
+    );
+    assert!(of_file(&piped, "app/db.py").is_empty(), "{piped:?}");
+    // And the buffer of main.py sees db.py as it is on disk.
+    let edited_main = MAIN.replace(
+        "    conn.execute(\"select 1\")\n\n\ndef released",
+        "    conn.execute(\"select 2\")\n\n\ndef released",
+    );
+    let main = concise(
+        dir.path(),
+        &["--stdin-filename", "app/main.py"],
+        Some(&edited_main),
+    );
+    assert_eq!(of_file(&main, "app/main.py").len(), 2, "{main:?}");
+}
