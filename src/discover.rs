@@ -143,30 +143,54 @@ fn walk_dir(
 /// `.git`, `pyproject.toml` or `setup.cfg`, or a `Cargo.toml` that
 /// declares a `[workspace]`; else the nearest crate (`Cargo.toml`). `None`
 /// when there is none of these: the project is then the files named.
-pub fn project_root(path: &Path, settings: &Settings) -> Option<PathBuf> {
-    let file = crate::source::absolute(path);
-    if settings.source.is_some() && file.starts_with(&settings.root) {
-        return Some(settings.root.clone());
+///
+/// Answers are remembered per directory: a tree's files share their
+/// ancestors, and each look costs a few `stat`s (and a manifest read).
+#[derive(Default)]
+pub struct ProjectRoots {
+    /// Directory -> (nearest marked root, nearest crate) at or above it.
+    dirs: std::collections::HashMap<PathBuf, (Option<PathBuf>, Option<PathBuf>)>,
+}
+
+impl ProjectRoots {
+    pub fn of_file(&mut self, path: &Path, settings: &Settings) -> Option<PathBuf> {
+        let file = crate::source::absolute(path);
+        if settings.source.is_some() && file.starts_with(&settings.root) {
+            return Some(settings.root.clone());
+        }
+        let (marked, crate_root) = self.of_dir(file.parent()?);
+        marked.or(crate_root)
     }
-    let mut crate_root = None;
-    for dir in file.ancestors().skip(1) {
-        if dir.join(".git").exists()
+
+    fn of_dir(&mut self, dir: &Path) -> (Option<PathBuf>, Option<PathBuf>) {
+        if let Some(known) = self.dirs.get(dir) {
+            return known.clone();
+        }
+        let marked = dir.join(".git").exists()
             || dir.join("pyproject.toml").is_file()
-            || dir.join("setup.cfg").is_file()
-        {
-            return Some(dir.to_path_buf());
-        }
+            || dir.join("setup.cfg").is_file();
         let manifest = dir.join("Cargo.toml");
-        if manifest.is_file() {
-            let workspace = std::fs::read_to_string(&manifest)
+        let is_crate = !marked && manifest.is_file();
+        let workspace = is_crate
+            && std::fs::read_to_string(&manifest)
                 .is_ok_and(|t| t.lines().any(|l| l.trim() == "[workspace]"));
-            if workspace {
-                return Some(dir.to_path_buf());
-            }
-            crate_root.get_or_insert_with(|| dir.to_path_buf());
-        }
+        let answer = if marked || workspace {
+            (Some(dir.to_path_buf()), None)
+        } else {
+            let (above, above_crate) = match dir.parent() {
+                Some(parent) => self.of_dir(parent),
+                None => (None, None),
+            };
+            let nearest_crate = if is_crate {
+                Some(dir.to_path_buf())
+            } else {
+                above_crate
+            };
+            (above, nearest_crate)
+        };
+        self.dirs.insert(dir.to_path_buf(), answer.clone());
+        answer
     }
-    crate_root
 }
 
 /// The files of the targets' projects that are not targets themselves:
@@ -180,10 +204,15 @@ pub fn project_files(
     // Walked as found (absolute, not canonical), so that paths in the
     // project read like the targets' own; compared canonically.
     let mut roots: Vec<(PathBuf, PathBuf)> = Vec::new();
+    let mut finder = ProjectRoots::default();
+    let mut looked = HashSet::new();
     for t in targets {
-        let Some(root) = project_root(&t.path, &t.settings) else {
+        let Some(root) = finder.of_file(&t.path, &t.settings) else {
             continue;
         };
+        if !looked.insert(root.clone()) {
+            continue;
+        }
         let canonical = std::fs::canonicalize(&root).unwrap_or_else(|_| root.clone());
         if !walked.iter().any(|w| canonical.starts_with(w))
             && !roots.iter().any(|(c, _)| *c == canonical)

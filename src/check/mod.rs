@@ -220,9 +220,12 @@ fn check_target(
     };
     match text {
         Ok(text) => {
-            if target.language == crate::source::Language::Rust
-                && (!project.prefilter || target.settings.rust_prefilter.admits(&text))
-            {
+            if target.language == crate::source::Language::Rust {
+                // Decided once here: an unadmitted file is neither parsed
+                // nor fixed, so it has nothing to report.
+                if project.prefilter && !target.settings.rust_prefilter.admits(&text) {
+                    return reported(&target.path, text, Vec::new());
+                }
                 counts
                     .parsed
                     .fetch_add(1, std::sync::atomic::Ordering::Relaxed);

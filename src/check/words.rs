@@ -95,7 +95,7 @@ impl SummaryWords {
         let mut words: Vec<(&str, usize)> = patterns.iter().map(|(w, i)| (*w, *i)).collect();
         words.sort_by_key(|(_, i)| *i);
         let matcher = (!words.is_empty())
-            .then(|| AhoCorasick::new(words.iter().map(|(w, _)| w)).ok())
+            .then(|| crate::python::analyse::whole_name_matcher(words.iter().map(|(w, _)| *w)))
             .flatten();
         let mut keys = vec![Vec::new(); words.len()];
         let entries = entries
@@ -127,7 +127,7 @@ impl SummaryWords {
             return BTreeSet::new();
         };
         let bytes = text.as_bytes();
-        m.find_overlapping_iter(text)
+        m.find_iter(text)
             .filter(|hit| {
                 let before = hit.start().checked_sub(1).map(|i| bytes[i]);
                 let after = bytes.get(hit.end()).copied();

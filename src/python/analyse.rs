@@ -67,11 +67,15 @@ impl LibraryModules {
                     .chain(s.aliases.iter().map(String::as_str))
                     .map(last_name)
             })
-            .filter(|w| !w.is_empty())
+            .filter(|w| {
+                !w.is_empty()
+                    && w.bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b >= 0x80)
+            })
             .collect();
         words.sort();
         words.dedup();
-        let acquiring = aho_corasick::AhoCorasick::new(&words).ok();
+        let acquiring = whole_name_matcher(words.iter().copied());
         LibraryModules {
             names,
             matcher,
@@ -108,12 +112,27 @@ impl LibraryModules {
         };
         let bytes = text.as_bytes();
         let is_name = |b: u8| b.is_ascii_alphanumeric() || b == b'_' || b >= 0x80;
-        words.find_overlapping_iter(text).any(|m| {
+        words.find_iter(text).any(|m| {
             let before = m.start().checked_sub(1).map(|i| bytes[i]);
             let after = bytes.get(m.end()).copied();
             !before.is_some_and(is_name) && !after.is_some_and(is_name)
         })
     }
+}
+
+/// An automaton for patterns that are names (letters, digits, `_`),
+/// searched for as whole names. Leftmost-longest, non-overlapping search
+/// misses none of them: a whole name that starts inside a longer hit, or
+/// that is a shorter pattern at the same start, would need a non-name
+/// byte inside that hit. It is several times faster than overlapping
+/// search, and it runs over every file of the project.
+pub fn whole_name_matcher<'p>(
+    patterns: impl IntoIterator<Item = &'p str>,
+) -> Option<aho_corasick::AhoCorasick> {
+    aho_corasick::AhoCorasick::builder()
+        .match_kind(aho_corasick::MatchKind::LeftmostLongest)
+        .build(patterns)
+        .ok()
 }
 
 /// What callers in other files need to know about these functions.

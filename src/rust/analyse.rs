@@ -22,6 +22,38 @@ use crate::source::SourceFile;
 pub struct RustPrefilter {
     matcher: AhoCorasick,
     crates: AhoCorasick,
+    extern_open: AhoCorasick,
+    extern_close: AhoCorasick,
+}
+
+/// `extern {` or `extern "ABI" {`, whitespace allowed between the tokens
+/// (an `extern "C" fn` definition or `extern crate` is no block).
+fn has_extern_block(text: &str) -> bool {
+    text.match_indices("extern").any(|(i, _)| {
+        let before = text[..i].bytes().next_back();
+        if before.is_some_and(|b| b.is_ascii_alphanumeric() || b == b'_') {
+            return false;
+        }
+        let mut rest = text[i + "extern".len()..].trim_start();
+        if let Some(abi) = rest.strip_prefix('"') {
+            let Some(end) = abi.find('"') else {
+                return false;
+            };
+            rest = abi[end + 1..].trim_start();
+        }
+        rest.starts_with('{')
+    })
+}
+
+/// `*mut` or `*const`, whitespace allowed after the star.
+fn has_raw_pointer(text: &str) -> bool {
+    text.match_indices('*').any(|(i, _)| {
+        let rest = text[i + 1..].trim_start();
+        ["mut", "const"].iter().any(|k| {
+            rest.strip_prefix(k)
+                .is_some_and(|r| !r.starts_with(|c: char| c.is_alphanumeric() || c == '_'))
+        })
+    })
 }
 
 impl RustPrefilter {
@@ -72,10 +104,10 @@ impl RustPrefilter {
                 }
             }
         }
-        // SQL that begins a transaction and `extern` blocks (language and
-        // SQL facts); then the vocabulary's `admit-words` (std's forget
-        // family).
-        for w in ["\"begin", "\"start transaction", "extern \"", "extern {"] {
+        // SQL that begins a transaction (an SQL fact); then the
+        // vocabulary's `admit-words` (std's forget family). The file's own
+        // `extern` handles are tested apart (`may_declare_extern_handles`).
+        for w in ["\"begin", "\"start transaction"] {
             words.push(w.to_string());
         }
         words.extend(table.vocabulary.admit_words.iter().cloned());
@@ -85,7 +117,15 @@ impl RustPrefilter {
             .filter(|s| s.kind != crate::resources::ResourceKind::Handle)
             .filter_map(|s| s.type_name.split_once("::").map(|(c, _)| format!("{c}::")))
             .collect();
+        let lower = |ws: &[String]| {
+            AhoCorasick::builder()
+                .ascii_case_insensitive(true)
+                .build(ws)
+                .expect("valid patterns")
+        };
         RustPrefilter {
+            extern_open: lower(&table.vocabulary.extern_open_words),
+            extern_close: lower(&table.vocabulary.extern_close_words),
             // Crates, and where frameworks register application state
             // (the vocabulary's `summary-words`).
             crates: AhoCorasick::new(
@@ -103,7 +143,19 @@ impl RustPrefilter {
     }
 
     pub fn admits(&self, text: &str) -> bool {
-        self.matcher.is_match(text)
+        self.matcher.is_match(text) || self.may_declare_extern_handles(text)
+    }
+
+    /// What `items::extern_handles` needs to find a handle, as bytes: an
+    /// `extern` block, a raw pointer (what an opening function returns),
+    /// and both an opening and a closing name. Generated bindings
+    /// (`web-sys`, `windows-sys`) are mostly `extern "C"` blocks without
+    /// pointers or without one of the two names.
+    fn may_declare_extern_handles(&self, text: &str) -> bool {
+        has_extern_block(text)
+            && has_raw_pointer(text)
+            && self.extern_open.is_match(text)
+            && self.extern_close.is_match(text)
     }
 
     /// Whether a file should be summarised by the first pass: it uses a
@@ -210,5 +262,41 @@ fn lower_items(ctx: &Ctx, items: &[syn::Item], in_test: bool, out: &mut Vec<Lowe
             }
             _ => {}
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn extern_blocks_are_told_from_extern_functions_and_crates() {
+        assert!(has_extern_block("extern \"C\" {\n}"));
+        assert!(has_extern_block("unsafe extern \"C-unwind\"\n{}"));
+        assert!(has_extern_block("extern{}"));
+        assert!(!has_extern_block("pub extern \"C\" fn f() {}"));
+        assert!(!has_extern_block("extern crate libc;"));
+        assert!(!has_extern_block("my_extern {}"));
+        assert!(!has_extern_block("extern \"C"));
+    }
+
+    #[test]
+    fn raw_pointers_are_told_from_multiplication_and_comments() {
+        assert!(has_raw_pointer("-> *mut Db"));
+        assert!(has_raw_pointer("-> * const u8"));
+        assert!(!has_raw_pointer("a * b /* constant */"));
+        assert!(!has_raw_pointer("*mutable"));
+    }
+
+    #[test]
+    fn a_files_own_extern_handles_admit_it_and_bindings_without_them_do_not() {
+        let table = crate::resources::table_for(crate::resources::SpecLanguage::Rust, &[]);
+        let filter = RustPrefilter::new(&table);
+        let own = "extern \"C\" {\n    fn db_open(p: *const u8) -> *mut Db;\n    fn db_close(d: *mut Db);\n}\n";
+        assert!(filter.admits(own));
+        let bindings =
+            "extern \"C\" {\n    fn socket_close(s: u32);\n    fn window_open() -> u32;\n}\n";
+        assert!(!filter.admits(bindings));
+        assert!(!filter.admits("pub extern \"C\" fn open(p: *mut u8) {}\nfn close() {}\n"));
     }
 }
