@@ -124,6 +124,37 @@ struct CheckArgs {
     /// Print how many files were read, parsed and analysed (to stderr).
     #[arg(short, long)]
     verbose: bool,
+    /// Neither replay nor remember reports.
+    #[arg(long)]
+    no_cache: bool,
+    /// Where reports are remembered [default: `.leaklint_cache` in the
+    /// project root, else in the working directory when the files are
+    /// under it].
+    #[arg(long, value_name = "DIR")]
+    cache_dir: Option<PathBuf>,
+}
+
+/// The cache a run uses: none with `--no-cache`; `--cache-dir`; else
+/// `.leaklint_cache` at the first file's project root, or in the working
+/// directory when every file is under it (a project of loose files).
+fn cache_for(args: &CheckArgs, targets: &[discover::Target]) -> Option<check::Cache> {
+    if args.no_cache {
+        return None;
+    }
+    if let Some(dir) = &args.cache_dir {
+        return Some(check::Cache::at(dir.clone()));
+    }
+    let first = targets.first()?;
+    let root = discover::ProjectRoots::default()
+        .of_file(&first.path, &first.settings)
+        .or_else(|| {
+            let cwd = crate::source::absolute(std::path::Path::new("."));
+            targets
+                .iter()
+                .all(|t| crate::source::absolute(&t.path).starts_with(&cwd))
+                .then_some(cwd)
+        })?;
+    Some(check::Cache::at(root.join(".leaklint_cache")))
 }
 
 /// Runs the command line and returns the process's exit code.
@@ -335,19 +366,25 @@ fn run_check(args: CheckArgs) -> Result<ExitCode, CliError> {
     };
     let options = check::RunOptions {
         prefilter: !args.no_prefilter,
+        cache: cache_for(&args, &targets.files),
     };
     let report = check::run(&targets, check_mode, &options)?;
     if args.verbose {
         let c = &report.counts;
         let n = check::Counts::get;
         eprintln!(
-            "leaklint: {} files checked, {} in their projects; {} read, {} parses, {} analysed, {} rounds",
+            "leaklint: {} files checked, {} in their projects; {} read, {} parses, {} analysed, {} rounds{}",
             targets.files.len(),
             n(&c.files),
             n(&c.read),
             n(&c.parsed),
             n(&c.analysed),
-            n(&c.rounds)
+            n(&c.rounds),
+            if n(&c.cached) > 0 {
+                "; replayed from the cache"
+            } else {
+                ""
+            }
         );
     }
     let stdin_text = targets.stdin;

@@ -42,6 +42,7 @@ pub const DEFAULT_EXCLUDES: &[&str] = &[
     ".mypy_cache",
     ".pytest_cache",
     ".ruff_cache",
+    ".leaklint_cache",
     "node_modules",
     "target",
     "__pycache__",

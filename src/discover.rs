@@ -38,7 +38,7 @@ fn parent_dir(path: &Path) -> PathBuf {
 
 pub fn discover(paths: &[PathBuf], resolver: &Arc<Resolver>, force_exclude_cli: bool) -> Discovery {
     let mut out = Discovery::default();
-    let mut seen = HashSet::new();
+    let mut seen = Seen::default();
     for root in paths {
         let is_dir = match std::fs::metadata(root) {
             Ok(m) => m.is_dir(),
@@ -55,6 +55,7 @@ pub fn discover(paths: &[PathBuf], resolver: &Arc<Resolver>, force_exclude_cli: 
                 &mut out,
                 &mut seen,
                 root.clone(),
+                None,
                 resolver,
                 force_exclude_cli,
                 true,
@@ -79,12 +80,7 @@ pub fn discover(paths: &[PathBuf], resolver: &Arc<Resolver>, force_exclude_cli: 
     out
 }
 
-fn walk_dir(
-    root: &Path,
-    resolver: &Arc<Resolver>,
-    out: &mut Discovery,
-    seen: &mut HashSet<PathBuf>,
-) {
+fn walk_dir(root: &Path, resolver: &Arc<Resolver>, out: &mut Discovery, seen: &mut Seen) {
     let config_errors: Arc<Mutex<Vec<ConfigError>>> = Arc::default();
     let mut builder = WalkBuilder::new(root);
     builder
@@ -120,7 +116,7 @@ fn walk_dir(
                 // is still a source file: reading it yields an LK002.
                 match error_path(&e) {
                     Some(path) if Language::from_path(path).is_some() => {
-                        push_file(out, seen, path.to_path_buf(), resolver, false, false);
+                        push_file(out, seen, path.to_path_buf(), None, resolver, false, false);
                     }
                     _ => out.warnings.push(format!("skipped: {e}")),
                 }
@@ -131,7 +127,8 @@ fn walk_dir(
         if is_dir || Language::from_path(entry.path()).is_none() {
             continue;
         }
-        push_file(out, seen, entry.into_path(), resolver, false, false);
+        let link = Some(entry.path_is_symlink());
+        push_file(out, seen, entry.into_path(), link, resolver, false, false);
     }
     for e in config_errors.lock().unwrap().drain(..) {
         out.errors.push(e.to_string());
@@ -223,12 +220,10 @@ pub fn project_files(
     if roots.is_empty() {
         return Vec::new();
     }
-    let mut seen: HashSet<PathBuf> = targets
-        .iter()
-        .map(|t| {
-            std::fs::canonicalize(&t.path).unwrap_or_else(|_| crate::source::absolute(&t.path))
-        })
-        .collect();
+    let mut seen = Seen::default();
+    for t in targets {
+        seen.insert(&t.path, None);
+    }
     let mut out = Discovery::default();
     for (_, root) in &roots {
         walk_dir(root, resolver, &mut out, &mut seen);
@@ -261,10 +256,42 @@ fn is_io(error: &ignore::Error) -> bool {
     }
 }
 
+/// The files met so far, by where they really are: the same file reached
+/// twice (overlapping arguments, symlinks) is checked once.
+#[derive(Default)]
+struct Seen {
+    files: HashSet<PathBuf>,
+    /// Directory -> its canonical path: resolving each file's whole path
+    /// would cost a `readlink` per component per file.
+    dirs: std::collections::HashMap<PathBuf, PathBuf>,
+}
+
+impl Seen {
+    /// Whether `path` is met for the first time (`link`: whether it is a
+    /// symlink, when the walk knows already; it saves an `lstat`).
+    fn insert(&mut self, path: &Path, link: Option<bool>) -> bool {
+        let absolute = crate::source::absolute(path);
+        let is_link = link.unwrap_or_else(|| {
+            std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink())
+        });
+        let key = match (absolute.parent(), absolute.file_name()) {
+            (Some(dir), Some(name)) if !is_link => {
+                let dir = self.dirs.entry(dir.to_path_buf()).or_insert_with(|| {
+                    std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf())
+                });
+                dir.join(name)
+            }
+            _ => std::fs::canonicalize(path).unwrap_or(absolute),
+        };
+        self.files.insert(key)
+    }
+}
+
 fn push_file(
     out: &mut Discovery,
-    seen: &mut HashSet<PathBuf>,
+    seen: &mut Seen,
     path: PathBuf,
+    link: Option<bool>,
     resolver: &Resolver,
     force_exclude_cli: bool,
     explicit: bool,
@@ -289,10 +316,7 @@ fn push_file(
         ));
         return;
     };
-    // The same file reached twice (overlapping arguments, symlinks) is
-    // checked once.
-    let key = std::fs::canonicalize(&path).unwrap_or_else(|_| crate::source::absolute(&path));
-    if seen.insert(key) {
+    if seen.insert(&path, link) {
         out.targets.push(Target {
             path,
             language,

@@ -46,6 +46,10 @@ pub struct Settings {
     pub python_libraries: crate::python::analyse::LibraryModules,
     /// Which Rust files can matter, for the byte prefilter.
     pub rust_prefilter: crate::rust::analyse::RustPrefilter,
+    /// Everything these settings were made from (root, source, the
+    /// merged options), as text: two settings with the same fingerprint
+    /// give the same findings, which is what the cache keys on.
+    pub fingerprint: String,
 }
 
 impl Settings {
@@ -84,7 +88,15 @@ impl Settings {
         }
         let python = resources::table_for(SpecLanguage::Python, extra);
         let rust = resources::table_for(SpecLanguage::Rust, extra);
+        // The output format changes no finding: CI's SARIF run and a
+        // pre-commit hook's concise one share their cache entries.
+        let keyed = Options {
+            format: None,
+            ..options.clone()
+        };
+        let fingerprint = format!("{root:?}\n{source:?}\n{keyed:?}");
         Ok(Settings {
+            fingerprint,
             root,
             source,
             rules,

@@ -180,8 +180,11 @@ fn findings_with(options: &check::RunOptions) -> Vec<(PathBuf, usize, usize, Str
 /// the same findings, messages included.
 #[test]
 fn the_prefilter_drops_no_finding() {
-    let with = findings_with(&check::RunOptions { prefilter: true });
-    let without = findings_with(&check::RunOptions { prefilter: false });
+    let with = findings_with(&check::RunOptions::default());
+    let without = findings_with(&check::RunOptions {
+        prefilter: false,
+        ..Default::default()
+    });
     assert!(with.len() > 50, "{}", with.len());
     assert_eq!(with, without);
 }

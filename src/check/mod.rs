@@ -8,6 +8,7 @@
 //! every other file is still checked. Walking the tree and printing the
 //! report are the caller's.
 
+mod cache;
 mod file;
 mod project;
 mod read;
@@ -21,6 +22,7 @@ use crate::diagnostic::FileFindings;
 use crate::discover::Target;
 use crate::source::SourceFile;
 
+pub use cache::Cache;
 pub use file::{fix_file, has_syntax_error, lint, python_pass, Fixed, PythonPass};
 pub use project::{project_of_one, Counts, Project};
 pub use read::{decode, io_finding, read_problem, ReadError, MAX_FILE_BYTES};
@@ -43,11 +45,17 @@ pub struct RunOptions {
     /// Skip files whose bytes show they cannot matter (`--no-prefilter`
     /// turns this off, to prove that it drops no finding).
     pub prefilter: bool,
+    /// Where reports are remembered: an unchanged project's report is
+    /// replayed rather than computed (reports only, never fixes).
+    pub cache: Option<Cache>,
 }
 
 impl Default for RunOptions {
     fn default() -> RunOptions {
-        RunOptions { prefilter: true }
+        RunOptions {
+            prefilter: true,
+            cache: None,
+        }
     }
 }
 
@@ -140,6 +148,30 @@ pub fn run_in(
         }))
         .collect();
     let counts = Counts::default();
+    let cached = options
+        .cache
+        .as_ref()
+        .filter(|_| mode == Mode::Report && !matches!(targets.stdin, Some(Err(_))))
+        .map(|cache| {
+            (
+                cache,
+                pool.install(|| run_key(cache, &units, options, &counts)),
+            )
+        });
+    if let Some((cache, (key, _))) = &cached {
+        if let Some(files) = replay(cache, key, targets) {
+            panic::set_hook(previous_hook);
+            Counts::bump(&counts.cached);
+            counts
+                .files
+                .store(units.len(), std::sync::atomic::Ordering::Relaxed);
+            return Report {
+                files,
+                errors: Vec::new(),
+                counts,
+            };
+        }
+    }
     let mut analysed = pool.install(|| project::analyse(&units, options.prefilter, &counts));
     let project = &analysed.project;
     let mut done: Vec<Option<(String, Vec<crate::diagnostic::Finding>)>> =
@@ -185,13 +217,84 @@ pub fn run_in(
             Err(message) => report.errors.push(message),
         }
     }
-    report.files.sort_by(|a, b| {
+    sort_files(&mut report.files);
+    if let Some((cache, (key, hashed))) = cached {
+        // A run that failed is not one to replay.
+        if report.errors.is_empty() && pool.install(|| cache::StatIndex::unchanged_since(&hashed)) {
+            let run = cache::StoredRun::new(
+                report
+                    .files
+                    .iter()
+                    .map(|c| (c.findings.source.path.as_path(), &c.findings.findings[..])),
+            );
+            cache.save(&key, &run, &cache.index().updated(&hashed));
+        }
+    }
+    report
+}
+
+fn sort_files(files: &mut [Checked]) {
+    files.sort_by(|a, b| {
         a.findings
             .source
             .display_path()
             .cmp(&b.findings.source.display_path())
     });
-    report
+}
+
+/// The run's key: every input that decides its findings (see
+/// [`cache`]), with the hashes that went into it.
+fn run_key(
+    cache: &Cache,
+    units: &[project::Unit],
+    options: &RunOptions,
+    counts: &Counts,
+) -> (String, Vec<cache::Hashed>) {
+    let index = cache.index();
+    let on_disk: Vec<std::path::PathBuf> = units
+        .iter()
+        .filter(|u| !(u.reported && u.stdin.is_some()))
+        .map(|u| u.target.path.clone())
+        .collect();
+    let hashed = index.hash_all(&on_disk);
+    let read = hashed.iter().filter(|h| !h.from_index).count();
+    counts
+        .read
+        .fetch_add(read, std::sync::atomic::Ordering::Relaxed);
+    let mut key = cache::KeyBuilder::new(&format!("prefilter={}", options.prefilter));
+    let mut disk = hashed.iter();
+    for u in units {
+        let hash = match u.stdin {
+            Some(Ok(text)) if u.reported => Some(cache::hex_sha256(text.as_bytes())),
+            _ => disk.next().and_then(|h| h.hash.clone()),
+        };
+        key.file(
+            &u.target.path,
+            u.reported,
+            &u.target.settings.fingerprint,
+            hash.as_deref(),
+        );
+    }
+    (key.finish(), hashed)
+}
+
+/// The report remembered under `key`, with the texts of the files that
+/// have findings (reporters show them); `None` if there is none, or it is
+/// damaged, or a file with findings can no longer be read.
+fn replay(cache: &Cache, key: &str, targets: &Targets) -> Option<Vec<Checked>> {
+    let mut found = cache.run(key)?.restore()?;
+    let mut files = Vec::with_capacity(targets.files.len());
+    for target in &targets.files {
+        let findings = found.remove(&target.path).unwrap_or_default();
+        let text = match (&targets.stdin, findings.is_empty()) {
+            (_, true) => String::new(),
+            (Some(Ok(text)), false) => text.clone(),
+            (_, false) => read_problem(&target.path).ok()?,
+        };
+        files.push(reported(&target.path, text, findings));
+    }
+    sort_files(&mut files);
+    Some(files)
 }
 
 fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {

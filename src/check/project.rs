@@ -86,10 +86,12 @@ pub struct Counts {
     pub analysed: AtomicUsize,
     /// Rounds of the Python fixpoint that changed something.
     pub rounds: AtomicUsize,
+    /// 1 when the report was replayed from the cache.
+    pub cached: AtomicUsize,
 }
 
 impl Counts {
-    fn bump(counter: &AtomicUsize) {
+    pub(crate) fn bump(counter: &AtomicUsize) {
         counter.fetch_add(1, Ordering::Relaxed);
     }
 

@@ -1,0 +1,570 @@
+//! The run cache: a check whose every input is unchanged replays the
+//! findings it reported last time instead of analysing again.
+//!
+//! Findings depend on the whole project (summaries cross files), so the
+//! key is the whole run: the leaklint build, the run's options, and for
+//! every file read (targets and the rest of their projects) its path,
+//! whether it is reported, its settings' fingerprint and a SHA-256 of its
+//! bytes. A changed file anywhere in the project is a different key, which
+//! is what makes invalidation across files right by construction.
+//!
+//! Hashing every file would read the whole project on each run, so a
+//! stat index remembers each file's size, modification time and inode with
+//! its hash, as git's index does. A file modified within [`RACY_NANOS`] of
+//! when it was hashed could have changed again without its stat changing,
+//! and is hashed afresh (git's "racily clean" rule).
+//!
+//! Entries are written to a temporary file and renamed into place, so a
+//! reader sees a whole entry or none; concurrent runs may both write, and
+//! the last rename wins with an entry as good as the other. An entry that
+//! does not parse is a miss, and is overwritten.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::UNIX_EPOCH;
+
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::diagnostic::{Applicability, Edit, Finding, Fix, Label, Severity, Span};
+
+/// A stat younger than this, compared with when the file was hashed, is
+/// not trusted: coarse timestamps could hide a second write.
+const RACY_NANOS: u128 = 2_000_000_000;
+
+/// Run entries kept; the oldest beyond this are removed when one is added.
+const MAX_RUNS: usize = 32;
+
+/// The cache directory of a project.
+#[derive(Debug, Clone)]
+pub struct Cache {
+    dir: PathBuf,
+}
+
+/// What the stat index knows about one file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Stat {
+    len: u64,
+    mtime_nanos: u128,
+    inode: u64,
+}
+
+#[derive(Debug, Clone)]
+struct Indexed {
+    stat: Stat,
+    hash: String,
+    /// When the file was read to be hashed (before its stat was taken).
+    hashed_at: u128,
+}
+
+/// Path -> stat, hash and when it was hashed.
+#[derive(Debug, Default)]
+pub struct StatIndex {
+    files: HashMap<PathBuf, Indexed>,
+}
+
+/// One input of the run key: a file's content as a hash (`None`: it could
+/// not be read, which the key records as such).
+pub struct Hashed {
+    pub path: PathBuf,
+    pub hash: Option<String>,
+    /// Whether the stat index answered without reading the file.
+    pub from_index: bool,
+    stat: Option<Stat>,
+    hashed_at: u128,
+}
+
+fn now_nanos() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos())
+}
+
+/// The stat of a regular file (`None` for FIFOs, devices, directories
+/// and what cannot be stat'ed: those are never read to be hashed).
+fn stat_of(path: &Path) -> Option<Stat> {
+    let meta = std::fs::metadata(path).ok().filter(|m| m.is_file())?;
+    let mtime_nanos = meta
+        .modified()
+        .ok()?
+        .duration_since(UNIX_EPOCH)
+        .ok()?
+        .as_nanos();
+    #[cfg(unix)]
+    let inode = std::os::unix::fs::MetadataExt::ino(&meta);
+    #[cfg(not(unix))]
+    let inode = 0;
+    Some(Stat {
+        len: meta.len(),
+        mtime_nanos,
+        inode,
+    })
+}
+
+pub fn hex_sha256(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+impl StatIndex {
+    /// The hash of `path`'s bytes: from the index when its stat is
+    /// unchanged and old enough to trust, else read and hashed.
+    pub fn hash(&self, path: &Path) -> Hashed {
+        let now = now_nanos();
+        let stat = stat_of(path);
+        if let (Some(stat), Some(known)) = (stat, self.files.get(path)) {
+            if known.stat == stat && stat.mtime_nanos + RACY_NANOS < known.hashed_at {
+                return Hashed {
+                    path: path.to_path_buf(),
+                    hash: Some(known.hash.clone()),
+                    from_index: true,
+                    stat: Some(stat),
+                    hashed_at: known.hashed_at,
+                };
+            }
+        }
+        let hash = match stat {
+            // Refused unread by the check too (LK002); its stat stands
+            // for its content.
+            Some(s) if s.len > crate::check::MAX_FILE_BYTES => Some(hex_sha256(
+                format!("large {} {}", s.len, s.mtime_nanos).as_bytes(),
+            )),
+            Some(_) => std::fs::read(path).ok().map(|b| hex_sha256(&b)),
+            None => None,
+        };
+        Hashed {
+            path: path.to_path_buf(),
+            hash,
+            from_index: false,
+            stat,
+            hashed_at: now,
+        }
+    }
+
+    /// Hashes of all `paths`, in parallel and in order.
+    pub fn hash_all(&self, paths: &[PathBuf]) -> Vec<Hashed> {
+        paths.par_iter().map(|p| self.hash(p)).collect()
+    }
+
+    /// Whether every file is as it was when hashed: a file that changed
+    /// while the run read it may have been analysed in its new state, and
+    /// such a run is not remembered under the old state's key.
+    pub fn unchanged_since(hashed: &[Hashed]) -> bool {
+        hashed.par_iter().all(|h| stat_of(&h.path) == h.stat)
+    }
+
+    /// The index after a run that hashed `hashed`: their stats replace
+    /// what was known of them, the rest is kept.
+    pub fn updated(mut self, hashed: &[Hashed]) -> StatIndex {
+        for h in hashed {
+            match (&h.hash, h.stat) {
+                (Some(hash), Some(stat)) => {
+                    self.files.insert(
+                        h.path.clone(),
+                        Indexed {
+                            stat,
+                            hash: hash.clone(),
+                            hashed_at: h.hashed_at,
+                        },
+                    );
+                }
+                _ => {
+                    self.files.remove(&h.path);
+                }
+            }
+        }
+        self
+    }
+
+    /// A header line, then one line per file: `hash len mtime inode
+    /// hashed-at path`. Paths with a line break are left out (they are
+    /// then hashed on every run).
+    fn to_text(&self) -> String {
+        let mut out = String::from("leaklint-index-2\n");
+        let mut files: Vec<_> = self.files.iter().collect();
+        files.sort_by(|a, b| a.0.cmp(b.0));
+        for (path, i) in files {
+            let Some(p) = path.to_str().filter(|p| !p.contains(['\n', '\r'])) else {
+                continue;
+            };
+            out.push_str(&format!(
+                "{} {} {} {} {} {p}\n",
+                i.hash, i.stat.len, i.stat.mtime_nanos, i.stat.inode, i.hashed_at
+            ));
+        }
+        out
+    }
+
+    fn from_text(text: &str) -> Option<StatIndex> {
+        let mut lines = text.lines();
+        if lines.next()? != "leaklint-index-2" {
+            return None;
+        }
+        let mut files = HashMap::new();
+        for line in lines {
+            let mut parts = line.splitn(6, ' ');
+            let (hash, len, mtime, inode, hashed_at, path) = (
+                parts.next()?,
+                parts.next()?,
+                parts.next()?,
+                parts.next()?,
+                parts.next()?,
+                parts.next()?,
+            );
+            if hash.len() != 64 || !hash.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return None;
+            }
+            files.insert(
+                PathBuf::from(path),
+                Indexed {
+                    stat: Stat {
+                        len: len.parse().ok()?,
+                        mtime_nanos: mtime.parse().ok()?,
+                        inode: inode.parse().ok()?,
+                    },
+                    hash: hash.to_string(),
+                    hashed_at: hashed_at.parse().ok()?,
+                },
+            );
+        }
+        Some(StatIndex { files })
+    }
+}
+
+/// A finding as stored: the rule by its code, spans as byte offsets.
+#[derive(Debug, Serialize, Deserialize)]
+struct StoredFinding {
+    code: String,
+    error: bool,
+    message: String,
+    span: (usize, usize),
+    labels: Vec<(usize, usize, String)>,
+    help: String,
+    fix: Option<StoredFix>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct StoredFix {
+    applicability: String,
+    message: String,
+    edits: Vec<(usize, usize, String)>,
+}
+
+/// A run entry: the findings of each reported file that has any, by the
+/// path it was named with (the key fixes which files were reported, so
+/// a file not listed had none).
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct StoredRun {
+    files: Vec<(PathBuf, Vec<StoredFinding>)>,
+}
+
+fn store_finding(f: &Finding) -> StoredFinding {
+    StoredFinding {
+        code: f.code.to_string(),
+        error: f.severity == Severity::Error,
+        message: f.message.clone(),
+        span: (f.span.start, f.span.end),
+        labels: f
+            .labels
+            .iter()
+            .map(|l| (l.span.start, l.span.end, l.message.clone()))
+            .collect(),
+        help: f.help.clone(),
+        fix: f.fix.as_ref().map(|fix| StoredFix {
+            applicability: fix.applicability.as_str().to_string(),
+            message: fix.message.clone(),
+            edits: fix
+                .edits
+                .iter()
+                .map(|e| (e.span.start, e.span.end, e.content.clone()))
+                .collect(),
+        }),
+    }
+}
+
+fn span(start: usize, end: usize) -> Option<Span> {
+    (start <= end).then_some(Span { start, end })
+}
+
+/// `None` when the entry names a rule this build does not have, or holds
+/// what no finding could: such an entry is treated as missing.
+fn restore_finding(s: StoredFinding) -> Option<Finding> {
+    let rule = crate::rules::by_code(&s.code)?;
+    let applicability = |a: &str| {
+        [
+            Applicability::Safe,
+            Applicability::Unsafe,
+            Applicability::DisplayOnly,
+        ]
+        .into_iter()
+        .find(|x| x.as_str() == a)
+    };
+    let fix = match s.fix {
+        None => None,
+        Some(f) => Some(Fix {
+            applicability: applicability(&f.applicability)?,
+            message: f.message,
+            edits: f
+                .edits
+                .into_iter()
+                .map(|(a, b, content)| {
+                    Some(Edit {
+                        span: span(a, b)?,
+                        content,
+                    })
+                })
+                .collect::<Option<_>>()?,
+        }),
+    };
+    Some(Finding {
+        code: rule.code,
+        name: rule.name,
+        severity: if s.error {
+            Severity::Error
+        } else {
+            Severity::Warning
+        },
+        message: s.message,
+        span: span(s.span.0, s.span.1)?,
+        labels: s
+            .labels
+            .into_iter()
+            .map(|(a, b, message)| {
+                Some(Label {
+                    span: span(a, b)?,
+                    message,
+                })
+            })
+            .collect::<Option<_>>()?,
+        help: s.help,
+        fix,
+    })
+}
+
+impl StoredRun {
+    pub fn new<'a>(files: impl IntoIterator<Item = (&'a Path, &'a [Finding])>) -> StoredRun {
+        StoredRun {
+            files: files
+                .into_iter()
+                .filter(|(_, f)| !f.is_empty())
+                .map(|(p, f)| (p.to_path_buf(), f.iter().map(store_finding).collect()))
+                .collect(),
+        }
+    }
+
+    /// Path -> findings; `None` if any finding cannot be restored.
+    pub fn restore(self) -> Option<HashMap<PathBuf, Vec<Finding>>> {
+        self.files
+            .into_iter()
+            .map(|(p, fs)| {
+                let restored = fs.into_iter().map(restore_finding).collect::<Option<_>>()?;
+                Some((p, restored))
+            })
+            .collect()
+    }
+}
+
+/// What makes this build's findings what they are: its version and the
+/// executable itself (the built-in rules are compiled into it).
+fn build_identity() -> String {
+    let exe = std::env::current_exe()
+        .ok()
+        .and_then(|p| stat_of(&p))
+        .map_or_else(String::new, |s| format!("{} {}", s.len, s.mtime_nanos));
+    format!("{} {exe}", env!("CARGO_PKG_VERSION"))
+}
+
+/// Builds a run key from the run's inputs, in order.
+pub struct KeyBuilder(Sha256);
+
+impl KeyBuilder {
+    pub fn new(options: &str) -> KeyBuilder {
+        let mut h = Sha256::new();
+        for part in ["leaklint-run-1", &build_identity(), options] {
+            h.update(part.as_bytes());
+            h.update([0]);
+        }
+        KeyBuilder(h)
+    }
+
+    /// One file: how it is named, whether it is reported, its settings,
+    /// and its content's hash.
+    pub fn file(&mut self, path: &Path, reported: bool, settings: &str, hash: Option<&str>) {
+        let absolute = crate::source::absolute(path);
+        for part in [
+            path.to_string_lossy().as_ref(),
+            absolute.to_string_lossy().as_ref(),
+            if reported { "target" } else { "project" },
+            settings,
+            hash.unwrap_or("unreadable"),
+        ] {
+            self.0.update((part.len() as u64).to_le_bytes());
+            self.0.update(part.as_bytes());
+        }
+    }
+
+    pub fn finish(self) -> String {
+        hex_sha256(&self.0.finalize())
+    }
+}
+
+impl Cache {
+    pub fn at(dir: PathBuf) -> Cache {
+        Cache { dir }
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    fn index_path(&self) -> PathBuf {
+        self.dir.join("index")
+    }
+
+    fn run_path(&self, key: &str) -> PathBuf {
+        self.dir.join("runs").join(format!("{key}.json"))
+    }
+
+    /// The stat index, or an empty one when it is missing or damaged.
+    pub fn index(&self) -> StatIndex {
+        std::fs::read_to_string(self.index_path())
+            .ok()
+            .and_then(|t| StatIndex::from_text(&t))
+            .unwrap_or_default()
+    }
+
+    pub fn run(&self, key: &str) -> Option<StoredRun> {
+        let bytes = std::fs::read(self.run_path(key)).ok()?;
+        serde_json::from_slice(&bytes).ok()
+    }
+
+    /// Saves the run and the index. A cache that cannot be written costs
+    /// the next run its speed, never its findings: errors are dropped.
+    pub fn save(&self, key: &str, run: &StoredRun, index: &StatIndex) {
+        let _ = self.try_save(key, run, index);
+    }
+
+    fn try_save(&self, key: &str, run: &StoredRun, index: &StatIndex) -> std::io::Result<()> {
+        let runs = self.dir.join("runs");
+        std::fs::create_dir_all(&runs)?;
+        let ignore = self.dir.join(".gitignore");
+        if !ignore.exists() {
+            write_atomically(&self.dir, &ignore, b"# Created by leaklint.\n*\n")?;
+            write_atomically(
+                &self.dir,
+                &self.dir.join("CACHEDIR.TAG"),
+                b"Signature: 8a477f597d28d172789f06886806bc55\n# This is leaklint's cache; see https://bford.info/cachedir/\n",
+            )?;
+        }
+        let json = serde_json::to_vec(run).map_err(std::io::Error::other)?;
+        write_atomically(&runs, &self.run_path(key), &json)?;
+        write_atomically(&self.dir, &self.index_path(), index.to_text().as_bytes())?;
+        prune(&runs);
+        Ok(())
+    }
+}
+
+fn write_atomically(dir: &Path, path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
+    tmp.write_all(bytes)?;
+    tmp.persist(path).map_err(|e| e.error)?;
+    Ok(())
+}
+
+/// Removes the oldest run entries beyond [`MAX_RUNS`].
+fn prune(runs: &Path) {
+    let Ok(entries) = std::fs::read_dir(runs) else {
+        return;
+    };
+    let mut found: Vec<(std::time::SystemTime, PathBuf)> = entries
+        .filter_map(Result::ok)
+        .filter(|e| e.path().extension().is_some_and(|x| x == "json"))
+        .filter_map(|e| Some((e.metadata().ok()?.modified().ok()?, e.path())))
+        .collect();
+    if found.len() <= MAX_RUNS {
+        return;
+    }
+    found.sort();
+    for (_, path) in &found[..found.len() - MAX_RUNS] {
+        let _ = std::fs::remove_file(path);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_index_survives_a_round_trip_and_refuses_damage() {
+        let mut index = StatIndex::default();
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("a b.py");
+        std::fs::write(&file, "x = 1\n").unwrap();
+        let hashed = index.hash_all(std::slice::from_ref(&file));
+        assert!(!hashed[0].from_index);
+        index = index.updated(&hashed);
+        let text = index.to_text();
+        let back = StatIndex::from_text(&text).unwrap();
+        assert_eq!(back.files[&file].hash, hashed[0].hash.clone().unwrap());
+        assert!(StatIndex::from_text("garbage").is_none());
+        assert!(StatIndex::from_text(&text.replace(' ', "")).is_none());
+    }
+
+    #[test]
+    fn a_young_stat_is_not_trusted_and_an_old_one_is() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("a.py");
+        std::fs::write(&file, "x = 1\n").unwrap();
+        let index = StatIndex::default()
+            .updated(&StatIndex::default().hash_all(std::slice::from_ref(&file)));
+        // Hashed just now: the file may still change within its mtime.
+        assert!(!index.hash(&file).from_index);
+        let mut aged = index;
+        for i in aged.files.values_mut() {
+            i.hashed_at += 10 * RACY_NANOS;
+        }
+        assert!(aged.hash(&file).from_index);
+        // A changed size is seen whatever the times say.
+        std::fs::write(&file, "x = 12\n").unwrap();
+        let fresh = aged.hash(&file);
+        assert!(!fresh.from_index);
+        assert_eq!(fresh.hash.unwrap(), hex_sha256(b"x = 12\n"));
+    }
+
+    #[test]
+    fn findings_are_restored_as_they_were_stored() {
+        let rule = crate::rules::all()[0];
+        let finding = Finding {
+            code: rule.code,
+            name: rule.name,
+            severity: Severity::Warning,
+            message: "m".into(),
+            span: Span { start: 1, end: 4 },
+            labels: vec![Label {
+                span: Span { start: 2, end: 3 },
+                message: "l".into(),
+            }],
+            help: "h".into(),
+            fix: Some(Fix {
+                applicability: Applicability::Unsafe,
+                message: "f".into(),
+                edits: vec![Edit {
+                    span: Span { start: 0, end: 0 },
+                    content: "c".into(),
+                }],
+            }),
+        };
+        let path = Path::new("a.py");
+        let stored = StoredRun::new([(path, std::slice::from_ref(&finding))]);
+        let json = serde_json::to_string(&stored).unwrap();
+        let back: StoredRun = serde_json::from_str(&json).unwrap();
+        assert_eq!(back.restore().unwrap()[path], vec![finding]);
+        let unknown = json.replace(rule.code, "LK999");
+        let back: StoredRun = serde_json::from_str(&unknown).unwrap();
+        assert!(back.restore().is_none());
+    }
+}
