@@ -134,27 +134,40 @@ struct CheckArgs {
     cache_dir: Option<PathBuf>,
 }
 
-/// The cache a run uses: none with `--no-cache`; `--cache-dir`; else
-/// `.leaklint_cache` at the first file's project root, or in the working
-/// directory when every file is under it (a project of loose files).
-fn cache_for(args: &CheckArgs, targets: &[discover::Target]) -> Option<check::Cache> {
+/// The cache directory a run uses: none with `--no-cache`; `--cache-dir`;
+/// else `.leaklint_cache` at the project root of the first path named
+/// (standard input's file name, else the first path, else `.`), or in
+/// the working directory when every path is under it (loose files).
+fn cache_dir_for(args: &CheckArgs, resolver: &Resolver) -> Option<PathBuf> {
     if args.no_cache {
         return None;
     }
     if let Some(dir) = &args.cache_dir {
-        return Some(check::Cache::at(dir.clone()));
+        return Some(dir.clone());
     }
-    let first = targets.first()?;
+    let named: Vec<PathBuf> = match &args.stdin_filename {
+        Some(name) => vec![name.clone()],
+        None if args.paths.is_empty() => vec![PathBuf::from(".")],
+        None => args.paths.clone(),
+    };
+    let first = crate::source::absolute(&named[0]);
+    let dir = if first.is_dir() {
+        first.clone()
+    } else {
+        first.parent()?.to_path_buf()
+    };
+    let settings = resolver.settings_for_dir(&dir).ok()?;
+    // A name inside `dir`: its project is the directory's.
     let root = discover::ProjectRoots::default()
-        .of_file(&first.path, &first.settings)
+        .of_file(&dir.join("-"), &settings)
         .or_else(|| {
-            let cwd = crate::source::absolute(std::path::Path::new("."));
-            targets
+            let cwd = crate::source::absolute(Path::new("."));
+            named
                 .iter()
-                .all(|t| crate::source::absolute(&t.path).starts_with(&cwd))
+                .all(|p| crate::source::absolute(p).starts_with(&cwd))
                 .then_some(cwd)
         })?;
-    Some(check::Cache::at(root.join(".leaklint_cache")))
+    Some(root.join(".leaklint_cache"))
 }
 
 /// Runs the command line and returns the process's exit code.
@@ -276,6 +289,10 @@ fn run_check(args: CheckArgs) -> Result<ExitCode, CliError> {
         FixMode::Report
     };
     let resolver = Arc::new(Resolver::new(args.config.as_deref(), cli_options(&args))?);
+    let cache_dir = cache_dir_for(&args, &resolver);
+    let walks = cache_dir
+        .as_ref()
+        .map(|d| discover::Walks::at(d.clone(), resolver.fingerprint()));
 
     let mut failed = false;
     let (targets, stdin_text) = match &args.stdin_filename {
@@ -325,7 +342,7 @@ fn run_check(args: CheckArgs) -> Result<ExitCode, CliError> {
             } else {
                 args.paths.clone()
             };
-            let found = discover::discover(&paths, &resolver, args.force_exclude);
+            let found = discover::discover(&paths, &resolver, args.force_exclude, walks.as_ref());
             for w in &found.warnings {
                 eprintln!("leaklint: warning: {w}");
             }
@@ -357,7 +374,7 @@ fn run_check(args: CheckArgs) -> Result<ExitCode, CliError> {
         .filter(|p| p.is_dir())
         .filter_map(|p| std::fs::canonicalize(p).ok())
         .collect();
-        discover::project_files(&targets, &walked, &resolver)
+        discover::project_files(&targets, &walked, &resolver, walks.as_ref())
     };
     let targets = check::Targets {
         files: targets,
@@ -366,7 +383,7 @@ fn run_check(args: CheckArgs) -> Result<ExitCode, CliError> {
     };
     let options = check::RunOptions {
         prefilter: !args.no_prefilter,
-        cache: cache_for(&args, &targets.files),
+        cache: cache_dir.map(check::Cache::at),
     };
     let report = check::run(&targets, check_mode, &options)?;
     if args.verbose {

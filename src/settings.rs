@@ -95,6 +95,7 @@ impl Settings {
             ..options.clone()
         };
         let fingerprint = format!("{root:?}\n{source:?}\n{keyed:?}");
+        let (python_libraries, rust_prefilter) = prefilters(extra, &python, &rust);
         Ok(Settings {
             fingerprint,
             root,
@@ -104,9 +105,9 @@ impl Settings {
             force_exclude: options.force_exclude.unwrap_or(false),
             per_file_ignores,
             format: options.format,
-            python_libraries: crate::python::analyse::LibraryModules::new(&python),
+            python_libraries,
+            rust_prefilter,
             python,
-            rust_prefilter: crate::rust::analyse::RustPrefilter::new(&rust),
             rust,
         })
     }
@@ -156,6 +157,34 @@ impl Settings {
     }
 }
 
+/// The byte prefilters for these tables. Without the user's own specs
+/// the tables are the built-in ones, and so are the automatons: built once
+/// per process, not once per configuration file.
+fn prefilters(
+    extra: &[ResourceSpec],
+    python: &ResourceTable,
+    rust: &ResourceTable,
+) -> (
+    crate::python::analyse::LibraryModules,
+    crate::rust::analyse::RustPrefilter,
+) {
+    let build = || {
+        (
+            crate::python::analyse::LibraryModules::new(python),
+            crate::rust::analyse::RustPrefilter::new(rust),
+        )
+    };
+    if !extra.is_empty() {
+        return build();
+    }
+    type Built = (
+        crate::python::analyse::LibraryModules,
+        crate::rust::analyse::RustPrefilter,
+    );
+    static BUILT_IN: std::sync::OnceLock<Built> = std::sync::OnceLock::new();
+    BUILT_IN.get_or_init(build).clone()
+}
+
 /// Finds the configuration that governs each directory, once per
 /// directory, and lays the command line over it.
 pub struct Resolver {
@@ -163,9 +192,29 @@ pub struct Resolver {
     explicit: Option<Arc<Settings>>,
     default: Arc<Settings>,
     cache: Mutex<HashMap<PathBuf, Arc<Settings>>>,
+    /// Directories known to hold no configuration file (a remembered walk
+    /// says so): not probed.
+    unconfigured: Mutex<std::collections::HashSet<PathBuf>>,
 }
 
 impl Resolver {
+    /// What the resolver was made from (the command line's options, the
+    /// working directory, a `--config` file's content): what a remembered
+    /// walk depends on besides the tree.
+    pub fn fingerprint(&self) -> String {
+        format!(
+            "{}\n{:?}",
+            self.default.fingerprint,
+            self.explicit.as_ref().map(|s| &s.fingerprint)
+        )
+    }
+
+    /// Tells the resolver these directories (absolute) hold no
+    /// configuration file, so that it does not look.
+    pub fn note_unconfigured(&self, dirs: Vec<PathBuf>) {
+        self.unconfigured.lock().unwrap().extend(dirs);
+    }
+
     /// `config`: the `--config` file, which then governs every path.
     pub fn new(config: Option<&Path>, cli: Options) -> Result<Resolver, ConfigError> {
         let cwd = std::env::current_dir()
@@ -197,6 +246,7 @@ impl Resolver {
             explicit,
             default,
             cache: Mutex::new(HashMap::new()),
+            unconfigured: Mutex::default(),
         })
     }
 
@@ -209,7 +259,8 @@ impl Resolver {
             return Ok(s.clone());
         }
         let mut found = None;
-        for name in CONFIG_FILES {
+        let probe = !self.unconfigured.lock().unwrap().contains(dir);
+        for name in CONFIG_FILES.iter().filter(|_| probe) {
             let candidate = dir.join(name);
             if candidate.is_file() {
                 if let Some(options) = read_options(&candidate)? {

@@ -87,7 +87,7 @@ fn every_fixture_produces_exactly_its_expected_findings() {
     // beside a fixture configures its directory, one first pass over every
     // file, then every file checked.
     let resolver = Arc::new(Resolver::new(None, Options::default()).unwrap());
-    let found = discover::discover(std::slice::from_ref(&root), &resolver, false);
+    let found = discover::discover(std::slice::from_ref(&root), &resolver, false, None);
     assert!(found.errors.is_empty(), "{:?}", found.errors);
     let targets = check::Targets {
         files: found.targets,
@@ -148,7 +148,7 @@ fn every_fixture_produces_exactly_its_expected_findings() {
 fn findings_with(options: &check::RunOptions) -> Vec<(PathBuf, usize, usize, String, String)> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
     let resolver = Arc::new(Resolver::new(None, Options::default()).unwrap());
-    let found = discover::discover(std::slice::from_ref(&root), &resolver, false);
+    let found = discover::discover(std::slice::from_ref(&root), &resolver, false, None);
     let targets = check::Targets {
         files: found.targets,
         stdin: None,

@@ -62,7 +62,9 @@ struct Indexed {
 /// Path -> stat, hash and when it was hashed.
 #[derive(Debug, Default)]
 pub struct StatIndex {
-    files: HashMap<PathBuf, Indexed>,
+    /// Keyed by the path's bytes: hashing a `Path` walks its components,
+    /// and the index is looked up once per project file per run.
+    files: HashMap<std::ffi::OsString, Indexed>,
 }
 
 /// One input of the run key: a file's content as a hash (`None`: it could
@@ -103,12 +105,7 @@ fn stat_of(path: &Path) -> Option<Stat> {
     })
 }
 
-pub fn hex_sha256(bytes: &[u8]) -> String {
-    Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
+pub use crate::source::hex_sha256;
 
 impl StatIndex {
     /// The hash of `path`'s bytes: from the index when its stat is
@@ -116,7 +113,7 @@ impl StatIndex {
     pub fn hash(&self, path: &Path) -> Hashed {
         let now = now_nanos();
         let stat = stat_of(path);
-        if let (Some(stat), Some(known)) = (stat, self.files.get(path)) {
+        if let (Some(stat), Some(known)) = (stat, self.files.get(path.as_os_str())) {
             if known.stat == stat && stat.mtime_nanos + RACY_NANOS < known.hashed_at {
                 return Hashed {
                     path: path.to_path_buf(),
@@ -164,7 +161,7 @@ impl StatIndex {
             match (&h.hash, h.stat) {
                 (Some(hash), Some(stat)) => {
                     self.files.insert(
-                        h.path.clone(),
+                        h.path.clone().into_os_string(),
                         Indexed {
                             stat,
                             hash: hash.clone(),
@@ -173,7 +170,7 @@ impl StatIndex {
                     );
                 }
                 _ => {
-                    self.files.remove(&h.path);
+                    self.files.remove(h.path.as_os_str());
                 }
             }
         }
@@ -188,6 +185,7 @@ impl StatIndex {
         let mut files: Vec<_> = self.files.iter().collect();
         files.sort_by(|a, b| a.0.cmp(b.0));
         for (path, i) in files {
+            let path = Path::new(path);
             let Some(p) = path.to_str().filter(|p| !p.contains(['\n', '\r'])) else {
                 continue;
             };
@@ -219,7 +217,7 @@ impl StatIndex {
                 return None;
             }
             files.insert(
-                PathBuf::from(path),
+                std::ffi::OsString::from(path),
                 Indexed {
                     stat: Stat {
                         len: len.parse().ok()?,
@@ -509,7 +507,10 @@ mod tests {
         index = index.updated(&hashed);
         let text = index.to_text();
         let back = StatIndex::from_text(&text).unwrap();
-        assert_eq!(back.files[&file].hash, hashed[0].hash.clone().unwrap());
+        assert_eq!(
+            back.files[file.as_os_str()].hash,
+            hashed[0].hash.clone().unwrap()
+        );
         assert!(StatIndex::from_text("garbage").is_none());
         assert!(StatIndex::from_text(&text.replace(' ', "")).is_none());
     }

@@ -8,6 +8,10 @@ use std::sync::{Arc, Mutex};
 
 use ignore::WalkBuilder;
 
+mod walks;
+
+pub use walks::Walks;
+
 use crate::config::ConfigError;
 use crate::settings::{Resolver, Settings};
 use crate::source::Language;
@@ -36,7 +40,12 @@ fn parent_dir(path: &Path) -> PathBuf {
     abs.parent().map(Path::to_path_buf).unwrap_or(abs)
 }
 
-pub fn discover(paths: &[PathBuf], resolver: &Arc<Resolver>, force_exclude_cli: bool) -> Discovery {
+pub fn discover(
+    paths: &[PathBuf],
+    resolver: &Arc<Resolver>,
+    force_exclude_cli: bool,
+    walks: Option<&Walks>,
+) -> Discovery {
     let mut out = Discovery::default();
     let mut seen = Seen::default();
     for root in paths {
@@ -74,13 +83,46 @@ pub fn discover(paths: &[PathBuf], resolver: &Arc<Resolver>, force_exclude_cli: 
                 continue;
             }
         }
-        walk_dir(root, resolver, &mut out, &mut seen);
+        walk_dir(root, resolver, &mut out, &mut seen, walks);
     }
     out.targets.sort_by(|a, b| a.path.cmp(&b.path));
     out
 }
 
-fn walk_dir(root: &Path, resolver: &Arc<Resolver>, out: &mut Discovery, seen: &mut Seen) {
+/// Walks `root` into `out`, or replays its remembered walk when nothing
+/// it depends on has changed (see [`walks`]).
+fn walk_dir(
+    root: &Path,
+    resolver: &Arc<Resolver>,
+    out: &mut Discovery,
+    seen: &mut Seen,
+    walks: Option<&Walks>,
+) {
+    if let Some((files, unconfigured)) = walks.and_then(|w| w.replay(root)) {
+        resolver.note_unconfigured(unconfigured);
+        for (path, link) in files {
+            push_file(out, seen, path, Some(link), resolver, false, false);
+        }
+        return;
+    }
+    let began = walks::now_nanos();
+    let (errors, warnings) = (out.errors.len(), out.warnings.len());
+    let mut walked = walks::Seen::default();
+    walk_tree(root, resolver, out, seen, &mut walked);
+    if let Some(w) = walks {
+        if !walked.incomplete && out.errors.len() == errors && out.warnings.len() == warnings {
+            w.remember(root, began, &walked);
+        }
+    }
+}
+
+fn walk_tree(
+    root: &Path,
+    resolver: &Arc<Resolver>,
+    out: &mut Discovery,
+    seen: &mut Seen,
+    walked: &mut walks::Seen,
+) {
     let config_errors: Arc<Mutex<Vec<ConfigError>>> = Arc::default();
     let mut builder = WalkBuilder::new(root);
     builder
@@ -116,6 +158,7 @@ fn walk_dir(root: &Path, resolver: &Arc<Resolver>, out: &mut Discovery, seen: &m
                 // is still a source file: reading it yields an LK002.
                 match error_path(&e) {
                     Some(path) if Language::from_path(path).is_some() => {
+                        walked.incomplete = true;
                         push_file(out, seen, path.to_path_buf(), None, resolver, false, false);
                     }
                     _ => out.warnings.push(format!("skipped: {e}")),
@@ -124,11 +167,23 @@ fn walk_dir(root: &Path, resolver: &Arc<Resolver>, out: &mut Discovery, seen: &m
             }
         };
         let is_dir = entry.file_type().is_some_and(|t| t.is_dir());
+        if is_dir {
+            walked.dirs.push(entry.path().to_path_buf());
+        }
         if is_dir || Language::from_path(entry.path()).is_none() {
             continue;
         }
-        let link = Some(entry.path_is_symlink());
-        push_file(out, seen, entry.into_path(), link, resolver, false, false);
+        let link = entry.path_is_symlink();
+        walked.files.push((entry.path().to_path_buf(), link));
+        push_file(
+            out,
+            seen,
+            entry.into_path(),
+            Some(link),
+            resolver,
+            false,
+            false,
+        );
     }
     for e in config_errors.lock().unwrap().drain(..) {
         out.errors.push(e.to_string());
@@ -197,6 +252,7 @@ pub fn project_files(
     targets: &[Target],
     walked: &[PathBuf],
     resolver: &Arc<Resolver>,
+    walks: Option<&Walks>,
 ) -> Vec<Target> {
     // Walked as found (absolute, not canonical), so that paths in the
     // project read like the targets' own; compared canonically.
@@ -226,7 +282,7 @@ pub fn project_files(
     }
     let mut out = Discovery::default();
     for (_, root) in &roots {
-        walk_dir(root, resolver, &mut out, &mut seen);
+        walk_dir(root, resolver, &mut out, &mut seen, walks);
     }
     // Problems in the rest of the project are not this run's to report:
     // its files are read only for what they define.
@@ -275,15 +331,26 @@ impl Seen {
             std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink())
         });
         let key = match (absolute.parent(), absolute.file_name()) {
-            (Some(dir), Some(name)) if !is_link => {
-                let dir = self.dirs.entry(dir.to_path_buf()).or_insert_with(|| {
-                    std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf())
-                });
-                dir.join(name)
-            }
+            (Some(dir), Some(name)) if !is_link => self.canonical_dir(dir).join(name),
             _ => std::fs::canonicalize(path).unwrap_or(absolute),
         };
         self.files.insert(key)
+    }
+
+    /// Where `dir` (absolute, normalised) really is: its parent's real
+    /// place plus its name, unless it is a symlink itself. One `lstat` per
+    /// directory, where `canonicalize` reads every component of the path.
+    fn canonical_dir(&mut self, dir: &Path) -> PathBuf {
+        if let Some(known) = self.dirs.get(dir) {
+            return known.clone();
+        }
+        let is_link = std::fs::symlink_metadata(dir).is_ok_and(|m| m.file_type().is_symlink());
+        let real = match (dir.parent(), dir.file_name()) {
+            (Some(parent), Some(name)) if !is_link => self.canonical_dir(parent).join(name),
+            _ => std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf()),
+        };
+        self.dirs.insert(dir.to_path_buf(), real.clone());
+        real
     }
 }
 
