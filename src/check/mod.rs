@@ -158,8 +158,8 @@ pub fn run_in(
                 pool.install(|| run_key(cache, &units, options, &counts)),
             )
         });
-    if let Some((cache, (key, _))) = &cached {
-        if let Some(files) = replay(cache, key, targets) {
+    if let Some((cache, (key, hashed))) = &cached {
+        if let Some(files) = replay(cache, key, targets, hashed) {
             panic::set_hook(previous_hook);
             Counts::bump(&counts.cached);
             counts
@@ -280,17 +280,41 @@ fn run_key(
 
 /// The report remembered under `key`, with the texts of the files that
 /// have findings (reporters show them); `None` if there is none, or it is
-/// damaged, or a file with findings can no longer be read.
-fn replay(cache: &Cache, key: &str, targets: &Targets) -> Option<Vec<Checked>> {
+/// damaged, or a file with findings is no longer what was hashed.
+fn replay(
+    cache: &Cache,
+    key: &str,
+    targets: &Targets,
+    hashed: &[cache::Hashed],
+) -> Option<Vec<Checked>> {
     let mut found = cache.run(key)?.restore()?;
     let mut files = Vec::with_capacity(targets.files.len());
     for target in &targets.files {
         let findings = found.remove(&target.path).unwrap_or_default();
+        // Read as the check reads it: a file it could not read (too
+        // large, not UTF-8, gone) was reported with no text, and so is it
+        // now; one it read must be the very bytes that were hashed.
         let text = match (&targets.stdin, findings.is_empty()) {
             (_, true) => String::new(),
             (Some(Ok(text)), false) => text.clone(),
-            (_, false) => read_problem(&target.path).ok()?,
+            (_, false) => match read_problem(&target.path) {
+                Ok(text) => {
+                    let expected = hashed.iter().find(|h| h.path == target.path)?;
+                    if Some(cache::hex_sha256(text.as_bytes())) != expected.hash {
+                        return None;
+                    }
+                    text
+                }
+                Err(_) => String::new(),
+            },
         };
+        let fits = |span: crate::diagnostic::Span| span.end <= text.len();
+        if !findings
+            .iter()
+            .all(|f| fits(f.span) && f.labels.iter().all(|l| fits(l.span)))
+        {
+            return None;
+        }
         files.push(reported(&target.path, text, findings));
     }
     sort_files(&mut files);

@@ -141,6 +141,12 @@ fn walk_tree(
             if entry.depth() == 0 {
                 return true;
             }
+            // leaklint's own cache holds no source, whatever `exclude`
+            // says, and changes on every run (which would spoil the
+            // remembered walk of the tree it is in).
+            if entry.file_name() == ".leaklint_cache" {
+                return false;
+            }
             match resolver.settings_for_dir(&parent_dir(entry.path())) {
                 Ok(settings) => !settings.is_excluded(entry.path()),
                 Err(e) => {
