@@ -166,3 +166,57 @@ fn the_buffer_on_stdin_replaces_the_file_on_disk() {
     );
     assert_eq!(of_file(&main, "app/main.py").len(), 2, "{main:?}");
 }
+
+const RUST_DB: &str = "use diesel::r2d2::{ConnectionManager, Pool};\nuse diesel::PgConnection;\n\npub type DbPool = Pool<ConnectionManager<PgConnection>>;\n\npub fn load_user(pool: &DbPool, id: i64) -> Result<i64, Box<dyn std::error::Error>> {\n    let _conn = pool.get()?;\n    Ok(id)\n}\n";
+
+/// Writes no crate path at all: it reaches the pool through `db.rs`'s
+/// alias and helper only.
+const RUST_HANDLERS: &str = "use crate::db::{load_user, DbPool};\n\npub fn profile(pool: &DbPool, id: i64) -> i64 {\n    let conn = pool.get().expect(\"connection\");\n    let user = load_user(pool, id).expect(\"user\");\n    touch(&conn, user);\n    user\n}\n";
+
+#[test]
+fn a_rust_file_that_names_only_the_projects_alias_and_helper_is_analysed() {
+    let dir = tempfile::tempdir().unwrap();
+    for (path, text) in [
+        (
+            "Cargo.toml",
+            "[package]\nname = \"shop\"\nversion = \"0.1.0\"\n",
+        ),
+        ("src/db.rs", RUST_DB),
+        ("src/handlers.rs", RUST_HANDLERS),
+    ] {
+        let path = dir.path().join(path);
+        fs::create_dir_all(path.parent().unwrap()).unwrap();
+        fs::write(path, text).unwrap();
+    }
+    let expected = ["src/handlers.rs:5:16: LK204 `load_user` acquires from `pool` while `conn` from it is still held"];
+    for args in [
+        &["."][..],
+        &["src/handlers.rs"],
+        &[".", "--no-prefilter"],
+        &["src/handlers.rs", "--no-prefilter"],
+    ] {
+        assert_eq!(concise(dir.path(), args, None), expected, "{args:?}");
+    }
+    // The names stay in their project: a crate beside it that writes
+    // `DbPool` and `load_user` is not analysed for them.
+    let other = tempfile::tempdir().unwrap();
+    fs::write(
+        other.path().join("Cargo.toml"),
+        "[package]\nname = \"other\"\nversion = \"0.1.0\"\n",
+    )
+    .unwrap();
+    fs::write(other.path().join("lib.rs"), RUST_HANDLERS).unwrap();
+    let mut cmd = leaklint(other.path());
+    let out = cmd
+        .args([
+            "check",
+            "-v",
+            "--no-cache",
+            "lib.rs",
+            dir.path().join("src/db.rs").to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("1 analysed"), "{stderr}");
+}

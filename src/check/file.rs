@@ -240,7 +240,7 @@ pub fn python_pass(
 }
 
 fn lint_rust(source: &SourceFile, settings: &Settings, project: &Project) -> Vec<Finding> {
-    let admitted = settings.rust_prefilter.admits(&source.text);
+    let admitted = project.admits_rust(&source.text, settings, &source.path);
     if (!admitted && project.prefilter) || suppress::skips_file(source, Language::Rust) {
         return Vec::new();
     }

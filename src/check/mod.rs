@@ -177,13 +177,17 @@ pub fn run_in(
     let mut done: Vec<Option<(String, Vec<crate::diagnostic::Finding>)>> =
         std::mem::take(&mut analysed.python);
     done.truncate(targets.files.len());
+    let turned_away = &analysed.rust_turned_away;
     let results: Vec<Result<Checked, InternalError>> = pool.install(|| {
         targets
             .files
             .par_iter()
             .zip(done.par_iter_mut())
-            .map(|(target, done)| {
+            .zip(turned_away.par_iter())
+            .map(|((target, done), &turned_away)| {
                 panic::catch_unwind(AssertUnwindSafe(|| match &targets.stdin {
+                    // Read in the project pass already, and of no concern.
+                    _ if turned_away => reported(&target.path, String::new(), Vec::new()),
                     // Analysed in the project pass, from the same parse.
                     _ if mode == Mode::Report && done.is_some() => {
                         let (text, findings) = done.take().unwrap_or_default();
@@ -350,7 +354,8 @@ fn check_target(
             if target.language == crate::source::Language::Rust {
                 // Decided once here: an unadmitted file is neither parsed
                 // nor fixed, so it has nothing to report.
-                if project.prefilter && !target.settings.rust_prefilter.admits(&text) {
+                if project.prefilter && !project.admits_rust(&text, &target.settings, &target.path)
+                {
                     return reported(&target.path, text, Vec::new());
                 }
                 counts

@@ -13,7 +13,7 @@
 
 use std::collections::HashMap;
 use std::panic::{self, AssertUnwindSafe};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use rayon::prelude::*;
@@ -36,6 +36,12 @@ pub struct Project {
     /// Type aliases, struct fields and pool-acquiring functions of the
     /// Rust files, for names one file defines and another uses.
     pub rust: crate::rust::project::RustProject,
+    /// The names through which a Rust file reaches `rust`'s resources
+    /// without writing a crate path (`DbPool`, `Repo`, `load_user`): the
+    /// prefilter admits a file that writes one.
+    pub rust_words: super::words::ScopedNames,
+    /// Each Rust file's project root, the scope of `rust_words`.
+    pub rust_roots: HashMap<PathBuf, PathBuf>,
     /// Whether files the byte prefilter turns away are skipped (the
     /// default) or parsed and analysed anyway (`--no-prefilter`).
     pub prefilter: bool,
@@ -48,12 +54,23 @@ impl Default for Project {
 }
 
 impl Project {
+    /// Whether a Rust file can matter: it names a resource crate (or
+    /// declares its own handles), or one of the project's names for them.
+    pub fn admits_rust(&self, text: &str, settings: &Settings, path: &Path) -> bool {
+        settings.rust_prefilter.admits(text)
+            || self
+                .rust_words
+                .mentioned_in(text, self.rust_roots.get(path).map(PathBuf::as_path))
+    }
+
     /// `words`: `python`'s names (see [`SummaryWords::new`]).
     pub fn new(python: Summaries, words: SummaryWords) -> Project {
         Project {
             words,
             python,
             rust: Default::default(),
+            rust_words: Default::default(),
+            rust_roots: Default::default(),
             prefilter: true,
         }
     }
@@ -117,6 +134,9 @@ pub(crate) struct Analysed {
     /// (`None` for Rust files, unreadable files and files the prefilter
     /// turned away), with the text they point into.
     pub python: Vec<Option<(String, Vec<crate::diagnostic::Finding>)>>,
+    /// For each unit: a Rust file whose bytes the project pass read and the
+    /// prefilter turned away; the check need not read it again.
+    pub rust_turned_away: Vec<bool>,
 }
 
 fn read_unit(unit: &Unit, counts: &Counts) -> Option<String> {
@@ -139,15 +159,43 @@ pub(crate) fn analyse(units: &[Unit], prefilter: bool, counts: &Counts) -> Analy
         python_fixpoint(units, &python_units, &mut states, prefilter, counts)
     }))
     .unwrap_or_default();
-    let rust_units: Vec<&Unit> = units
+    // With each Rust file, its project's root: the scope of the names
+    // its project gives.
+    let mut finder = crate::discover::ProjectRoots::default();
+    let rust_units: Vec<(usize, &Unit, PathBuf)> = units
         .iter()
-        .filter(|u| u.target.language == Language::Rust)
+        .enumerate()
+        .filter(|(_, u)| u.target.language == Language::Rust)
+        .map(|(i, u)| {
+            let root = finder
+                .of_file(&u.target.path, &u.target.settings)
+                .unwrap_or_else(|| {
+                    let file = crate::source::absolute(&u.target.path);
+                    file.parent().map(Path::to_path_buf).unwrap_or(file)
+                });
+            (i, u, root)
+        })
         .collect();
     let mut project = Project::new(known, words);
     project.prefilter = prefilter;
+    let mut rust_turned_away = vec![false; units.len()];
     if !rust_units.is_empty() {
-        project.rust = panic::catch_unwind(AssertUnwindSafe(|| rust_facts(&rust_units, counts)))
-            .unwrap_or_default();
+        let (facts, names, away) =
+            panic::catch_unwind(AssertUnwindSafe(|| rust_facts(&rust_units, counts)))
+                .unwrap_or_default();
+        project.rust_words = super::words::ScopedNames::new(names);
+        project.rust_roots = rust_units
+            .iter()
+            .map(|(_, u, root)| (u.target.path.clone(), root.clone()))
+            .collect();
+        project.rust = facts;
+        // Turned away by the crates' words alone: final only when the
+        // project gives no names of its own to look for.
+        if prefilter && project.rust_words.is_empty() {
+            for i in away {
+                rust_turned_away[i] = true;
+            }
+        }
     }
     let mut python: Vec<Option<_>> = (0..units.len()).map(|_| None).collect();
     for (state, &i) in states.into_iter().zip(&python_units) {
@@ -157,7 +205,11 @@ pub(crate) fn analyse(units: &[Unit], prefilter: bool, counts: &Counts) -> Analy
             }
         }
     }
-    Analysed { project, python }
+    Analysed {
+        project,
+        python,
+        rust_turned_away,
+    }
 }
 
 /// The Python rounds; returns the project's summaries and their names.
@@ -246,24 +298,49 @@ fn python_fixpoint(
     (known, words)
 }
 
-/// The Rust facts of every file that uses a database crate, merged.
-fn rust_facts(units: &[&Unit], counts: &Counts) -> crate::rust::project::RustProject {
+/// What a summarised file's project may use of it: its facts, and the
+/// names that reach its resources, each with the project's root.
+type RustFacts = (
+    crate::rust::project::RustProject,
+    Vec<(String, PathBuf)>,
+    Vec<usize>,
+);
+
+/// The Rust facts of every file that uses a database crate, merged; the
+/// names that reach their resources, scoped to their projects; and the
+/// units (by index) read here that the crates' words turn away.
+fn rust_facts(units: &[(usize, &Unit, PathBuf)], counts: &Counts) -> RustFacts {
     units
         .par_iter()
-        .filter(|u| u.target.settings.rules.need_project(RuleLanguage::Rust))
-        .filter_map(|u| {
+        .filter(|(_, u, _)| u.target.settings.rules.need_project(RuleLanguage::Rust))
+        .filter_map(|(i, u, root)| {
             let text = read_unit(u, counts)?;
             let settings: &Settings = &u.target.settings;
-            settings.rust_prefilter.summarises(&text).then(|| {
+            let away = (!settings.rust_prefilter.admits(&text)).then_some(*i);
+            let (facts, names) = if settings.rust_prefilter.summarises(&text) {
                 Counts::bump(&counts.parsed);
                 let source = SourceFile::new(&u.target.path, text);
-                crate::rust::summary::summarise_file(&source, &settings.rust)
-            })
+                let facts = crate::rust::summary::summarise_file(&source, &settings.rust);
+                let names: Vec<(String, PathBuf)> = facts
+                    .resource_names(|t| settings.rust_prefilter.is_resource_path(t))
+                    .into_iter()
+                    .map(|n| (n, root.clone()))
+                    .collect();
+                (facts, names)
+            } else {
+                Default::default()
+            };
+            Some((facts, names, away.into_iter().collect::<Vec<_>>()))
         })
-        .reduce(Default::default, |mut a, b| {
-            a.absorb(b);
-            a
-        })
+        .reduce(
+            Default::default,
+            |(mut a, mut names, mut away), (b, more, gone)| {
+                a.absorb(b);
+                names.extend(more);
+                away.extend(gone);
+                (a, names, away)
+            },
+        )
 }
 
 /// The project of one file alone, as a caller without a project pass

@@ -14,6 +14,58 @@ use aho_corasick::AhoCorasick;
 
 use crate::python::context::{FnSummary, Summaries};
 
+/// Names, each given by some projects (by their roots): a file of one of
+/// those projects that writes the name as a whole name is admitted. Names
+/// stay within their project: a corpus of many crates, each with its own
+/// `Client` or `run`, admits no file for another crate's names.
+#[derive(Debug, Clone, Default)]
+pub struct ScopedNames {
+    matcher: Option<AhoCorasick>,
+    /// Pattern index -> the roots of the projects that give the name.
+    roots: Vec<Vec<std::path::PathBuf>>,
+}
+
+impl ScopedNames {
+    pub fn new(names: Vec<(String, std::path::PathBuf)>) -> ScopedNames {
+        let mut index: std::collections::BTreeMap<String, Vec<std::path::PathBuf>> =
+            Default::default();
+        for (name, root) in names {
+            let roots = index.entry(name).or_default();
+            if !roots.contains(&root) {
+                roots.push(root);
+            }
+        }
+        ScopedNames {
+            matcher: (!index.is_empty())
+                .then(|| {
+                    crate::python::analyse::whole_name_matcher(index.keys().map(String::as_str))
+                })
+                .flatten(),
+            roots: index.into_values().collect(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.matcher.is_none()
+    }
+
+    /// Whether `text`, of a file of the project at `root` (`None`: not
+    /// known, any project), writes one of its project's names.
+    pub fn mentioned_in(&self, text: &str, root: Option<&std::path::Path>) -> bool {
+        let Some(m) = &self.matcher else {
+            return false;
+        };
+        let bytes = text.as_bytes();
+        m.find_iter(text).any(|hit| {
+            let before = hit.start().checked_sub(1).map(|i| bytes[i]);
+            let after = bytes.get(hit.end()).copied();
+            !before.is_some_and(is_name_byte)
+                && !after.is_some_and(is_name_byte)
+                && root.is_none_or(|r| self.roots[hit.pattern().as_usize()].iter().any(|o| o == r))
+        })
+    }
+}
+
 /// The summaries' names and, for each, the keys they lead to.
 #[derive(Debug, Clone, Default)]
 pub struct SummaryWords {

@@ -22,6 +22,8 @@ use crate::source::SourceFile;
 pub struct RustPrefilter {
     matcher: AhoCorasick,
     crates: AhoCorasick,
+    /// `sqlx::`, `diesel::`...: the crates whose types are resources.
+    crate_prefixes: Vec<String>,
     extern_open: AhoCorasick,
     extern_close: AhoCorasick,
 }
@@ -124,6 +126,7 @@ impl RustPrefilter {
                 .expect("valid patterns")
         };
         RustPrefilter {
+            crate_prefixes: crates.clone(),
             extern_open: lower(&table.vocabulary.extern_open_words),
             extern_close: lower(&table.vocabulary.extern_close_words),
             // Crates, and where frameworks register application state
@@ -156,6 +159,14 @@ impl RustPrefilter {
             && has_raw_pointer(text)
             && self.extern_open.is_match(text)
             && self.extern_close.is_match(text)
+    }
+
+    /// Whether a type path (`sqlx::PgPool`, `r2d2::Pool<..>`) is a
+    /// resource crate's.
+    pub fn is_resource_path(&self, path: &str) -> bool {
+        self.crate_prefixes
+            .iter()
+            .any(|c| path.starts_with(c.as_str()))
     }
 
     /// Whether a file should be summarised by the first pass: it uses a

@@ -95,6 +95,49 @@ impl RustProject {
             .collect()
     }
 
+    /// The names a file must write to reach a resource through another
+    /// file of the project (a type alias of a pool, a struct holding one,
+    /// a function returning one or acquiring from one, a state type):
+    /// for the prefilter, which otherwise sees only crate paths.
+    /// `is_resource`: whether a type path names a resource crate's type.
+    pub fn resource_names(&self, is_resource: impl Fn(&str) -> bool) -> Vec<String> {
+        // `Repo::count_orders` is reached through `Repo`; `load_user` by name.
+        let owner = |key: &str| key.split("::").next().unwrap_or(key).to_string();
+        let aliases: Vec<String> = self
+            .aliases
+            .iter()
+            .filter(|(_, v)| v.as_deref().is_some_and(&is_resource))
+            .map(|(k, _)| k.clone())
+            .collect();
+        let leads = |t: &str| {
+            is_resource(t)
+                || aliases
+                    .iter()
+                    .any(|a| t == a || t.ends_with(&format!("::{a}")))
+        };
+        let mut out = aliases.clone();
+        for (k, fields) in &self.fields {
+            if fields
+                .as_ref()
+                .is_some_and(|f| f.values().any(|t| leads(t)))
+            {
+                out.push(k.clone());
+            }
+        }
+        for (k, v) in &self.returns {
+            if v.as_deref()
+                .is_some_and(|t| leads(t.trim_start_matches('&')))
+            {
+                out.push(owner(k));
+            }
+        }
+        out.extend(self.acquires_from.keys().map(|k| owner(k)));
+        out.extend(self.state_types.keys().cloned());
+        out.sort();
+        out.dedup();
+        out
+    }
+
     pub fn alias(&self, name: &str) -> Option<&String> {
         self.aliases.get(name)?.as_ref()
     }
