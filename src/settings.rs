@@ -47,8 +47,9 @@ pub struct Settings {
     /// Which Rust files can matter, for the byte prefilter.
     pub rust_prefilter: crate::rust::analyse::RustPrefilter,
     /// Everything these settings were made from (root, source, the
-    /// merged options), as text: two settings with the same fingerprint
-    /// give the same findings, which is what the cache keys on.
+    /// merged options, as text), hashed: two settings with the same
+    /// fingerprint give the same findings, which is what the cache keys
+    /// on (once per file, so short).
     pub fingerprint: String,
 }
 
@@ -94,7 +95,8 @@ impl Settings {
             format: None,
             ..options.clone()
         };
-        let fingerprint = format!("{root:?}\n{source:?}\n{keyed:?}");
+        let fingerprint =
+            crate::source::hex_sha256(format!("{root:?}\n{source:?}\n{keyed:?}").as_bytes());
         let (python_libraries, rust_prefilter) = prefilters(extra, &python, &rust);
         Ok(Settings {
             fingerprint,
@@ -191,7 +193,9 @@ pub struct Resolver {
     cli: Options,
     explicit: Option<Arc<Settings>>,
     default: Arc<Settings>,
-    cache: Mutex<HashMap<PathBuf, Arc<Settings>>>,
+    /// By the directory's path bytes (hashing a `Path` walks its
+    /// components; this is asked once per file).
+    cache: Mutex<HashMap<std::ffi::OsString, Arc<Settings>>>,
     /// Directories known to hold no configuration file (a remembered walk
     /// says so): not probed.
     unconfigured: Mutex<std::collections::HashSet<PathBuf>>,
@@ -255,7 +259,7 @@ impl Resolver {
         if let Some(s) = &self.explicit {
             return Ok(s.clone());
         }
-        if let Some(s) = self.cache.lock().unwrap().get(dir) {
+        if let Some(s) = self.cache.lock().unwrap().get(dir.as_os_str()) {
             return Ok(s.clone());
         }
         let mut found = None;
@@ -283,7 +287,7 @@ impl Resolver {
         self.cache
             .lock()
             .unwrap()
-            .insert(dir.to_path_buf(), settings.clone());
+            .insert(dir.as_os_str().to_os_string(), settings.clone());
         Ok(settings)
     }
 }

@@ -322,10 +322,11 @@ fn is_io(error: &ignore::Error) -> bool {
 /// twice (overlapping arguments, symlinks) is checked once.
 #[derive(Default)]
 struct Seen {
-    files: HashSet<PathBuf>,
+    /// Real paths, by their bytes (cheaper to hash than a `Path`).
+    files: HashSet<std::ffi::OsString>,
     /// Directory -> its canonical path: resolving each file's whole path
     /// would cost a `readlink` per component per file.
-    dirs: std::collections::HashMap<PathBuf, PathBuf>,
+    dirs: std::collections::HashMap<std::ffi::OsString, PathBuf>,
 }
 
 impl Seen {
@@ -340,14 +341,14 @@ impl Seen {
             (Some(dir), Some(name)) if !is_link => self.canonical_dir(dir).join(name),
             _ => std::fs::canonicalize(path).unwrap_or(absolute),
         };
-        self.files.insert(key)
+        self.files.insert(key.into_os_string())
     }
 
     /// Where `dir` (absolute, normalised) really is: its parent's real
     /// place plus its name, unless it is a symlink itself. One `lstat` per
     /// directory, where `canonicalize` reads every component of the path.
     fn canonical_dir(&mut self, dir: &Path) -> PathBuf {
-        if let Some(known) = self.dirs.get(dir) {
+        if let Some(known) = self.dirs.get(dir.as_os_str()) {
             return known.clone();
         }
         let is_link = std::fs::symlink_metadata(dir).is_ok_and(|m| m.file_type().is_symlink());
@@ -355,7 +356,8 @@ impl Seen {
             (Some(parent), Some(name)) if !is_link => self.canonical_dir(parent).join(name),
             _ => std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf()),
         };
-        self.dirs.insert(dir.to_path_buf(), real.clone());
+        self.dirs
+            .insert(dir.as_os_str().to_os_string(), real.clone());
         real
     }
 }
