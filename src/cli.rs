@@ -398,9 +398,11 @@ fn run_check(args: CheckArgs) -> Result<ExitCode, CliError> {
             n(&c.analysed),
             n(&c.rounds),
             if n(&c.cached) > 0 {
-                "; replayed from the cache"
+                "; replayed from the cache".to_string()
+            } else if n(&c.remembered) > 0 {
+                format!("; {} Python passes from the cache", n(&c.remembered))
             } else {
-                ""
+                String::new()
             }
         );
     }

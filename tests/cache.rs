@@ -103,6 +103,47 @@ fn a_change_in_another_file_of_the_project_is_a_new_run() {
     assert!(with_jobs.contains("app/jobs.py:5:12: LK101"), "{with_jobs}");
 }
 
+/// `check -v` with its stderr.
+fn check_verbose(dir: &Path, args: &[&str]) -> (String, String) {
+    let out = leaklint(dir)
+        .args(["check", "--format", "concise", "-v"])
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8_lossy(&out.stderr).to_string(),
+    )
+}
+
+#[test]
+fn after_an_edit_only_the_files_it_concerns_are_parsed_again() {
+    let dir = app();
+    let (cold, _) = check(dir.path(), &["."], None);
+    // An edit to main.py alone: db.py's pass is remembered.
+    let main = dir.path().join("app/main.py");
+    fs::write(&main, format!("{MAIN}# edited\n")).unwrap();
+    let (edited, stderr) = check_verbose(dir.path(), &["."]);
+    assert_eq!(edited, cold);
+    assert!(
+        stderr.contains(" 1 parses,") && stderr.contains("; 1 Python passes from the cache"),
+        "{stderr}"
+    );
+    // An edit to db.py changes what main.py asked of it (`open_db` now
+    // releases its argument rather than returning a connection): both
+    // are parsed again.
+    fs::write(
+        dir.path().join("app/db.py"),
+        "import sqlite3\n\n\ndef open_db(conn):\n    conn.close()\n",
+    )
+    .unwrap();
+    let (changed, stderr) = check_verbose(dir.path(), &["."]);
+    assert!(stderr.contains(" 2 parses,"), "{stderr}");
+    let (uncached, _) = check(dir.path(), &[".", "--no-cache"], None);
+    assert_eq!(changed, uncached);
+    assert_eq!(changed, "");
+}
+
 #[test]
 fn settings_and_the_buffer_on_stdin_are_part_of_the_key() {
     let dir = app();
@@ -208,6 +249,11 @@ fn the_cache_changes_no_finding_on_the_fixtures() {
     assert!(uncached.lines().count() > 100, "{uncached}");
     assert_eq!(cold, uncached);
     assert_eq!(warm, uncached);
+    // Without the run's report, from the remembered Python passes.
+    fs::remove_dir_all(cache.path().join("runs")).unwrap();
+    let (passes, replayed) = check(&root, &["fixtures", "--cache-dir", dir], None);
+    assert!(!replayed);
+    assert_eq!(passes, uncached);
     // Fixing is never replayed: --diff computes its fixes afresh.
     let diff = leaklint(&root)
         .args(["check", "fixtures", "--diff", "--cache-dir", dir])

@@ -220,3 +220,34 @@ fn a_rust_file_that_names_only_the_projects_alias_and_helper_is_analysed() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("1 analysed"), "{stderr}");
 }
+
+#[test]
+fn a_module_that_only_releases_is_summarised_for_its_callers() {
+    let dir = tempfile::tempdir().unwrap();
+    for (path, text) in [
+        ("pyproject.toml", "[project]\nname = \"app\"\n"),
+        ("app/__init__.py", ""),
+        // Acquires nothing: it only closes what it is given.
+        ("app/db.py", "import sqlite3\n\n\ndef close_conn(conn):\n    conn.close()\n"),
+        (
+            "app/main.py",
+            "import sqlite3\n\nfrom app.db import close_conn\n\n\ndef released(path):\n    conn = sqlite3.connect(path)\n    try:\n        conn.execute(\"select 1\")\n    finally:\n        close_conn(conn)\n\n\ndef leaky(path):\n    conn = sqlite3.connect(path)\n    conn.execute(\"select 1\")\n",
+        ),
+    ] {
+        let path = dir.path().join(path);
+        fs::create_dir_all(path.parent().unwrap()).unwrap();
+        fs::write(path, text).unwrap();
+    }
+    let with = concise(dir.path(), &["app/main.py", "--no-cache"], None);
+    let without = concise(
+        dir.path(),
+        &["app/main.py", "--no-cache", "--no-prefilter"],
+        None,
+    );
+    assert_eq!(with, without);
+    let codes: Vec<&str> = with
+        .iter()
+        .map(|l| l.split_whitespace().take(2).collect::<Vec<_>>()[0])
+        .collect();
+    assert_eq!(codes, ["app/main.py:15:12:"], "{with:?}");
+}

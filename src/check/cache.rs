@@ -366,6 +366,109 @@ impl StoredRun {
     }
 }
 
+/// A Python file's pass as stored: what `python_pass` returned.
+#[derive(Debug, Serialize, Deserialize)]
+struct StoredPass {
+    module: String,
+    summaries: Vec<(String, crate::python::context::FnSummary)>,
+    deps: crate::python::context::Dependencies,
+    findings: Vec<StoredFinding>,
+}
+
+/// Remembered Python passes: `python_pass` is a function of the file's
+/// bytes, its path, its settings and the answers the project's summaries
+/// gave to the questions it asked (`deps`), so a stored pass whose every
+/// answer still holds is the pass, without parsing. A file keeps a few
+/// such variants (the fixpoint's first round asks an empty project, its
+/// last the whole one): editing one file re-analyses only it and the
+/// files whose answers it changes.
+pub struct PassMemo {
+    dir: PathBuf,
+    build: String,
+}
+
+/// Variants kept per file key.
+const MAX_VARIANTS: usize = 4;
+
+impl PassMemo {
+    pub fn new(cache: &Cache) -> PassMemo {
+        PassMemo {
+            dir: cache.dir.join("passes"),
+            build: build_identity(),
+        }
+    }
+
+    /// The key of a file's passes.
+    pub fn key(&self, path: &Path, settings: &str, flags: &str, text: &str) -> String {
+        let mut h = Sha256::new();
+        let absolute = crate::source::absolute(path);
+        for part in [
+            "leaklint-pass-1",
+            self.build.as_str(),
+            path.to_string_lossy().as_ref(),
+            absolute.to_string_lossy().as_ref(),
+            settings,
+            flags,
+            text,
+        ] {
+            h.update((part.len() as u64).to_le_bytes());
+            h.update(part.as_bytes());
+        }
+        hex_sha256(&h.finalize())
+    }
+
+    fn stored(&self, key: &str) -> Vec<StoredPass> {
+        std::fs::read(self.dir.join(format!("{key}.json")))
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .unwrap_or_default()
+    }
+
+    /// A stored pass for `key` whose answers `holds` accepts.
+    pub fn find(
+        &self,
+        key: &str,
+        holds: impl Fn(&crate::python::context::Dependencies) -> bool,
+    ) -> Option<crate::check::PythonPass> {
+        let s = self.stored(key).into_iter().find(|s| holds(&s.deps))?;
+        Some(crate::check::PythonPass {
+            module: s.module,
+            summaries: s.summaries,
+            deps: s.deps,
+            findings: s
+                .findings
+                .into_iter()
+                .map(restore_finding)
+                .collect::<Option<_>>()?,
+        })
+    }
+
+    /// Stores a pass computed this run, newest first, beside the
+    /// variants kept (written at once: holding every pass of a large
+    /// project until the end would cost its memory). Errors cost the next
+    /// run its speed only.
+    pub fn remember(&self, key: &str, pass: &crate::check::PythonPass) {
+        if std::fs::create_dir_all(&self.dir).is_err() {
+            return;
+        }
+        let mut variants = vec![StoredPass {
+            module: pass.module.clone(),
+            summaries: pass.summaries.clone(),
+            deps: pass.deps.clone(),
+            findings: pass.findings.iter().map(store_finding).collect(),
+        }];
+        for old in self.stored(key) {
+            if !variants.iter().any(|v| v.deps == old.deps) {
+                variants.push(old);
+            }
+        }
+        variants.truncate(MAX_VARIANTS);
+        if let Ok(json) = serde_json::to_vec(&variants) {
+            let _ = write_atomically(&self.dir, &self.dir.join(format!("{key}.json")), &json);
+        }
+    }
+}
+
 /// What makes this build's findings what they are: its version and the
 /// executable itself (the built-in rules are compiled into it).
 fn build_identity() -> String {

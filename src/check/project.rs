@@ -22,7 +22,7 @@ use super::file::{admits_python, python_pass, PythonPass};
 use super::read::{read_problem, ReadError};
 use super::words::SummaryWords;
 use crate::discover::Target;
-use crate::python::context::{answers_hold, Summaries};
+use crate::python::context::{answers_hold, module_name, Summaries};
 use crate::rules::RuleLanguage;
 use crate::settings::Settings;
 use crate::source::{Language, SourceFile};
@@ -105,6 +105,8 @@ pub struct Counts {
     pub rounds: AtomicUsize,
     /// 1 when the report was replayed from the cache.
     pub cached: AtomicUsize,
+    /// Python passes taken from the cache instead of parsing.
+    pub remembered: AtomicUsize,
 }
 
 impl Counts {
@@ -149,14 +151,19 @@ fn read_unit(unit: &Unit, counts: &Counts) -> Option<String> {
 
 /// The project pass over `units`. A file that cannot be read, or panics
 /// here, contributes nothing; the check reports it.
-pub(crate) fn analyse(units: &[Unit], prefilter: bool, counts: &Counts) -> Analysed {
+pub(crate) fn analyse(
+    units: &[Unit],
+    prefilter: bool,
+    counts: &Counts,
+    memo: Option<&super::cache::PassMemo>,
+) -> Analysed {
     counts.files.store(units.len(), Ordering::Relaxed);
     let python_units: Vec<usize> = (0..units.len())
         .filter(|&i| units[i].target.language == Language::Python)
         .collect();
     let mut states: Vec<PyState> = python_units.iter().map(|_| PyState::default()).collect();
     let (known, words) = panic::catch_unwind(AssertUnwindSafe(|| {
-        python_fixpoint(units, &python_units, &mut states, prefilter, counts)
+        python_fixpoint(units, &python_units, &mut states, prefilter, counts, memo)
     }))
     .unwrap_or_default();
     // With each Rust file, its project's root: the scope of the names
@@ -219,6 +226,7 @@ fn python_fixpoint(
     states: &mut [PyState],
     prefilter: bool,
     counts: &Counts,
+    memo: Option<&super::cache::PassMemo>,
 ) -> (Summaries, SummaryWords) {
     let mut known = Summaries::new();
     let mut words = SummaryWords::default();
@@ -257,9 +265,23 @@ fn python_fixpoint(
                 {
                     return false;
                 }
+                let admitted = admits_python(text, settings, &words);
+                let key = memo.map(|m| {
+                    let flags = format!("{admitted} {}", unit.reported);
+                    m.key(&unit.target.path, &settings.fingerprint, &flags, text)
+                });
+                if let (Some(m), Some(key)) = (memo, &key) {
+                    let remembered = m
+                        .find(key, |deps| answers_hold(deps, &known))
+                        .filter(|p| p.module == module_name(&unit.target.path));
+                    if remembered.is_some() {
+                        Counts::bump(&counts.remembered);
+                        state.pass = remembered;
+                        return true;
+                    }
+                }
                 Counts::bump(&counts.parsed);
                 let source = SourceFile::new(&unit.target.path, text.to_string());
-                let admitted = admits_python(text, settings, &words);
                 let pass = panic::catch_unwind(AssertUnwindSafe(|| {
                     super::file::debug_panic_hook(&source);
                     python_pass(&source, settings, &known, admitted, unit.reported)
@@ -267,6 +289,9 @@ fn python_fixpoint(
                 // A panic is the check's to report; this file's summaries
                 // are simply unknown.
                 state.panicked = pass.is_err();
+                if let (Ok(pass), Some(m), Some(key)) = (&pass, memo, &key) {
+                    m.remember(key, pass);
+                }
                 state.pass = Some(pass.unwrap_or_default());
                 true
             })
@@ -362,5 +387,5 @@ pub fn project_of_one(
         reported: false,
         stdin: Some(&stdin),
     }];
-    analyse(&units, true, &Counts::default()).project
+    analyse(&units, true, &Counts::default(), None).project
 }

@@ -53,7 +53,8 @@ impl LibraryModules {
         // A value can hold a resource only if it was acquired here (a
         // call), or typed as one (an annotation, `isinstance`): a method
         // acquisition (`engine.connect()`) needs its receiver's type, so
-        // one of these names, or a project helper's (the project's words).
+        // one of these names, or a project helper's (the project's words);
+        // or the file releases one it is given (a release's name).
         let mut words: Vec<&str> = resources
             .specs
             .iter()
@@ -62,7 +63,14 @@ impl LibraryModules {
                     .acquire
                     .iter()
                     .flat_map(|a| a.call.as_deref().into_iter().chain(a.on.as_deref()));
+                // A releaser (`def close_conn(c): c.close()`) is a
+                // summary its callers need, though it acquires nothing.
+                let releases = s
+                    .release
+                    .iter()
+                    .flat_map(|r| r.method.as_deref().into_iter().chain(r.call.as_deref()));
                 calls
+                    .chain(releases)
                     .chain(std::iter::once(s.type_name.as_str()))
                     .chain(s.aliases.iter().map(String::as_str))
                     .map(last_name)

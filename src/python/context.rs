@@ -11,7 +11,7 @@ use super::PyModule;
 use crate::resources::{ResourceSpec, ResourceTable, Vocabulary};
 
 /// What the first pass learnt about one project function.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct FnSummary {
     /// It returns a fresh resource of this type: callers acquire.
     pub returns: Option<String>,
