@@ -443,6 +443,12 @@ impl PassMemo {
         })
     }
 
+    /// Keeps the passes of about `files` files (a few versions each),
+    /// removing the oldest: edited files leave their old versions behind.
+    pub fn prune(&self, files: usize) {
+        prune_to(&self.dir, 2 * files + 256);
+    }
+
     /// Stores a pass computed this run, newest first, beside the
     /// variants kept (written at once: holding every pass of a large
     /// project until the end would cost its memory). Errors cost the next
@@ -578,7 +584,12 @@ fn write_atomically(dir: &Path, path: &Path, bytes: &[u8]) -> std::io::Result<()
 
 /// Removes the oldest run entries beyond [`MAX_RUNS`].
 fn prune(runs: &Path) {
-    let Ok(entries) = std::fs::read_dir(runs) else {
+    prune_to(runs, MAX_RUNS);
+}
+
+/// Removes the oldest `.json` entries of `dir` beyond `keep`.
+fn prune_to(dir: &Path, keep: usize) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
         return;
     };
     let mut found: Vec<(std::time::SystemTime, PathBuf)> = entries
@@ -586,11 +597,11 @@ fn prune(runs: &Path) {
         .filter(|e| e.path().extension().is_some_and(|x| x == "json"))
         .filter_map(|e| Some((e.metadata().ok()?.modified().ok()?, e.path())))
         .collect();
-    if found.len() <= MAX_RUNS {
+    if found.len() <= keep {
         return;
     }
     found.sort();
-    for (_, path) in &found[..found.len() - MAX_RUNS] {
+    for (_, path) in &found[..found.len() - keep] {
         let _ = std::fs::remove_file(path);
     }
 }
@@ -637,6 +648,30 @@ mod tests {
         let fresh = aged.hash(&file);
         assert!(!fresh.from_index);
         assert_eq!(fresh.hash.unwrap(), hex_sha256(b"x = 12\n"));
+    }
+
+    #[test]
+    fn pruning_keeps_the_newest_entries() {
+        let dir = tempfile::tempdir().unwrap();
+        for i in 0..5 {
+            let path = dir.path().join(format!("{i}.json"));
+            std::fs::write(&path, "[]").unwrap();
+            let t = UNIX_EPOCH + std::time::Duration::from_secs(1_000 + i);
+            std::fs::File::options()
+                .write(true)
+                .open(&path)
+                .unwrap()
+                .set_modified(t)
+                .unwrap();
+        }
+        std::fs::write(dir.path().join("index"), "").unwrap();
+        prune_to(dir.path(), 2);
+        let mut left: Vec<String> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+            .collect();
+        left.sort();
+        assert_eq!(left, ["3.json", "4.json", "index"]);
     }
 
     #[test]

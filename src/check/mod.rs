@@ -175,6 +175,9 @@ pub fn run_in(
     let memo = options.cache.as_ref().map(cache::PassMemo::new);
     let mut analysed =
         pool.install(|| project::analyse(&units, options.prefilter, &counts, memo.as_ref()));
+    if let Some(memo) = &memo {
+        memo.prune(units.len());
+    }
     let project = &analysed.project;
     let mut done: Vec<Option<(String, Vec<crate::diagnostic::Finding>)>> =
         std::mem::take(&mut analysed.python);
