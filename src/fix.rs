@@ -1,7 +1,7 @@
 //! Applying fixes: non-overlapping edits only, each fix checked by parsing
 //! its result, repeated until nothing changes, and written atomically.
 
-use std::io::{self, Write};
+use std::io;
 use std::path::Path;
 
 use crate::diagnostic::{Applicability, Edit, Finding, Fix};
@@ -101,19 +101,11 @@ pub fn only_fixed_went(before: &[Finding], fixed: &[usize], after: &[Finding]) -
 /// same directory and a rename, so a crash leaves the old file or the new
 /// one, never half of each. Permissions are carried over.
 pub fn write_atomically(path: &Path, text: &str) -> io::Result<()> {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
     let permissions = std::fs::metadata(path)?.permissions();
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".leaklint-")
-        .tempfile_in(dir)?;
-    tmp.write_all(text.as_bytes())?;
-    tmp.as_file().sync_all()?;
-    tmp.as_file().set_permissions(permissions)?;
-    tmp.persist(path).map_err(|e| e.error)?;
-    Ok(())
+    crate::store::write_via_temp(path, text.as_bytes(), |tmp| {
+        tmp.sync_all()?;
+        tmp.set_permissions(permissions)
+    })
 }
 
 /// A unified diff of one file's fix, `a/` and `b/` prefixed like git's.

@@ -22,4 +22,5 @@ pub mod rules;
 pub(crate) mod rust;
 pub mod settings;
 pub mod source;
+pub(crate) mod store;
 pub(crate) mod suppress;

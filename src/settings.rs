@@ -96,7 +96,7 @@ impl Settings {
             ..options.clone()
         };
         let fingerprint =
-            crate::source::hex_sha256(format!("{root:?}\n{source:?}\n{keyed:?}").as_bytes());
+            crate::store::hex_sha256(format!("{root:?}\n{source:?}\n{keyed:?}").as_bytes());
         let (python_libraries, rust_prefilter) = prefilters(extra, &python, &rust);
         Ok(Settings {
             fingerprint,
@@ -162,14 +162,12 @@ impl Settings {
 /// The byte prefilters for these tables. Without the user's own specs
 /// the tables are the built-in ones, and so are the automatons: built once
 /// per process, not once per configuration file.
-fn prefilters(
-    extra: &[ResourceSpec],
-    python: &ResourceTable,
-    rust: &ResourceTable,
-) -> (
+type Prefilters = (
     crate::python::analyse::LibraryModules,
     crate::rust::analyse::RustPrefilter,
-) {
+);
+
+fn prefilters(extra: &[ResourceSpec], python: &ResourceTable, rust: &ResourceTable) -> Prefilters {
     let build = || {
         (
             crate::python::analyse::LibraryModules::new(python),
@@ -179,11 +177,7 @@ fn prefilters(
     if !extra.is_empty() {
         return build();
     }
-    type Built = (
-        crate::python::analyse::LibraryModules,
-        crate::rust::analyse::RustPrefilter,
-    );
-    static BUILT_IN: std::sync::OnceLock<Built> = std::sync::OnceLock::new();
+    static BUILT_IN: std::sync::OnceLock<Prefilters> = std::sync::OnceLock::new();
     BUILT_IN.get_or_init(build).clone()
 }
 

@@ -27,15 +27,6 @@ pub fn absolute(path: &std::path::Path) -> PathBuf {
     out
 }
 
-/// The SHA-256 of `bytes` in lowercase hex: how caches name contents.
-pub fn hex_sha256(bytes: &[u8]) -> String {
-    use sha2::Digest;
-    sha2::Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
-
 /// Where a finding points, as the user sees it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Location {

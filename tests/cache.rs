@@ -5,17 +5,10 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
-use assert_cmd::Command;
+mod common;
 
-fn leaklint(dir: &Path) -> Command {
-    let mut cmd = Command::cargo_bin("leaklint").unwrap();
-    cmd.current_dir(dir)
-        .timeout(Duration::from_secs(120))
-        .env_remove("LEAKLINT_DEBUG_PANIC_ON");
-    cmd
-}
+use common::{leaklint, tree};
 
 /// The report of `check --format concise -v ARGS`, and whether it was
 /// replayed from the cache.
@@ -44,18 +37,12 @@ const DB_NOT_A_FACTORY: &str =
 const MAIN: &str = "from app.db import open_db\n\n\ndef leaky(path):\n    conn = open_db(path)\n    conn.execute(\"select 1\")\n";
 
 fn app() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    for (path, text) in [
+    tree(&[
         ("pyproject.toml", "[project]\nname = \"app\"\n"),
         ("app/__init__.py", ""),
         ("app/db.py", DB),
         ("app/main.py", MAIN),
-    ] {
-        let path = dir.path().join(path);
-        fs::create_dir_all(path.parent().unwrap()).unwrap();
-        fs::write(path, text).unwrap();
-    }
-    dir
+    ])
 }
 
 const LEAK_IN_MAIN: &str = "app/main.py:5:12: LK101";

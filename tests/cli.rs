@@ -3,32 +3,15 @@
 
 use std::fs;
 use std::path::Path;
-use std::time::Duration;
+
+mod common;
 
 use assert_cmd::Command;
+use common::{leaklint, tree};
 use predicates::prelude::*;
-use tempfile::TempDir;
 
 const LEAK: &str = "import sqlite3\n\n\ndef f(p):\n    with sqlite3.connect(p) as conn:\n        conn.execute('x')\n";
 const CLEAN: &str = "import psycopg\n\n\ndef f(dsn):\n    with psycopg.connect(dsn) as conn:\n        conn.execute('x')\n";
-
-fn leaklint(dir: &Path) -> Command {
-    let mut cmd = Command::cargo_bin("leaklint").unwrap();
-    cmd.current_dir(dir)
-        .timeout(Duration::from_secs(60))
-        .env_remove("LEAKLINT_DEBUG_PANIC_ON");
-    cmd
-}
-
-fn tree(files: &[(&str, &str)]) -> TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    for (path, text) in files {
-        let path = dir.path().join(path);
-        fs::create_dir_all(path.parent().unwrap()).unwrap();
-        fs::write(path, text).unwrap();
-    }
-    dir
-}
 
 fn stdout_of(cmd: &mut Command) -> String {
     String::from_utf8(cmd.output().unwrap().stdout).unwrap()

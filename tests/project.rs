@@ -5,17 +5,10 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
-use assert_cmd::Command;
+mod common;
 
-fn leaklint(dir: &Path) -> Command {
-    let mut cmd = Command::cargo_bin("leaklint").unwrap();
-    cmd.current_dir(dir)
-        .timeout(Duration::from_secs(120))
-        .env_remove("LEAKLINT_DEBUG_PANIC_ON");
-    cmd
-}
+use common::{leaklint, tree};
 
 /// `path:row:col: CODE message` lines of `check --format concise ARGS`.
 fn concise(dir: &Path, args: &[&str], stdin: Option<&str>) -> Vec<String> {
@@ -101,18 +94,12 @@ const MAIN: &str = "from app.db import close_conn, get_conn, get_db\n\n\ndef lea
 /// A project whose `main.py` uses a factory, a releaser and a dependency
 /// generator from `db.py`; `pyproject.toml` marks its root.
 fn app() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    for (path, text) in [
+    tree(&[
         ("pyproject.toml", "[project]\nname = \"app\"\n"),
         ("app/__init__.py", ""),
         ("app/db.py", DB),
         ("app/main.py", MAIN),
-    ] {
-        let path = dir.path().join(path);
-        fs::create_dir_all(path.parent().unwrap()).unwrap();
-        fs::write(path, text).unwrap();
-    }
-    dir
+    ])
 }
 
 #[test]
@@ -175,19 +162,14 @@ const RUST_HANDLERS: &str = "use crate::db::{load_user, DbPool};\n\npub fn profi
 
 #[test]
 fn a_rust_file_that_names_only_the_projects_alias_and_helper_is_analysed() {
-    let dir = tempfile::tempdir().unwrap();
-    for (path, text) in [
+    let dir = tree(&[
         (
             "Cargo.toml",
             "[package]\nname = \"shop\"\nversion = \"0.1.0\"\n",
         ),
         ("src/db.rs", RUST_DB),
         ("src/handlers.rs", RUST_HANDLERS),
-    ] {
-        let path = dir.path().join(path);
-        fs::create_dir_all(path.parent().unwrap()).unwrap();
-        fs::write(path, text).unwrap();
-    }
+    ]);
     let expected = ["src/handlers.rs:5:16: LK204 `load_user` acquires from `pool` while `conn` from it is still held"];
     for args in [
         &["."][..],
@@ -223,8 +205,7 @@ fn a_rust_file_that_names_only_the_projects_alias_and_helper_is_analysed() {
 
 #[test]
 fn a_module_that_only_releases_is_summarised_for_its_callers() {
-    let dir = tempfile::tempdir().unwrap();
-    for (path, text) in [
+    let dir = tree(&[
         ("pyproject.toml", "[project]\nname = \"app\"\n"),
         ("app/__init__.py", ""),
         // Acquires nothing: it only closes what it is given.
@@ -233,11 +214,7 @@ fn a_module_that_only_releases_is_summarised_for_its_callers() {
             "app/main.py",
             "import sqlite3\n\nfrom app.db import close_conn\n\n\ndef released(path):\n    conn = sqlite3.connect(path)\n    try:\n        conn.execute(\"select 1\")\n    finally:\n        close_conn(conn)\n\n\ndef leaky(path):\n    conn = sqlite3.connect(path)\n    conn.execute(\"select 1\")\n",
         ),
-    ] {
-        let path = dir.path().join(path);
-        fs::create_dir_all(path.parent().unwrap()).unwrap();
-        fs::write(path, text).unwrap();
-    }
+    ]);
     let with = concise(dir.path(), &["app/main.py", "--no-cache"], None);
     let without = concise(
         dir.path(),

@@ -20,7 +20,6 @@
 //! does not parse is a miss, and is overwritten.
 
 use std::collections::HashMap;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::UNIX_EPOCH;
 
@@ -29,10 +28,6 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::diagnostic::{Applicability, Edit, Finding, Fix, Label, Severity, Span};
-
-/// A stat younger than this, compared with when the file was hashed, is
-/// not trusted: coarse timestamps could hide a second write.
-const RACY_NANOS: u128 = 2_000_000_000;
 
 /// Run entries kept; the oldest beyond this are removed when one is added.
 const MAX_RUNS: usize = 32;
@@ -78,12 +73,6 @@ pub struct Hashed {
     hashed_at: u128,
 }
 
-fn now_nanos() -> u128 {
-    std::time::SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos())
-}
-
 /// The stat of a regular file (`None` for FIFOs, devices, directories
 /// and what cannot be stat'ed: those are never read to be hashed).
 fn stat_of(path: &Path) -> Option<Stat> {
@@ -105,7 +94,8 @@ fn stat_of(path: &Path) -> Option<Stat> {
     })
 }
 
-pub use crate::source::hex_sha256;
+pub use crate::store::hex_sha256;
+use crate::store::{now_nanos, RACY_NANOS};
 
 impl StatIndex {
     /// The hash of `path`'s bytes: from the index when its stat is
@@ -288,6 +278,18 @@ fn span(start: usize, end: usize) -> Option<Span> {
     (start <= end).then_some(Span { start, end })
 }
 
+/// Stored `(start, end, text)` triples made into `make(span, text)`;
+/// `None` if a span is reversed.
+fn spanned<T>(
+    stored: Vec<(usize, usize, String)>,
+    make: impl Fn(Span, String) -> T,
+) -> Option<Vec<T>> {
+    stored
+        .into_iter()
+        .map(|(a, b, text)| Some(make(span(a, b)?, text)))
+        .collect()
+}
+
 /// `None` when the entry names a rule this build does not have, or holds
 /// what no finding could: such an entry is treated as missing.
 fn restore_finding(s: StoredFinding) -> Option<Finding> {
@@ -306,16 +308,7 @@ fn restore_finding(s: StoredFinding) -> Option<Finding> {
         Some(f) => Some(Fix {
             applicability: applicability(&f.applicability)?,
             message: f.message,
-            edits: f
-                .edits
-                .into_iter()
-                .map(|(a, b, content)| {
-                    Some(Edit {
-                        span: span(a, b)?,
-                        content,
-                    })
-                })
-                .collect::<Option<_>>()?,
+            edits: spanned(f.edits, |span, content| Edit { span, content })?,
         }),
     };
     Some(Finding {
@@ -328,16 +321,7 @@ fn restore_finding(s: StoredFinding) -> Option<Finding> {
         },
         message: s.message,
         span: span(s.span.0, s.span.1)?,
-        labels: s
-            .labels
-            .into_iter()
-            .map(|(a, b, message)| {
-                Some(Label {
-                    span: span(a, b)?,
-                    message,
-                })
-            })
-            .collect::<Option<_>>()?,
+        labels: spanned(s.labels, |span, message| Label { span, message })?,
         help: s.help,
         fix,
     })
@@ -470,7 +454,7 @@ impl PassMemo {
         }
         variants.truncate(MAX_VARIANTS);
         if let Ok(json) = serde_json::to_vec(&variants) {
-            let _ = write_atomically(&self.dir, &self.dir.join(format!("{key}.json")), &json);
+            let _ = write_atomically(&self.dir.join(format!("{key}.json")), &json);
         }
     }
 }
@@ -560,26 +544,23 @@ impl Cache {
         std::fs::create_dir_all(&runs)?;
         let ignore = self.dir.join(".gitignore");
         if !ignore.exists() {
-            write_atomically(&self.dir, &ignore, b"# Created by leaklint.\n*\n")?;
+            write_atomically(&ignore, b"# Created by leaklint.\n*\n")?;
             write_atomically(
-                &self.dir,
                 &self.dir.join("CACHEDIR.TAG"),
                 b"Signature: 8a477f597d28d172789f06886806bc55\n# This is leaklint's cache; see https://bford.info/cachedir/\n",
             )?;
         }
         let json = serde_json::to_vec(run).map_err(std::io::Error::other)?;
-        write_atomically(&runs, &self.run_path(key), &json)?;
-        write_atomically(&self.dir, &self.index_path(), index.to_text().as_bytes())?;
+        write_atomically(&self.run_path(key), &json)?;
+        write_atomically(&self.index_path(), index.to_text().as_bytes())?;
         prune(&runs);
         Ok(())
     }
 }
 
-fn write_atomically(dir: &Path, path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
-    tmp.write_all(bytes)?;
-    tmp.persist(path).map_err(|e| e.error)?;
-    Ok(())
+/// Cache entries need no sync: a lost one is a miss.
+fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    crate::store::write_via_temp(path, bytes, |_| Ok(()))
 }
 
 /// Removes the oldest run entries beyond [`MAX_RUNS`].

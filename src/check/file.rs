@@ -129,27 +129,21 @@ pub fn python_pass(
 ) -> PythonPass {
     let mut out = PythonPass::default();
     let mut module = PyModule::parse(&source.text);
-    if let Some(levels) = module.refused_indentation {
-        let message = format!(
+    let refused = module
+        .refused_indentation
+        .map(|levels| format!(
             "file not analysed: it nests {levels} indentation levels deep, over Python's limit of {} (CPython rejects it too: too many levels of indentation)",
             python::MAX_INDENT_LEVELS
-        );
-        if report_unparsed && want_findings {
-            out.findings = finish(
-                source,
-                Language::Python,
-                settings,
-                &[],
-                vec![io_finding(message)],
-            );
-        }
-        return out;
-    }
-    if let Some(depth) = module.too_deep() {
-        let message = format!(
-            "file not analysed: its syntax tree is {depth} levels deep, over the limit of {}",
-            python::MAX_TREE_DEPTH
-        );
+        ))
+        .or_else(|| {
+            module.too_deep().map(|depth| {
+                format!(
+                    "file not analysed: its syntax tree is {depth} levels deep, over the limit of {}",
+                    python::MAX_TREE_DEPTH
+                )
+            })
+        });
+    if let Some(message) = refused {
         if report_unparsed && want_findings {
             out.findings = finish(
                 source,

@@ -348,9 +348,7 @@ fn check_target(
     let text = match stdin_text {
         Some(t) => Ok(t.to_string()),
         None => {
-            counts
-                .read
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            Counts::bump(&counts.read);
             read_problem(&target.path)
         }
     };
@@ -363,12 +361,8 @@ fn check_target(
                 {
                     return reported(&target.path, text, Vec::new());
                 }
-                counts
-                    .parsed
-                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                counts
-                    .analysed
-                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                Counts::bump(&counts.parsed);
+                Counts::bump(&counts.analysed);
             }
             check_text(project, text, target, mode)
         }

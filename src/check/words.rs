@@ -12,6 +12,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use aho_corasick::AhoCorasick;
 
+use crate::python::analyse::whole_names;
 use crate::python::context::{FnSummary, Summaries};
 
 /// Names, each given by some projects (by their roots): a file of one of
@@ -55,13 +56,8 @@ impl ScopedNames {
         let Some(m) = &self.matcher else {
             return false;
         };
-        let bytes = text.as_bytes();
-        m.find_iter(text).any(|hit| {
-            let before = hit.start().checked_sub(1).map(|i| bytes[i]);
-            let after = bytes.get(hit.end()).copied();
-            !before.is_some_and(is_name_byte)
-                && !after.is_some_and(is_name_byte)
-                && root.is_none_or(|r| self.roots[hit.pattern().as_usize()].iter().any(|o| o == r))
+        whole_names(m, text).any(|hit| {
+            root.is_none_or(|r| self.roots[hit.pattern().as_usize()].iter().any(|o| o == r))
         })
     }
 }
@@ -123,10 +119,6 @@ fn has_relative_import(text: &str) -> bool {
     text.contains("from .")
 }
 
-fn is_name_byte(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b == b'_' || b >= 0x80
-}
-
 impl SummaryWords {
     /// `modules`: for each key, the dotted name of the module that
     /// defines it, where known.
@@ -178,13 +170,7 @@ impl SummaryWords {
         let Some(m) = &self.matcher else {
             return BTreeSet::new();
         };
-        let bytes = text.as_bytes();
-        m.find_iter(text)
-            .filter(|hit| {
-                let before = hit.start().checked_sub(1).map(|i| bytes[i]);
-                let after = bytes.get(hit.end()).copied();
-                !before.is_some_and(is_name_byte) && !after.is_some_and(is_name_byte)
-            })
+        whole_names(m, text)
             .map(|hit| hit.pattern().as_usize())
             .collect()
     }

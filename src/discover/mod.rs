@@ -105,9 +105,9 @@ fn walk_dir(
         }
         return;
     }
-    let began = walks::now_nanos();
+    let began = crate::store::now_nanos();
     let (errors, warnings) = (out.errors.len(), out.warnings.len());
-    let mut walked = walks::Seen::default();
+    let mut walked = walks::Walked::default();
     walk_tree(root, resolver, out, seen, &mut walked);
     if let Some(w) = walks {
         if !walked.incomplete && out.errors.len() == errors && out.warnings.len() == warnings {
@@ -121,7 +121,7 @@ fn walk_tree(
     resolver: &Arc<Resolver>,
     out: &mut Discovery,
     seen: &mut Seen,
-    walked: &mut walks::Seen,
+    walked: &mut walks::Walked,
 ) {
     let config_errors: Arc<Mutex<Vec<ConfigError>>> = Arc::default();
     let mut builder = WalkBuilder::new(root);

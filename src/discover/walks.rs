@@ -20,15 +20,11 @@
 //! bad configuration) are never remembered: their messages must be shown
 //! each time.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::time::UNIX_EPOCH;
 
 use rayon::prelude::*;
 
-/// A modification time or stat younger than this, compared with when the
-/// walk began, is not trusted.
-const RACY_NANOS: u128 = 2_000_000_000;
+use crate::store::{nanos, RACY_NANOS};
 
 /// The files, in each directory walked and above the root, whose content
 /// or presence changes a walk.
@@ -55,18 +51,12 @@ pub type Found = (PathBuf, bool);
 
 /// What a walk saw, to be checked before replaying it.
 #[derive(Default)]
-pub struct Seen {
+pub struct Walked {
     pub dirs: Vec<PathBuf>,
     pub files: Vec<Found>,
     /// It met a file it could not list as found (a dangling symlink): not
     /// to be replayed.
     pub incomplete: bool,
-}
-
-fn nanos(t: std::io::Result<std::time::SystemTime>) -> u128 {
-    t.ok()
-        .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
-        .map_or(0, |d| d.as_nanos())
 }
 
 /// `len mtime` of what is at `path`, or `-` when nothing is.
@@ -104,7 +94,7 @@ impl Walks {
     }
 
     fn entry(&self, root: &Path) -> PathBuf {
-        let key = crate::source::hex_sha256(
+        let key = crate::store::hex_sha256(
             format!(
                 "leaklint-walk-1\n{}\n{}\n{}",
                 root.display(),
@@ -182,11 +172,11 @@ impl Walks {
 
     /// Remembers a walk of `root` that began at `began` (nanoseconds since
     /// the epoch). Failing to write costs the next run its speed only.
-    pub fn remember(&self, root: &Path, began: u128, seen: &Seen) {
+    pub fn remember(&self, root: &Path, began: u128, seen: &Walked) {
         let _ = self.try_remember(root, began, seen);
     }
 
-    fn try_remember(&self, root: &Path, began: u128, seen: &Seen) -> std::io::Result<()> {
+    fn try_remember(&self, root: &Path, began: u128, seen: &Walked) -> std::io::Result<()> {
         let printable = |p: &Path| p.to_str().is_some_and(|s| !s.contains(['\n', '\r', '\t']));
         if !seen
             .dirs
@@ -223,20 +213,14 @@ impl Walks {
             let tag = if *link { "L" } else { "F" };
             text.push_str(&format!("{tag} {}\n", file.display()));
         }
-        let mut tmp = tempfile::NamedTempFile::new_in(&walks)?;
-        tmp.write_all(text.as_bytes())?;
-        tmp.persist(self.entry(root)).map_err(|e| e.error)?;
-        Ok(())
+        crate::store::write_via_temp(&self.entry(root), text.as_bytes(), |_| Ok(()))
     }
-}
-
-pub fn now_nanos() -> u128 {
-    nanos(Ok(std::time::SystemTime::now()))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::now_nanos;
 
     /// `DIR/proj/pkg/a.py`, remembered in `DIR/cache` (outside the root:
     /// creating the cache would change the root's directory).
@@ -249,8 +233,8 @@ mod tests {
         (dir, root, walks)
     }
 
-    fn seen(root: &Path) -> Seen {
-        Seen {
+    fn seen(root: &Path) -> Walked {
+        Walked {
             dirs: vec![root.to_path_buf(), root.join("pkg")],
             files: vec![(root.join("pkg/a.py"), false)],
             incomplete: false,

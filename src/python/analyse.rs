@@ -118,13 +118,7 @@ impl LibraryModules {
         let Some(words) = &self.acquiring else {
             return false;
         };
-        let bytes = text.as_bytes();
-        let is_name = |b: u8| b.is_ascii_alphanumeric() || b == b'_' || b >= 0x80;
-        words.find_iter(text).any(|m| {
-            let before = m.start().checked_sub(1).map(|i| bytes[i]);
-            let after = bytes.get(m.end()).copied();
-            !before.is_some_and(is_name) && !after.is_some_and(is_name)
-        })
+        whole_names(words, text).next().is_some()
     }
 }
 
@@ -141,6 +135,22 @@ pub fn whole_name_matcher<'p>(
         .match_kind(aho_corasick::MatchKind::LeftmostLongest)
         .build(patterns)
         .ok()
+}
+
+/// The hits of a [`whole_name_matcher`] automaton in `text` that are
+/// whole names: no letter, digit, `_` or non-ASCII byte just before or
+/// after.
+pub fn whole_names<'t>(
+    matcher: &'t aho_corasick::AhoCorasick,
+    text: &'t str,
+) -> impl Iterator<Item = aho_corasick::Match> + 't {
+    let bytes = text.as_bytes();
+    let is_name = |b: u8| b.is_ascii_alphanumeric() || b == b'_' || b >= 0x80;
+    matcher.find_iter(text).filter(move |hit| {
+        let before = hit.start().checked_sub(1).map(|i| bytes[i]);
+        let after = bytes.get(hit.end()).copied();
+        !before.is_some_and(is_name) && !after.is_some_and(is_name)
+    })
 }
 
 /// What callers in other files need to know about these functions.
