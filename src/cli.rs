@@ -293,6 +293,11 @@ fn run_check(args: CheckArgs) -> Result<ExitCode, CliError> {
     let walks = cache_dir
         .as_ref()
         .map(|d| discover::Walks::at(d.clone(), resolver.fingerprint()));
+    let cache = cache_dir.map(check::Cache::at);
+    if let (Some(cache), FixMode::Report) = (&cache, mode) {
+        // Only a report uses the index (fixes always recompute).
+        cache.prefetch_index();
+    }
 
     let mut failed = false;
     let (targets, stdin_text) = match &args.stdin_filename {
@@ -383,7 +388,7 @@ fn run_check(args: CheckArgs) -> Result<ExitCode, CliError> {
     };
     let options = check::RunOptions {
         prefilter: !args.no_prefilter,
-        cache: cache_dir.map(check::Cache::at),
+        cache,
     };
     let report = check::run(&targets, check_mode, &options)?;
     if args.verbose {

@@ -4,7 +4,6 @@
 //! which configuration governs each directory (nearest file wins, or the
 //! one named with `--config`; the command line is laid over it).
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
@@ -189,7 +188,7 @@ pub struct Resolver {
     default: Arc<Settings>,
     /// By the directory's path bytes (hashing a `Path` walks its
     /// components; this is asked once per file).
-    cache: Mutex<HashMap<std::ffi::OsString, Arc<Settings>>>,
+    cache: Mutex<foldhash::HashMap<std::ffi::OsString, Arc<Settings>>>,
     /// Directories known to hold no configuration file (a remembered walk
     /// says so): not probed.
     unconfigured: Mutex<std::collections::HashSet<PathBuf>>,
@@ -243,7 +242,7 @@ impl Resolver {
             cli,
             explicit,
             default,
-            cache: Mutex::new(HashMap::new()),
+            cache: Mutex::default(),
             unconfigured: Mutex::default(),
         })
     }

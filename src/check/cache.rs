@@ -36,6 +36,9 @@ const MAX_RUNS: usize = 32;
 #[derive(Debug, Clone)]
 pub struct Cache {
     dir: PathBuf,
+    /// The stat index being read on a thread of its own (see
+    /// [`Cache::prefetch_index`]).
+    prefetched: std::sync::Arc<std::sync::Mutex<Option<std::thread::JoinHandle<StatIndex>>>>,
 }
 
 /// What the stat index knows about one file.
@@ -59,7 +62,7 @@ struct Indexed {
 pub struct StatIndex {
     /// Keyed by the path's bytes: hashing a `Path` walks its components,
     /// and the index is looked up once per project file per run.
-    files: HashMap<std::ffi::OsString, Indexed>,
+    files: foldhash::HashMap<std::ffi::OsString, Indexed>,
 }
 
 /// One input of the run key: a file's content as a hash (`None`: it could
@@ -187,12 +190,21 @@ impl StatIndex {
         out
     }
 
+    /// The index stored at `path`, or an empty one when it is missing or
+    /// damaged.
+    fn read(path: &Path) -> StatIndex {
+        std::fs::read_to_string(path)
+            .ok()
+            .and_then(|t| StatIndex::from_text(&t))
+            .unwrap_or_default()
+    }
+
     fn from_text(text: &str) -> Option<StatIndex> {
         let mut lines = text.lines();
         if lines.next()? != "leaklint-index-2" {
             return None;
         }
-        let mut files = HashMap::new();
+        let mut files = foldhash::HashMap::default();
         for line in lines {
             let mut parts = line.splitn(6, ' ');
             let (hash, len, mtime, inode, hashed_at, path) = (
@@ -505,7 +517,23 @@ impl KeyBuilder {
 
 impl Cache {
     pub fn at(dir: PathBuf) -> Cache {
-        Cache { dir }
+        Cache {
+            dir,
+            prefetched: Default::default(),
+        }
+    }
+
+    /// Starts reading the stat index while the caller walks the tree: the
+    /// two are the largest parts of a warm run, and neither needs the
+    /// other. [`Cache::index`] takes the result.
+    pub fn prefetch_index(&self) {
+        let path = self.index_path();
+        let read = std::thread::Builder::new()
+            .name("leaklint-index".into())
+            .spawn(move || StatIndex::read(&path));
+        if let Ok(handle) = read {
+            *self.prefetched.lock().unwrap_or_else(|e| e.into_inner()) = Some(handle);
+        }
     }
 
     pub fn dir(&self) -> &Path {
@@ -522,10 +550,15 @@ impl Cache {
 
     /// The stat index, or an empty one when it is missing or damaged.
     pub fn index(&self) -> StatIndex {
-        std::fs::read_to_string(self.index_path())
-            .ok()
-            .and_then(|t| StatIndex::from_text(&t))
-            .unwrap_or_default()
+        let prefetched = self
+            .prefetched
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        match prefetched.map(std::thread::JoinHandle::join) {
+            Some(Ok(index)) => index,
+            _ => StatIndex::read(&self.index_path()),
+        }
     }
 
     pub fn run(&self, key: &str) -> Option<StoredRun> {

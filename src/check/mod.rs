@@ -189,6 +189,9 @@ pub fn run_in(
             .par_iter()
             .zip(done.par_iter_mut())
             .zip(turned_away.par_iter())
+            // One file per piece, so that no thread waits on another's
+            // run of heavy files (see `project::python_fixpoint`).
+            .with_max_len(1)
             .map(|((target, done), &turned_away)| {
                 panic::catch_unwind(AssertUnwindSafe(|| match &targets.stdin {
                     // Read in the project pass already, and of no concern.

@@ -196,11 +196,14 @@ pub(crate) fn analyse(
             .map(|(_, u, root)| (u.target.path.clone(), root.clone()))
             .collect();
         project.rust = facts;
-        // Turned away by the crates' words alone: final only when the
+        // Turned away by the crates' words alone: final when the file's
         // project gives no names of its own to look for.
-        if prefilter && project.rust_words.is_empty() {
+        if prefilter {
             for i in away {
-                rust_turned_away[i] = true;
+                let root = project.rust_roots.get(&units[i].target.path);
+                if !project.rust_words.may_name_in(root.map(PathBuf::as_path)) {
+                    rust_turned_away[i] = true;
+                }
             }
         }
     }
@@ -237,6 +240,10 @@ fn python_fixpoint(
         let changed = states
             .par_iter_mut()
             .zip(python_units.par_iter())
+            // One file per piece: the files that take long cluster (one
+            // library's tree), and a thread left with a long run of them
+            // while the other has nothing to take doubled the wall time.
+            .with_max_len(1)
             .map(|(state, &i)| {
                 let unit = &units[i];
                 let settings = &*unit.target.settings;
@@ -247,7 +254,13 @@ fn python_fixpoint(
                     let Some(text) = read_unit(unit, counts) else {
                         return false;
                     };
-                    let admitted = admits_python(&text, settings, &fresh);
+                    // A file turned away before imports no library (that
+                    // does not change): only the new names can admit it.
+                    let admitted = if round == 0 {
+                        admits_python(&text, settings, &fresh)
+                    } else {
+                        fresh.mentioned_in(&text)
+                    };
                     if !admitted && prefilter {
                         return false;
                     }
@@ -337,6 +350,7 @@ type RustFacts = (
 fn rust_facts(units: &[(usize, &Unit, PathBuf)], counts: &Counts) -> RustFacts {
     units
         .par_iter()
+        .with_max_len(1)
         .filter(|(_, u, _)| u.target.settings.rules.need_project(RuleLanguage::Rust))
         .filter_map(|(i, u, root)| {
             let text = read_unit(u, counts)?;

@@ -24,6 +24,9 @@ pub struct ScopedNames {
     matcher: Option<AhoCorasick>,
     /// Pattern index -> the roots of the projects that give the name.
     roots: Vec<Vec<std::path::PathBuf>>,
+    /// Every root that gives a name: a file of another project cannot
+    /// write one of its own project's names, and is not scanned.
+    givers: std::collections::HashSet<std::path::PathBuf>,
 }
 
 impl ScopedNames {
@@ -36,7 +39,9 @@ impl ScopedNames {
                 roots.push(root);
             }
         }
+        let givers = index.values().flatten().cloned().collect();
         ScopedNames {
+            givers,
             matcher: (!index.is_empty())
                 .then(|| {
                     crate::python::analyse::whole_name_matcher(index.keys().map(String::as_str))
@@ -50,12 +55,21 @@ impl ScopedNames {
         self.matcher.is_none()
     }
 
+    /// Whether the project at `root` (`None`: not known) may give names:
+    /// a file of a project that gives none needs no scan.
+    pub fn may_name_in(&self, root: Option<&std::path::Path>) -> bool {
+        self.matcher.is_some() && root.is_none_or(|r| self.givers.contains(r))
+    }
+
     /// Whether `text`, of a file of the project at `root` (`None`: not
     /// known, any project), writes one of its project's names.
     pub fn mentioned_in(&self, text: &str, root: Option<&std::path::Path>) -> bool {
         let Some(m) = &self.matcher else {
             return false;
         };
+        if !self.may_name_in(root) {
+            return false;
+        }
         whole_names(m, text).any(|hit| {
             root.is_none_or(|r| self.roots[hit.pattern().as_usize()].iter().any(|o| o == r))
         })

@@ -323,10 +323,10 @@ fn is_io(error: &ignore::Error) -> bool {
 #[derive(Default)]
 struct Seen {
     /// Real paths, by their bytes (cheaper to hash than a `Path`).
-    files: HashSet<std::ffi::OsString>,
+    files: foldhash::HashSet<std::ffi::OsString>,
     /// Directory -> its canonical path: resolving each file's whole path
     /// would cost a `readlink` per component per file.
-    dirs: std::collections::HashMap<std::ffi::OsString, PathBuf>,
+    dirs: foldhash::HashMap<std::ffi::OsString, PathBuf>,
 }
 
 impl Seen {
