@@ -10,6 +10,8 @@ measured as parts when present, else CORPUS itself is one part. Per part:
   Python paired with `ruff check --no-cache --select SIM115`, the two
   alternating so that machine noise falls on both;
 - counts: files read, parsed and analysed (`-v`);
+- parse floor: the parsers alone over the files the run admits, when
+  `cargo build --release --example parse_floor` has built the example;
 - warm: the same check with a cache filled by a first run, and ruff with
   its own cache, median of N;
 - one file warm: `check ONE_FILE` with its whole project, after a first
@@ -97,6 +99,27 @@ def one_file(part_dir, suffixes, library_words):
     return first
 
 
+def parse_floor(binary, name, parent):
+    """The parsers' time alone over the files the run admits, when the
+    example is built (`cargo build --release --example parse_floor`)."""
+    floor = os.path.join(os.path.dirname(binary), "examples", "parse_floor")
+    if not os.access(floor, os.X_OK):
+        return
+    env = dict(os.environ, LEAKLINT_DEBUG_ADMITTED="1")
+    err = subprocess.run(
+        [binary, "check", "--no-cache", "--exit-zero", name], cwd=parent, env=env, capture_output=True, text=True
+    ).stderr
+    admitted = [l[len("leaklint: admitted "):] for l in err.splitlines() if l.startswith("leaklint: admitted ")]
+    with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as fh:
+        fh.write("\n".join(admitted) + "\n")
+    try:
+        out = subprocess.run([floor, fh.name], cwd=parent, capture_output=True, text=True).stdout
+        for line in out.splitlines():
+            print("parse floor: " + line)
+    finally:
+        os.remove(fh.name)
+
+
 def measure(part, part_dir, binary, runs, ruff):
     suffixes = (".py", ".pyi") if part == "python" else (".rs",) if part == "rust" else (".py", ".pyi", ".rs")
     files = list(source_files(part_dir, suffixes))
@@ -117,6 +140,7 @@ def measure(part, part_dir, binary, runs, ruff):
             rwall, rrss = results[1]
             print(f"ruff cold (SIM115): {rwall:.3f} s  {rrss:.0f} MiB  -> leaklint/ruff {wall / rwall:.2f}x")
         print("counts: " + counts(binary, ["--no-cache", name], parent))
+        parse_floor(binary, name, parent)
         warm = [binary, "check", "--cache-dir", cache, "--exit-zero", "--format", "concise", name]
         subprocess.run(warm, cwd=parent, capture_output=True)
         # The stat index trusts a file's stat two seconds after hashing it.

@@ -366,6 +366,7 @@ fn check_target(
                 }
                 Counts::bump(&counts.parsed);
                 Counts::bump(&counts.analysed);
+                project::debug_note_admitted(&target.path);
             }
             check_text(project, text, target, mode)
         }

@@ -222,6 +222,15 @@ pub(crate) fn analyse(
     }
 }
 
+/// A hidden switch for the bench's parse floor (`examples/parse_floor.rs`):
+/// with `LEAKLINT_DEBUG_ADMITTED` set, each file the prefilter admits is
+/// named on standard error.
+pub(crate) fn debug_note_admitted(path: &Path) {
+    if std::env::var_os("LEAKLINT_DEBUG_ADMITTED").is_some() {
+        eprintln!("leaklint: admitted {}", path.display());
+    }
+}
+
 /// The Python rounds; returns the project's summaries and their names.
 fn python_fixpoint(
     units: &[Unit],
@@ -265,6 +274,7 @@ fn python_fixpoint(
                         return false;
                     }
                     Counts::bump(&counts.analysed);
+                    debug_note_admitted(&unit.target.path);
                     state.text = Some(text);
                 }
                 if state.panicked {
