@@ -348,6 +348,23 @@ pub struct Vocabulary {
     pub test_function_prefixes: Vec<String>,
     #[serde(default)]
     pub test_class_prefixes: Vec<String>,
+    /// Endings of base classes that make a class a unittest-style test
+    /// case (`unittest.TestCase`, `IsolatedAsyncioTestCase`).
+    #[serde(default)]
+    pub test_case_bases: Vec<String>,
+    /// Methods run before each test of a test class (`setUp`,
+    /// `asyncSetUp`, `setup_method`): what they open is the test's to close.
+    #[serde(default)]
+    pub test_setup_methods: Vec<String>,
+    /// Methods run once before a test class's tests (`setUpClass`,
+    /// `setup_class`).
+    #[serde(default)]
+    pub class_setup_methods: Vec<String>,
+    /// Methods and functions that register a cleanup callback run after
+    /// the test (`addCleanup`, `addAsyncCleanup`, `request.addfinalizer`):
+    /// a release handed to one counts. Matched by ending.
+    #[serde(default)]
+    pub cleanup_registrars: Vec<String>,
     /// Words in a decorator's name that make the function return one
     /// shared instance (`functools.lru_cache`, `cache`): what a request
     /// dependency returns that way is not a new resource per request.
@@ -564,6 +581,10 @@ impl Vocabulary {
             fixture_decorators,
             test_function_prefixes,
             test_class_prefixes,
+            test_case_bases,
+            test_setup_methods,
+            class_setup_methods,
+            cleanup_registrars,
             cache_words,
             // Rust
             spawn_functions,

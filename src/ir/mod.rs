@@ -140,6 +140,12 @@ pub struct FunctionInfo {
     pub generator: Generator,
     /// A test fixture (pytest): what it yields is lent to the tests.
     pub is_fixture: bool,
+    /// A fixture's `scope=` (`"session"`, `"module"`…); `None` is the
+    /// per-test default.
+    pub fixture_scope: Option<String>,
+    /// The name of a function defined in this one's body that it returns
+    /// (`def make(): ...; return make`): a factory handed out.
+    pub returns_local_function: Option<String>,
 }
 
 /// How `yield` behaves in a function.

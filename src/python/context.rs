@@ -369,6 +369,13 @@ impl<'a> FileContext<'a> {
                 (receiver, method)
             }
             "identifier" => (self.type_of_name(callee, locals, attrs), "__call__"),
+            // `sessionmaker(bind=engine)()`: a factory made and called at once.
+            "call" => (
+                self.acquisition(callee, locals, attrs, class)
+                    .filter(|(s, _)| s.kind == crate::resources::ResourceKind::Factory)
+                    .map(|(s, _)| s.type_name.clone()),
+                "__call__",
+            ),
             _ => (None, ""),
         };
         if let Some(receiver_type) = receiver_type {

@@ -71,6 +71,15 @@ fn check_class<'a>(model: &Model<'_, 'a>, class: &Class<'a>, out: &mut Vec<Findi
     {
         return;
     }
+    // A pytest test class: its set-up is LK105's.
+    if class.bases.is_none()
+        && class
+            .name
+            .as_deref()
+            .is_some_and(|n| Vocabulary::starts(&vocabulary.test_class_prefixes, n))
+    {
+        return;
+    }
     // A class that inherits may get its releaser from a base class.
     if let Some(bases) = &class.bases {
         if bases.trim_matches(['(', ')', ' ']) != "object" {
@@ -82,7 +91,7 @@ fn check_class<'a>(model: &Model<'_, 'a>, class: &Class<'a>, out: &mut Vec<Findi
     for a in &body.acquisitions {
         // Engines, pools and clients on an application object are
         // long-lived by design.
-        if a.spec.kind != ResourceKind::Factory && !a.spec.long_lived {
+        if a.spec.kind != ResourceKind::Factory && !a.spec.long_lived && !a.on_class {
             acquired.entry(a.attribute.clone()).or_insert((
                 a.call,
                 a.spec.type_name.clone(),

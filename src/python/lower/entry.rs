@@ -47,6 +47,63 @@ pub fn is_fixture(vocabulary: &Vocabulary, decorators: &[String]) -> bool {
         .any(|d| Vocabulary::has(&vocabulary.fixture_decorators, d))
 }
 
+/// The name of a function defined directly in `body` that a `return`
+/// of `body` hands out.
+fn returned_local_function(ctx: &FileContext, body: Node) -> Option<String> {
+    let mut defined = Vec::new();
+    let mut returned = Vec::new();
+    crate::python::preorder(body, |n| match n.kind() {
+        "function_definition" if n != body => {
+            if let Some(name) = n.child_by_field_name("name") {
+                defined.push(ctx.text(name));
+            }
+            false
+        }
+        "class_definition" | "lambda" => false,
+        "return_statement" => {
+            if let Some(v) = n.named_child(0).filter(|v| v.kind() == "identifier") {
+                returned.push(ctx.text(v));
+            }
+            false
+        }
+        _ => true,
+    });
+    returned
+        .into_iter()
+        .find(|r| defined.contains(r))
+        .map(str::to_string)
+}
+
+/// The `scope=` keyword of a decorator call (`@pytest.fixture(scope="session")`).
+fn fixture_scope(ctx: &FileContext, decorated: Option<Node>) -> Option<String> {
+    let parent = decorated?;
+    let mut cursor = parent.walk();
+    let decorators: Vec<Node> = parent
+        .named_children(&mut cursor)
+        .filter(|c| c.kind() == "decorator")
+        .collect();
+    for d in decorators {
+        let Some(call) = d.named_child(0).filter(|e| e.kind() == "call") else {
+            continue;
+        };
+        let Some(args) = call.child_by_field_name("arguments") else {
+            continue;
+        };
+        let mut cursor = args.walk();
+        for a in args.named_children(&mut cursor) {
+            if a.kind() != "keyword_argument" {
+                continue;
+            }
+            let name = a.child_by_field_name("name").map(|n| ctx.text(n));
+            if name == Some("scope") {
+                let value = a.child_by_field_name("value")?;
+                return Some(ctx.text(value).trim_matches(['"', '\'']).to_string());
+            }
+        }
+    }
+    None
+}
+
 fn param_names(ctx: &FileContext, params: Option<Node>) -> (Vec<String>, HashMap<String, String>) {
     let mut names = Vec::new();
     let mut types = HashMap::new();
@@ -280,6 +337,8 @@ fn lower_function(
         is_async,
         generator: gen,
         is_fixture: fixture,
+        fixture_scope: fixture.then(|| fixture_scope(ctx, decorated)).flatten(),
+        returns_local_function: returned_local_function(ctx, body),
     };
     Some(Lowered {
         function,

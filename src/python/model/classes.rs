@@ -48,6 +48,12 @@ pub(crate) struct SelfAcquisition<'a> {
     /// `conn` for `self.cur = self.conn.cursor()`: the `self` attribute
     /// the acquiring method is called on.
     pub from_attribute: Option<String>,
+    /// The method of the class whose code assigns it (`setUp`), when it is
+    /// in one.
+    pub method: Option<String>,
+    /// Assigned through `cls` (`cls.conn = ...` in a classmethod): a class
+    /// attribute shared by every instance.
+    pub on_class: bool,
 }
 
 /// A call involving `self.attr`.
@@ -121,6 +127,7 @@ fn body_of<'a>(ctx: &FileContext<'a>, class: Node<'a>) -> ClassBody<'a> {
         ..ClassBody::default()
     };
     let no_locals = HashMap::new();
+    let methods = method_spans(ctx, class);
     preorder(class, |n| {
         match n.kind() {
             "assignment" => {
@@ -133,16 +140,26 @@ fn body_of<'a>(ctx: &FileContext<'a>, class: Node<'a>) -> ClassBody<'a> {
                 let Some(attribute) = self_attribute(ctx, l) else {
                     return true;
                 };
+                let on_class = l
+                    .child_by_field_name("object")
+                    .is_some_and(|o| ctx.text(o) == "cls");
                 if let Some((spec, call)) = ctx.acquisition(r, &no_locals, &attrs, None) {
                     let from_attribute = call
                         .child_by_field_name("function")
                         .and_then(|f| f.child_by_field_name("object"))
                         .and_then(|o| self_attribute(ctx, o));
+                    let at = n.start_byte();
+                    let method = methods
+                        .iter()
+                        .find(|(_, start, end)| *start <= at && at < *end)
+                        .map(|(name, _, _)| name.clone());
                     out.acquisitions.push(SelfAcquisition {
                         attribute,
                         spec,
                         call: Span::new(call.start_byte(), call.end_byte()),
                         from_attribute,
+                        method,
+                        on_class,
                     });
                 }
             }
@@ -189,13 +206,34 @@ fn body_of<'a>(ctx: &FileContext<'a>, class: Node<'a>) -> ClassBody<'a> {
     out
 }
 
-/// `x` for a `self.x` expression.
+/// The methods defined directly in a class body, with their byte ranges.
+fn method_spans(ctx: &FileContext, class: Node) -> Vec<(String, usize, usize)> {
+    let mut out = Vec::new();
+    let Some(body) = class.child_by_field_name("body") else {
+        return out;
+    };
+    let mut cursor = body.walk();
+    for c in body.named_children(&mut cursor) {
+        let def = match c.kind() {
+            "decorated_definition" => c.child_by_field_name("definition"),
+            _ => Some(c),
+        };
+        if let Some(def) = def.filter(|d| d.kind() == "function_definition") {
+            if let Some(name) = def.child_by_field_name("name") {
+                out.push((ctx.text(name).to_string(), c.start_byte(), c.end_byte()));
+            }
+        }
+    }
+    out
+}
+
+/// `x` for a `self.x` (or, in a classmethod, `cls.x`) expression.
 fn self_attribute(ctx: &FileContext, node: Node) -> Option<String> {
     if node.kind() != "attribute" {
         return None;
     }
     let object = node.child_by_field_name("object")?;
-    if object.kind() != "identifier" || ctx.text(object) != "self" {
+    if object.kind() != "identifier" || !matches!(ctx.text(object), "self" | "cls") {
         return None;
     }
     Some(ctx.text(node.child_by_field_name("attribute")?).to_string())

@@ -21,7 +21,7 @@ pub(crate) fn kind_word(kind: ResourceKind) -> &'static str {
 }
 
 /// The spelling of a release call for `x`, as its spec names it.
-fn release_word(cx: &PythonContext, type_name: &str) -> String {
+pub(crate) fn release_word(cx: &PythonContext, type_name: &str) -> String {
     let spec = cx.file().spec(type_name);
     let method = spec
         .and_then(|s| {
