@@ -7,6 +7,17 @@ crate::declare_rule! {
     /// service registry or container (`registry.register("db_session",
     /// service=db.session)`).
     ///
+    /// Also one that a function puts in module state: a module global
+    /// (`global conn; conn = psycopg2.connect(...)`), a module-level
+    /// container (`_sessions[tenant] = SessionLocal()`, `POOL.append(c)`)
+    /// or a class attribute (`cls.db = sqlite3.connect(path)`), when no
+    /// code of the module releases it: a release of the name or of
+    /// anything drawn from it (`for s in _sessions.values(): s.close()`),
+    /// a bound release handed on (`atexit.register(conn.close)`), or a
+    /// closer function of the module (`def close_all(): ...`) that
+    /// touches it. A script (`if __name__ == "__main__":`) ends with its
+    /// process and is not reported.
+    ///
     /// ## Why is this bad?
     /// Sessions and connections are units of work: not thread-safe, bound
     /// to one transaction, closed or invalidated when their request ends.
@@ -98,6 +109,29 @@ fn check(model: &Model) -> Vec<Finding> {
                 "Create it per request, task or test (a `with` block or a dependency that closes it), and keep only the engine, pool or factory long-lived.",
             ));
         }
+    }
+    // Stored in module state by a function, never released by the module.
+    for store in crate::rules::context::python::unreleased_global_stores(model) {
+        if !short_lived(store.spec.kind) {
+            continue;
+        }
+        let place = if store.on_class {
+            format!("the class attribute `{}`", store.name)
+        } else if store.container {
+            format!("the module-level `{}`", store.name)
+        } else {
+            format!("the module global `{}`", store.name)
+        };
+        out.push(SESSION_STORED_LONG_LIVED.finding(
+            store.call,
+            format!(
+                "`{}` keeps this {} ({}) in {place}, where it outlives its unit of work, and nothing in this module closes it",
+                store.function,
+                crate::rules::context::python::kind_word(store.spec.kind),
+                store.spec.type_name
+            ),
+            "Open it per request, task or test (a `with` block or a dependency that closes it) and keep only the engine, pool or factory in module state.",
+        ));
     }
     // Registries: `registry.register("db_session", service=db.session)`.
     if !model.mentions(&vocabulary.registering_methods) {

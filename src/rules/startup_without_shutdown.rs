@@ -7,6 +7,18 @@ crate::declare_rule! {
     /// `yield` of a lifespan context (`FastAPI(lifespan=...)`) and not
     /// released after it.
     ///
+    /// Also a client or pool whose close is a coroutine (aiohttp's
+    /// `ClientSession`, `httpx.AsyncClient`, asyncpg pools, `redis.asyncio`)
+    /// that a function keeps in module state (a module global, a
+    /// module-level container, a class attribute) and that no code of the
+    /// module closes: no destructor can await that close, so the client
+    /// stays open until the process ends and warns "Unclosed client
+    /// session". Clients with a blocking close (`requests.Session`,
+    /// `redis.Redis`, `pymongo.MongoClient`) are meant to be shared for the
+    /// life of the process and are not reported; scripts (`if __name__ ==
+    /// "__main__":`) neither. Sessions and connections kept that way are
+    /// LK107's.
+    ///
     /// ## Why is this bad?
     /// Each restart, reload (`--reload` in development) or test that builds
     /// the app leaves a pool of connections behind; shutdown does not wait
@@ -183,7 +195,9 @@ fn check(model: &Model) -> Vec<Finding> {
         &vocabulary.startup_keywords,
     ];
     if !hooks.iter().any(|words| model.mentions(words)) {
-        return Vec::new();
+        let mut out = Vec::new();
+        global_findings(model, &mut out);
+        return out;
     }
     let handlers: Vec<(Role, &Function)> = model
         .functions()
@@ -273,7 +287,60 @@ fn check(model: &Model) -> Vec<Finding> {
             out.push(STARTUP_WITHOUT_SHUTDOWN.finding(at, message, help));
         }
     }
+    global_findings(model, &mut out);
     out
+}
+
+/// A client or pool whose close is a coroutine, kept in module state
+/// (`global _session; _session = aiohttp.ClientSession()`) and never
+/// closed by the module: no destructor can await that close, so it stays
+/// open until the process ends ("Unclosed client session"). Clients with a
+/// blocking close (requests, redis, pymongo) are meant to be shared for
+/// the life of the process and are not reported.
+fn global_findings(model: &Model, out: &mut Vec<Finding>) {
+    for store in crate::rules::context::python::unreleased_global_stores(model) {
+        let spec = store.spec;
+        let async_close = spec.release.iter().any(|r| r.is_async && r.on.is_none());
+        if !matches!(spec.kind, ResourceKind::Client | ResourceKind::Pool)
+            || !async_close
+            || out.iter().any(|f| f.span == store.call)
+        {
+            continue;
+        }
+        let place = if store.on_class {
+            format!("the class attribute `{}`", store.name)
+        } else if store.container {
+            format!("the module-level `{}`", store.name)
+        } else {
+            format!("the module global `{}`", store.name)
+        };
+        let close = spec
+            .release
+            .iter()
+            .find(|r| r.on.is_none())
+            .and_then(|r| r.method.clone())
+            .unwrap_or_else(|| "close".to_string());
+        out.push(STARTUP_WITHOUT_SHUTDOWN.finding(
+            store.call,
+            format!(
+                "`{}` keeps this {} ({}) in {place}, and nothing in this module closes it",
+                store.function,
+                crate::rules::context::python::kind_word(spec.kind),
+                spec.type_name
+            ),
+            if store.container {
+                format!(
+                    "Close every one `{}` holds when the application stops (a shutdown handler or the end of the lifespan), awaiting `.{close}()` on each.",
+                    store.name
+                )
+            } else {
+                format!(
+                    "Close it when the application stops (a shutdown handler or the end of the lifespan): `await {}.{close}()`.",
+                    store.name
+                )
+            },
+        ));
+    }
 }
 
 fn run(cx: &crate::rules::PythonContext) -> Vec<Finding> {

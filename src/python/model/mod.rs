@@ -12,6 +12,7 @@
 mod calls;
 mod classes;
 mod functions;
+mod globals;
 mod hooks;
 mod scopes;
 mod withs;
@@ -28,6 +29,7 @@ use crate::resources::{ResourceTable, Vocabulary};
 pub(crate) use calls::{Call, Callee};
 pub(crate) use classes::{AttributeUse, Class, ClassBody};
 pub(crate) use functions::{Function, FunctionBody};
+pub(crate) use globals::{GlobalStore, ModuleState};
 pub(crate) use hooks::{HookEvent, HookRegistration, Registration, ValueKind};
 pub(crate) use scopes::{Scope, ScopeKind, Statement};
 pub(crate) use withs::WithItem;
@@ -41,6 +43,7 @@ pub struct Model<'c, 'a> {
     registrations: OnceCell<Vec<Registration<'a>>>,
     functions: OnceCell<Vec<Function<'a>>>,
     hook_registrations: OnceCell<Vec<HookRegistration>>,
+    module_state: OnceCell<ModuleState<'a>>,
 }
 
 impl<'c, 'a> Model<'c, 'a> {
@@ -53,6 +56,7 @@ impl<'c, 'a> Model<'c, 'a> {
             registrations: OnceCell::new(),
             functions: OnceCell::new(),
             hook_registrations: OnceCell::new(),
+            module_state: OnceCell::new(),
         }
     }
 
@@ -123,6 +127,12 @@ impl<'c, 'a> Model<'c, 'a> {
     pub(crate) fn hook_registrations(&self) -> &[HookRegistration] {
         self.hook_registrations
             .get_or_init(|| hooks::hook_registrations(self.ctx))
+    }
+
+    /// Resources that functions store in module globals, module-level
+    /// containers and class attributes, and the names the file releases.
+    pub(crate) fn module_state(&self) -> &ModuleState<'a> {
+        self.module_state.get_or_init(|| globals::collect(self.ctx))
     }
 
     /// Edits that wrap the expression at `span` in a call to `qualified`

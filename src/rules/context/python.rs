@@ -105,3 +105,29 @@ pub(crate) fn reportable_leaks<'r>(
         })
         .collect()
 }
+
+/// Resources that functions store in module state (globals, module-level
+/// containers, class attributes) and that no code of the file releases:
+/// what LK107 (sessions and connections) and LK108 (clients and pools
+/// whose close is a coroutine) report. Nothing of a script (`if __name__
+/// == "__main__":`), whose process ends with its run.
+pub(crate) fn unreleased_global_stores<'m, 'a>(
+    model: &'m crate::python::model::Model<'_, 'a>,
+) -> Vec<&'m crate::python::model::GlobalStore<'a>> {
+    let state = model.module_state();
+    if state.script {
+        return Vec::new();
+    }
+    let mut seen = Vec::new();
+    state
+        .stores
+        .iter()
+        .filter(|s| !state.released.contains(&s.key))
+        .filter(|s| {
+            // One finding per piece of state.
+            let new = !seen.contains(&s.name);
+            seen.push(s.name.clone());
+            new
+        })
+        .collect()
+}

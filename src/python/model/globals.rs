@@ -1,0 +1,449 @@
+//! Module state written from functions: a resource put in a module global
+//! (`global x; x = Client()`), in a module-level container (`CACHE[key] =
+//! Client()`, `POOLS.append(pool)`) or in a class attribute (`cls._conn =
+//! connect()`, `Registry.session = ...`), and whether anything in the file
+//! releases what that state holds (`await x.close()`, `for s in
+//! CACHE.values(): s.close()`, `atexit.register(x.close)`).
+//!
+//! Such state lives as long as the process: unlike a local, nothing ends
+//! its life at a function's end, so the only release it ever gets is one
+//! the module writes. Releases are matched by name, through the names that
+//! loops, comprehensions and assignments bind from the state: a release of
+//! anything drawn from `CACHE` counts for `CACHE`. That is generous on
+//! purpose: a store is reported only when no code of the file could be
+//! closing it.
+
+use std::collections::{HashMap, HashSet};
+
+use tree_sitter::Node;
+
+use crate::diagnostic::Span;
+use crate::python::context::FileContext;
+use crate::python::preorder;
+use crate::resources::{ResourceSpec, Vocabulary};
+
+/// A resource stored in module state by a function.
+#[derive(Debug, Clone)]
+pub(crate) struct GlobalStore<'a> {
+    /// The state as written: `_session`, `CACHE`, `Database._conn`.
+    pub name: String,
+    /// The name releases are matched against (`_conn` for
+    /// `Database._conn`).
+    pub key: String,
+    pub spec: &'a ResourceSpec,
+    /// The acquiring call.
+    pub call: Span,
+    /// Stored into a container (`CACHE[k] = ...`, `POOLS.append(...)`).
+    pub container: bool,
+    /// Stored on a class (`cls.x`, `Class.x`).
+    pub on_class: bool,
+    /// The function that stores it.
+    pub function: String,
+}
+
+/// What the file does with module state.
+#[derive(Debug, Default)]
+pub(crate) struct ModuleState<'a> {
+    pub stores: Vec<GlobalStore<'a>>,
+    /// Names that some code of the file releases, directly or through a
+    /// name drawn from them.
+    pub released: HashSet<String>,
+    /// The file runs as a script (`if __name__ == "__main__":`): the
+    /// process ends with it.
+    pub script: bool,
+}
+
+pub(super) fn collect<'a>(ctx: &FileContext<'a>) -> ModuleState<'a> {
+    let root = ctx.module.tree.root_node();
+    let mut module_names: HashSet<&str> = HashSet::new();
+    let mut classes: HashSet<&str> = HashSet::new();
+    let mut script = false;
+    let mut cursor = root.walk();
+    for stmt in root.named_children(&mut cursor) {
+        match stmt.kind() {
+            "expression_statement" => {
+                if let Some(a) = stmt.named_child(0).filter(|a| a.kind() == "assignment") {
+                    if let Some(l) = a
+                        .child_by_field_name("left")
+                        .filter(|l| l.kind() == "identifier")
+                    {
+                        module_names.insert(ctx.text(l));
+                    }
+                }
+            }
+            "class_definition" => {
+                if let Some(n) = stmt.child_by_field_name("name") {
+                    classes.insert(ctx.text(n));
+                }
+            }
+            "if_statement" => {
+                let condition = stmt.child_by_field_name("condition").map(|c| ctx.text(c));
+                if condition.is_some_and(|c| c.contains("__name__") && c.contains("__main__")) {
+                    script = true;
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut out = ModuleState {
+        script,
+        ..ModuleState::default()
+    };
+    // Each function's stores, nested functions on their own.
+    walk_defs(root, None, &mut |def, class| {
+        stores_of(ctx, def, class, &module_names, &classes, &mut out.stores);
+    });
+    if !out.stores.is_empty() {
+        out.released = released_names(ctx, root);
+    }
+    out
+}
+
+/// The stores of one function's own code.
+fn stores_of<'a>(
+    ctx: &FileContext<'a>,
+    def: Node<'a>,
+    class: Option<Node<'a>>,
+    module_names: &HashSet<&str>,
+    classes: &HashSet<&str>,
+    out: &mut Vec<GlobalStore<'a>>,
+) {
+    let Some(body) = def.child_by_field_name("body") else {
+        return;
+    };
+    let function = def
+        .child_by_field_name("name")
+        .map(|n| ctx.text(n).to_string())
+        .unwrap_or_default();
+    let mut declared: HashSet<&str> = HashSet::new();
+    let mut locals: HashSet<&str> = HashSet::new();
+    if let Some(params) = def.child_by_field_name("parameters") {
+        preorder(params, |p| {
+            if p.kind() == "identifier" {
+                locals.insert(ctx.text(p));
+            }
+            !matches!(p.kind(), "default_parameter" | "typed_default_parameter") || p == params
+        });
+    }
+    // What the function's own locals hold, when they hold a fresh resource.
+    let mut held: HashMap<&str, (&'a ResourceSpec, Node<'a>)> = HashMap::new();
+    let no_types = HashMap::new();
+    let mut assignments = Vec::new();
+    let mut appends = Vec::new();
+    own_code(body, &mut |n| match n.kind() {
+        "global_statement" => {
+            let mut c = n.walk();
+            for id in n
+                .named_children(&mut c)
+                .filter(|c| c.kind() == "identifier")
+            {
+                declared.insert(ctx.text(id));
+            }
+        }
+        "assignment" | "augmented_assignment" => assignments.push(n),
+        "call" => appends.push(n),
+        _ => {}
+    });
+    for a in &assignments {
+        if let Some(l) = a
+            .child_by_field_name("left")
+            .filter(|l| l.kind() == "identifier")
+        {
+            locals.insert(ctx.text(l));
+        }
+    }
+    let acquired = |value: Node<'a>, held: &HashMap<&str, (&'a ResourceSpec, Node<'a>)>| {
+        if value.kind() == "identifier" {
+            return held.get(ctx.text(value)).copied();
+        }
+        ctx.acquisition(value, &no_types, &no_types, None)
+            .filter(|(s, _)| s.kind != crate::resources::ResourceKind::Factory)
+    };
+    for a in &assignments {
+        let (Some(left), Some(right)) = (
+            a.child_by_field_name("left"),
+            a.child_by_field_name("right"),
+        ) else {
+            continue;
+        };
+        let found = acquired(right, &held);
+        if left.kind() == "identifier" {
+            let name = ctx.text(left);
+            if !declared.contains(name) {
+                if let Some(f) = found {
+                    held.insert(name, f);
+                }
+                continue;
+            }
+        }
+        let Some((spec, call)) = found else { continue };
+        let target = match left.kind() {
+            "identifier" => Some((
+                ctx.text(left).to_string(),
+                ctx.text(left).to_string(),
+                false,
+                false,
+            )),
+            "subscript" => left
+                .child_by_field_name("value")
+                .filter(|v| v.kind() == "identifier")
+                .map(|v| ctx.text(v))
+                .filter(|v| {
+                    module_names.contains(v) && (declared.contains(v) || !locals.contains(v))
+                })
+                .map(|v| (v.to_string(), v.to_string(), true, false)),
+            "attribute" => {
+                let object = left.child_by_field_name("object");
+                let attr = left.child_by_field_name("attribute").map(|a| ctx.text(a));
+                match (object, attr) {
+                    (Some(o), Some(attr)) if o.kind() == "identifier" => {
+                        let o = ctx.text(o);
+                        let owner = if o == "cls" {
+                            class.map(|c| ctx.text(c))
+                        } else {
+                            Some(o)
+                        };
+                        owner
+                            .filter(|c| classes.contains(c) && (o == "cls" || !locals.contains(o)))
+                            .map(|c| (format!("{c}.{attr}"), attr.to_string(), false, true))
+                    }
+                    _ => None,
+                }
+            }
+            _ => None,
+        };
+        // What a test class's setUpClass/setup_method keeps is a test
+        // lifecycle: LK105 judges it.
+        let vocabulary = &ctx.resources.vocabulary;
+        let test_setup = class.is_some()
+            && (Vocabulary::has(&vocabulary.class_setup_methods, &function)
+                || Vocabulary::has(&vocabulary.test_setup_methods, &function));
+        if let Some((name, key, container, on_class)) = target.filter(|t| !(t.3 && test_setup)) {
+            out.push(GlobalStore {
+                name,
+                key,
+                spec,
+                call: Span::new(call.start_byte(), call.end_byte()),
+                container,
+                on_class,
+                function: function.clone(),
+            });
+        }
+    }
+    // `POOLS.append(pool)`, `CACHE.setdefault(key, Client())`.
+    let vocabulary = &ctx.resources.vocabulary;
+    for call in appends {
+        let Some(f) = call
+            .child_by_field_name("function")
+            .filter(|f| f.kind() == "attribute")
+        else {
+            continue;
+        };
+        let (Some(obj), Some(method)) = (
+            f.child_by_field_name("object"),
+            f.child_by_field_name("attribute"),
+        ) else {
+            continue;
+        };
+        let container = ctx.text(obj);
+        if obj.kind() != "identifier"
+            || !module_names.contains(container)
+            || (locals.contains(container) && !declared.contains(container))
+            || !Vocabulary::has(&vocabulary.storing_methods, ctx.text(method))
+        {
+            continue;
+        }
+        let Some(args) = call.child_by_field_name("arguments") else {
+            continue;
+        };
+        let mut c = args.walk();
+        let values: Vec<Node> = args.named_children(&mut c).collect();
+        for v in values {
+            if let Some((spec, acq)) = acquired(v, &held) {
+                out.push(GlobalStore {
+                    name: container.to_string(),
+                    key: container.to_string(),
+                    spec,
+                    call: Span::new(acq.start_byte(), acq.end_byte()),
+                    container: true,
+                    on_class: false,
+                    function: function.clone(),
+                });
+            }
+        }
+    }
+}
+
+/// Calls `visit` with every function definition under `node` and the
+/// name of the class it is a method of (found going down: tree-sitter
+/// answers `parent` by searching from the root).
+fn walk_defs<'t>(
+    node: Node<'t>,
+    class: Option<Node<'t>>,
+    visit: &mut impl FnMut(Node<'t>, Option<Node<'t>>),
+) {
+    let mut cursor = node.walk();
+    let children: Vec<Node> = node.named_children(&mut cursor).collect();
+    for child in children {
+        match child.kind() {
+            "function_definition" => {
+                visit(child, class);
+                walk_defs(child, None, visit);
+            }
+            "class_definition" => walk_defs(child, child.child_by_field_name("name"), visit),
+            "decorated_definition" | "block" => walk_defs(child, class, visit),
+            kind if crate::python::is_statement_container(kind) => walk_defs(child, None, visit),
+            _ => {}
+        }
+    }
+}
+
+/// Calls `visit` on every node of a function body that runs as the
+/// function's own code: not inside nested functions, classes or lambdas.
+fn own_code<'t>(body: Node<'t>, visit: &mut impl FnMut(Node<'t>)) {
+    preorder(body, |n| {
+        if n != body
+            && matches!(
+                n.kind(),
+                "function_definition" | "class_definition" | "lambda"
+            )
+        {
+            return false;
+        }
+        visit(n);
+        true
+    });
+}
+
+/// Every name that code of the file releases: the roots of the receivers
+/// of release methods (`x.close()`, `CACHE[k].close()`), of bound release
+/// methods handed on (`atexit.register(x.close)`), of the arguments of
+/// release helpers (`close_all(CACHE)`), and of `with`/`async with` items;
+/// then, through loops, comprehensions and assignments, the names those
+/// were drawn from (`for s in CACHE.values(): s.close()` releases `CACHE`).
+/// Everything a function named as a closer (`close_all`, `shutdown`)
+/// touches counts too.
+fn released_names(ctx: &FileContext, root: Node) -> HashSet<String> {
+    let vocabulary = &ctx.resources.vocabulary;
+    let release_method = |m: &str| {
+        Vocabulary::has(&vocabulary.release_methods, m)
+            || ctx
+                .resources
+                .specs
+                .iter()
+                .any(|s| s.release.iter().any(|r| r.method.as_deref() == Some(m)))
+    };
+    let mut released: HashSet<String> = HashSet::new();
+    // target name -> names its value was drawn from
+    let mut drawn: Vec<(String, Vec<String>)> = Vec::new();
+    preorder(root, |n| {
+        match n.kind() {
+            // `def close_all_sessions(): ...`: what a closer of the module
+            // touches, it is there to close.
+            "function_definition" => {
+                let closer = n.child_by_field_name("name").is_some_and(|name| {
+                    let name = ctx.text(name).to_ascii_lowercase();
+                    Vocabulary::within(&vocabulary.releasing_words, &name)
+                });
+                if closer {
+                    if let Some(body) = n.child_by_field_name("body") {
+                        released.extend(roots(ctx, body));
+                    }
+                }
+            }
+            "call" => {
+                let Some(f) = n.child_by_field_name("function") else {
+                    return true;
+                };
+                if f.kind() == "attribute" {
+                    let method = f
+                        .child_by_field_name("attribute")
+                        .map(|a| ctx.text(a))
+                        .unwrap_or("");
+                    if release_method(method) {
+                        if let Some(o) = f.child_by_field_name("object") {
+                            released.extend(roots(ctx, o));
+                        }
+                    }
+                }
+                let callee = ctx.text(f).to_ascii_lowercase();
+                let helper = Vocabulary::within(&vocabulary.releasing_words, &callee)
+                    || Vocabulary::ends(&vocabulary.releasing_wrappers, &callee);
+                if let Some(args) = n.child_by_field_name("arguments") {
+                    let mut c = args.walk();
+                    for a in args.named_children(&mut c) {
+                        let a = crate::python::argument_value(a);
+                        let bound_release = a.kind() == "attribute"
+                            && a.child_by_field_name("attribute")
+                                .is_some_and(|m| release_method(ctx.text(m)));
+                        if bound_release {
+                            if let Some(o) = a.child_by_field_name("object") {
+                                released.extend(roots(ctx, o));
+                            }
+                        } else if helper {
+                            released.extend(roots(ctx, a));
+                        }
+                    }
+                }
+            }
+            "with_item" => {
+                if let Some(v) = n.child_by_field_name("value") {
+                    released.extend(roots(ctx, v));
+                }
+            }
+            "for_statement" | "for_in_clause" => {
+                if let (Some(l), Some(r)) = (
+                    n.child_by_field_name("left"),
+                    n.child_by_field_name("right"),
+                ) {
+                    let sources = roots(ctx, r);
+                    for t in roots(ctx, l) {
+                        drawn.push((t, sources.clone()));
+                    }
+                }
+            }
+            "assignment" => {
+                if let (Some(l), Some(r)) = (
+                    n.child_by_field_name("left"),
+                    n.child_by_field_name("right"),
+                ) {
+                    let sources = roots(ctx, r);
+                    for t in roots(ctx, l) {
+                        drawn.push((t, sources.clone()));
+                    }
+                }
+            }
+            _ => {}
+        }
+        true
+    });
+    // Propagate releases back to where the released names came from.
+    loop {
+        let before = released.len();
+        for (target, sources) in &drawn {
+            if released.contains(target) {
+                released.extend(sources.iter().cloned());
+            }
+        }
+        if released.len() == before {
+            break;
+        }
+    }
+    released
+}
+
+/// The names an expression is made from: its identifiers, attribute names
+/// included (`self._pool` gives `self` and `_pool`), calls' arguments
+/// too (`list(CACHE.values())`), not inside lambdas.
+fn roots(ctx: &FileContext, node: Node) -> Vec<String> {
+    let mut out = Vec::new();
+    preorder(node, |n| {
+        match n.kind() {
+            "identifier" => out.push(ctx.text(n).to_string()),
+            "lambda" => return false,
+            _ => {}
+        }
+        true
+    });
+    out
+}
