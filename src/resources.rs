@@ -107,6 +107,37 @@ pub struct Release {
     /// [`Acquire::any_path`]).
     #[serde(default)]
     pub any_path: bool,
+    /// With `method`: it releases only when called without arguments
+    /// (`response.read()` reads to the end and closes; `read(n)` does not).
+    #[serde(default)]
+    pub without_args: bool,
+}
+
+/// When an argument of an acquisition is a resource owned elsewhere, the
+/// value it makes only borrows that resource (see
+/// [`ResourceSpec::borrows_when`]).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BorrowRule {
+    /// The keyword argument.
+    pub arg: String,
+    /// Its position when passed positionally.
+    #[serde(default)]
+    pub position: Option<usize>,
+    /// The argument is a value of one of these types.
+    #[serde(default)]
+    pub types: Vec<String>,
+    /// ... or the result of one of these qualified calls
+    /// (`alembic.op.get_bind`).
+    #[serde(default)]
+    pub calls: Vec<String>,
+    /// ... or the result of a method of this name (`session.connection()`).
+    #[serde(default)]
+    pub methods: Vec<String>,
+    /// ... or a name spelled so (`connection`, a parameter that event
+    /// hooks pass the flushing connection in).
+    #[serde(default)]
+    pub names: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -162,6 +193,17 @@ pub struct ResourceSpec {
     /// (`poolclass=NullPool`).
     #[serde(default)]
     pub inert_when: Vec<String>,
+    /// Arguments that make the acquisition borrow a resource someone else
+    /// owns instead of opening one (`Session(bind=connection)` runs on the
+    /// caller's connection and has nothing of its own to release).
+    #[serde(default)]
+    pub borrows_when: Vec<BorrowRule>,
+    /// Methods that do not raise while the resource is open: they build a
+    /// local object or read local state, with no round trip to a server
+    /// (`conn.cursor()` of a DB-API connection). A connection opened just
+    /// before `cursor = conn.cursor(); try: ...` is not leaked by them.
+    #[serde(default)]
+    pub quiet_methods: Vec<String>,
     /// Only in user configuration, where there is no per-file `language`;
     /// defaults to Python there. In `rules/` files it must match the file's.
     #[serde(default)]
@@ -255,6 +297,11 @@ pub struct Vocabulary {
     /// a `finally` that asks before closing is the careful idiom.
     #[serde(default)]
     pub predicate_prefixes: Vec<String>,
+    /// Calls taken not to raise whatever resource they are given
+    /// (`setattr`, `types.MethodType`, `isinstance`): matched on the
+    /// qualified name, or the bare name of a builtin.
+    #[serde(default)]
+    pub quiet_calls: Vec<String>,
     /// Callees that build a new object holding their arguments although
     /// their names are not capitalised (`dict(...)`, `partial(...)`).
     /// Matched exactly.
@@ -559,6 +606,7 @@ impl Vocabulary {
             materialising_reads,
             closed_predicates,
             predicate_prefixes,
+            quiet_calls,
             constructor_calls,
             advancing_calls,
             context_manager_decorators,

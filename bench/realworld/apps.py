@@ -103,6 +103,9 @@ def main():
             print(f"warning: duplicate judgment {k}", file=sys.stderr)
         judgments[k] = j
 
+    # Each tree is checked from its own root: a relative path would not resolve there.
+    if os.sep in args.leaklint:
+        args.leaklint = os.path.abspath(args.leaklint)
     print(f"leaklint: {args.leaklint}")
     version = subprocess.run([args.leaklint, "--version"], capture_output=True, text=True).stdout.strip()
     if version:

@@ -266,8 +266,15 @@ fn transfer(
             lose(state, *var, None, &mut out);
         }
         EventKind::AssumeNone { var } => {
+            // No parent on this path means none of its children either
+            // (`if conn: conn.close()` in a finally covers its cursors).
             for site in std::mem::take(&mut state.holds[*var]) {
                 state.open[site] = Open::default();
+                for child in 0..state.open.len() {
+                    if sites_parent(child) == Some(site) {
+                        state.open[child] = Open::default();
+                    }
+                }
             }
         }
         EventKind::Effect => {}

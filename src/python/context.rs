@@ -328,6 +328,169 @@ impl<'a> FileContext<'a> {
         attrs: &HashMap<String, String>,
         class: Option<&str>,
     ) -> Option<(&'a ResourceSpec, Node<'t>, bool)> {
+        self.acquisition_made(value, locals, attrs, class)
+            .filter(|(spec, call, _)| !self.borrows(spec, *call, locals, attrs))
+    }
+
+    /// Whether `call` would acquire but only borrows what one of its
+    /// arguments owns (`Session(bind=connection)`): the argument stays its
+    /// owner's to release, so it is not handed over either.
+    pub fn borrowing_call(
+        &self,
+        call: Node,
+        locals: &HashMap<String, String>,
+        attrs: &HashMap<String, String>,
+        class: Option<&str>,
+    ) -> bool {
+        self.acquisition_made(call, locals, attrs, class)
+            .is_some_and(|(spec, c, _)| self.borrows(spec, c, locals, attrs))
+    }
+
+    /// Whether the acquiring `call` only borrows a resource that one of its
+    /// arguments owns, as the spec's `borrows_when` says.
+    fn borrows(
+        &self,
+        spec: &ResourceSpec,
+        call: Node,
+        locals: &HashMap<String, String>,
+        attrs: &HashMap<String, String>,
+    ) -> bool {
+        if spec.borrows_when.is_empty() {
+            return false;
+        }
+        let Some(args) = call.child_by_field_name("arguments") else {
+            return false;
+        };
+        let mut cursor = args.walk();
+        let args: Vec<Node> = args.named_children(&mut cursor).collect();
+        spec.borrows_when
+            .iter()
+            .any(|rule| self.borrowed_value(rule, &args, call, locals, attrs))
+    }
+
+    fn borrowed_value(
+        &self,
+        rule: &crate::resources::BorrowRule,
+        args: &[Node],
+        call: Node,
+        locals: &HashMap<String, String>,
+        attrs: &HashMap<String, String>,
+    ) -> bool {
+        {
+            let keyword = args.iter().find_map(|a| {
+                (a.kind() == "keyword_argument"
+                    && a.child_by_field_name("name")
+                        .is_some_and(|n| self.text(n) == rule.arg))
+                .then(|| a.child_by_field_name("value"))
+                .flatten()
+            });
+            let positional = || {
+                let i = rule.position?;
+                args.iter()
+                    .take_while(|a| {
+                        !matches!(
+                            a.kind(),
+                            "keyword_argument" | "list_splat" | "dictionary_splat"
+                        )
+                    })
+                    .nth(i)
+                    .copied()
+            };
+            let Some(value) = keyword.or_else(positional) else {
+                return false;
+            };
+            let mut value = unwrap_value(value, self);
+            // `bind = op.get_bind(); Session(bind=bind)`: the one value the
+            // function gives the name.
+            if value.kind() == "identifier"
+                && !rule.names.iter().any(|n| n == self.text(value))
+                && self.type_of_name(value, locals, attrs).is_none()
+            {
+                if let Some(v) = self.sole_local_value(call, self.text(value)) {
+                    value = unwrap_value(v, self);
+                }
+            }
+            match value.kind() {
+                "identifier" => {
+                    let name = self.text(value);
+                    rule.names.iter().any(|n| n == name)
+                        || self
+                            .type_of_name(value, locals, attrs)
+                            .is_some_and(|t| rule.types.iter().any(|r| self.same_type(r, &t)))
+                }
+                "attribute" => self
+                    .type_of_name(value, locals, attrs)
+                    .is_some_and(|t| rule.types.iter().any(|r| self.same_type(r, &t))),
+                "call" => {
+                    let Some(callee) = value.child_by_field_name("function") else {
+                        return false;
+                    };
+                    let by_name = self
+                        .module
+                        .imports
+                        .resolve(callee, self.module.text)
+                        .is_some_and(|q| rule.calls.contains(&q));
+                    let by_method = callee.kind() == "attribute"
+                        && callee
+                            .child_by_field_name("attribute")
+                            .is_some_and(|m| rule.methods.iter().any(|r| r == self.text(m)));
+                    by_name
+                        || by_method
+                        || self
+                            .acquisition_made(value, locals, attrs, None)
+                            .is_some_and(|(s, _, _)| rule.types.iter().any(|r| s.is_type(r)))
+                }
+                _ => false,
+            }
+        }
+    }
+
+    /// The value of the only assignment to `name` in the function around
+    /// `at` (none when it is assigned more than once, or is a parameter).
+    fn sole_local_value<'t>(&self, at: Node<'t>, name: &str) -> Option<Node<'t>> {
+        let mut def = at.parent();
+        while let Some(d) = def {
+            if d.kind() == "function_definition" {
+                break;
+            }
+            def = d.parent();
+        }
+        let body = def?.child_by_field_name("body")?;
+        let mut found = Vec::new();
+        crate::python::preorder(body, |n| {
+            if n.kind() == "assignment" {
+                if let (Some(l), Some(r)) = (
+                    n.child_by_field_name("left"),
+                    n.child_by_field_name("right"),
+                ) {
+                    if l.kind() == "identifier" && self.text(l) == name {
+                        found.push(r);
+                    }
+                }
+            }
+            !matches!(
+                n.kind(),
+                "function_definition" | "class_definition" | "lambda"
+            )
+        });
+        match found.as_slice() {
+            [only] => Some(*only),
+            _ => None,
+        }
+    }
+
+    /// Whether `a` and `b` name the same resource type (aliases count).
+    fn same_type(&self, a: &str, b: &str) -> bool {
+        a == b || self.spec(a).is_some_and(|s| s.is_type(b))
+    }
+
+    fn acquisition_made<'t>(
+        &self,
+        value: Node<'t>,
+        locals: &HashMap<String, String>,
+        attrs: &HashMap<String, String>,
+        class: Option<&str>,
+    ) -> Option<(&'a ResourceSpec, Node<'t>, bool)> {
         let value = unwrap_value(value, self);
         if value.kind() != "call" || self.is_inert(value) {
             return None;

@@ -110,6 +110,7 @@ pub fn extern_handles(file: &syn::File, vocab: &Vocabulary) -> Vec<ResourceSpec>
                 arg: Some(0),
                 is_async: false,
                 any_path: true,
+                without_args: false,
             })
             .collect(),
         with_semantics: None,
@@ -123,6 +124,8 @@ pub fn extern_handles(file: &syn::File, vocab: &Vocabulary) -> Vec<ResourceSpec>
         builder: false,
         lazy: false,
         inert_when: Vec::new(),
+        quiet_methods: Vec::new(),
+        borrows_when: Vec::new(),
         language: None,
     }]
 }

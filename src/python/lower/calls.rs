@@ -129,6 +129,43 @@ impl<'c, 'a, 't> Lowerer<'c, 'a, 't> {
         released
     }
 
+    /// Whether a call is taken not to raise: a quiet method of the tracked
+    /// resource it is called on (`conn.cursor()`), or a quiet call
+    /// (`setattr(conn, ...)`); a quiet `pop` only with its default
+    /// (`os.environ.pop(k, None)`).
+    pub(super) fn quiet_call(&self, call: Node, qualified: Option<&str>) -> bool {
+        let Some(callee) = call.child_by_field_name("function") else {
+            return false;
+        };
+        if callee.kind() == "attribute" {
+            if let (Some(m), Some(r)) = (
+                callee.child_by_field_name("attribute"),
+                callee.child_by_field_name("object"),
+            ) {
+                let m = self.text(m);
+                if self.tracked(r).is_some()
+                    && self
+                        .spec_of_var(self.text(r))
+                        .is_some_and(|s| s.quiet_methods.iter().any(|q| q == m))
+                {
+                    return true;
+                }
+            }
+        }
+        let quiet_calls = &self.ctx.resources.vocabulary.quiet_calls;
+        let qualified = qualified
+            .map(str::to_string)
+            .or_else(|| self.ctx.qualify(callee, self.class.as_deref()));
+        let listed = qualified
+            .as_deref()
+            .is_some_and(|q| Vocabulary::has(quiet_calls, q))
+            || (callee.kind() == "identifier"
+                && !self.locals.contains_key(self.text(callee))
+                && Vocabulary::has(quiet_calls, self.text(callee)));
+        let needs_default = qualified.as_deref().is_some_and(|q| q.ends_with(".pop"));
+        listed && (!needs_default || self.args(call).len() >= 2)
+    }
+
     /// The simple name a call goes by: `f` for `f()`, `m` for `x.y.m()`.
     pub(super) fn callee_name(&self, callee: Node) -> &'a str {
         match callee.kind() {
@@ -157,6 +194,12 @@ impl<'c, 'a, 't> Lowerer<'c, 'a, 't> {
         let Some(args) = call.child_by_field_name("arguments") else {
             return;
         };
+        if self
+            .ctx
+            .borrowing_call(call, &self.locals, self.attrs, self.class.as_deref())
+        {
+            return;
+        }
         let mut cursor = args.walk();
         let children: Vec<Node<'t>> = args.named_children(&mut cursor).collect();
         for a in children {
@@ -455,12 +498,18 @@ impl<'c, 'a, 't> Lowerer<'c, 'a, 't> {
                 let spec = self.spec_of_var(rname);
                 let is_release = Vocabulary::has(&self.ctx.resources.vocabulary.release_methods, m)
                     || spec.is_some_and(|s| {
-                        s.release
-                            .iter()
-                            .any(|rel| rel.method.as_deref() == Some(m) && rel.on.is_none())
+                        s.release.iter().any(|rel| {
+                            rel.method.as_deref() == Some(m)
+                                && rel.on.is_none()
+                                && (!rel.without_args || args.is_empty())
+                        })
                     });
                 if is_release {
-                    self.emit(EventKind::Release { var: v }, at, true);
+                    // Closing a cursor frees it on the client: taken not to
+                    // raise, so `finally: cur.close(); conn.close()` closes
+                    // the connection on every path.
+                    let quiet = spec.is_some_and(|s| s.kind == ResourceKind::Cursor);
+                    self.emit(EventKind::Release { var: v }, at, !quiet);
                     return;
                 }
             }
@@ -546,7 +595,8 @@ impl<'c, 'a, 't> Lowerer<'c, 'a, 't> {
         // idiom, not a leak.
         let predicate =
             method.is_some_and(|m| Vocabulary::starts(&vocabulary.predicate_prefixes, m));
+        let quiet = self.quiet_call(call, qualified.as_deref());
         let touches = self.call_touches(call);
-        self.emit_touching(EventKind::Effect, at, !predicate, touches);
+        self.emit_touching(EventKind::Effect, at, !predicate && !quiet, touches);
     }
 }

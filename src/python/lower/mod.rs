@@ -397,7 +397,8 @@ impl<'c, 'a, 't> Lowerer<'c, 'a, 't> {
                 self.call_parts(call);
                 let v = self.temp_var();
                 let site = self.site(span(call), spec, "<returned>");
-                self.emit(EventKind::Acquire { dst: v, site }, span(call), true);
+                let quiet = self.quiet_call(call, None);
+                self.emit(EventKind::Acquire { dst: v, site }, span(call), !quiet);
                 self.hand_over(v, span(value), true);
                 return;
             }
@@ -964,10 +965,12 @@ impl<'c, 'a, 't> Lowerer<'c, 'a, 't> {
                 .map(|o| self.text(o));
             let site = self.site_with_parent(span(call), spec, &name, receiver);
             let touches = self.call_touches(call);
+            // `cursor = conn.cursor()`: a quiet method of its parent.
+            let quiet = self.quiet_call(call, None);
             self.emit_touching(
                 EventKind::Acquire { dst: v, site },
                 span(call),
-                true,
+                !quiet,
                 touches,
             );
             self.locals.insert(name, spec.type_name.clone());
