@@ -4,6 +4,7 @@
 
 pub(crate) mod analyse;
 pub(crate) mod context;
+pub(crate) mod fstrings;
 pub(crate) mod lower;
 pub(crate) mod model;
 pub(crate) mod names;
@@ -278,16 +279,29 @@ impl<'a> PyModule<'a> {
         let normalised = lone_crs_as_newlines(parsed);
         // `parse` only returns None on cancellation or timeout, neither of
         // which we set.
-        let tree = parser
-            .parse(normalised.as_deref().unwrap_or(parsed), None)
-            .expect("parse without timeout");
+        let source = normalised.as_deref().unwrap_or(parsed);
+        let mut tree = parser.parse(source, None).expect("parse without timeout");
+        // Python 3.12 f-strings whose fields span lines: scan and parse a
+        // copy with those newlines as spaces, byte for byte (see
+        // `fstrings`), and keep it if that was the only trouble.
+        let mut indentation_error = indentation.error;
+        if tree.root_node().has_error() || indentation_error.is_some() {
+            if let Some(masked) = fstrings::masked(source) {
+                let rescanned = scan_indentation(&masked);
+                let retry = parser.parse(&masked, None).expect("parse without timeout");
+                if !retry.root_node().has_error() && rescanned.error.is_none() {
+                    tree = retry;
+                    indentation_error = None;
+                }
+            }
+        }
         let imports = ImportMap::collect(tree.root_node(), parsed);
         PyModule {
             text,
             tree,
             imports,
             refused_indentation,
-            indentation_error: indentation.error,
+            indentation_error,
         }
     }
 

@@ -53,7 +53,9 @@ fn indent_lines(
     for s in stmts {
         let mut multiline = false;
         preorder(*s, |n| {
-            if n.kind() == "string" && n.start_position().row != n.end_position().row {
+            // Lines are counted in the text, not the parser's points: the
+            // parser may have seen a copy with f-string fields on one line.
+            if n.kind() == "string" && text[n.byte_range()].contains('\n') {
                 multiline = true;
             }
             !multiline
@@ -392,7 +394,7 @@ pub fn with_block(text: &str, root: Node, w: &WithBlock) -> Rewrite {
     let comment = trailing_comment(text, stmt)?;
     starts_line(text, rest[0])?;
     trailing_comment(text, last)?;
-    if stmt.start_position().row != stmt.end_position().row {
+    if text[stmt.byte_range()].contains('\n') {
         return Err(unsafe_because(
             "the acquisition spans several lines; write the `with` by hand",
         ));
@@ -446,9 +448,7 @@ pub fn try_finally(text: &str, root: Node, call: Span, release: Span, newline: &
     } else {
         expr
     };
-    if expr_call.byte_range() != release.range()
-        || release_stmt.start_position().row != release_stmt.end_position().row
-    {
+    if expr_call.byte_range() != release.range() || text[release_stmt.byte_range()].contains('\n') {
         return Err(NoRewrite::Shape);
     }
     let mut between = Vec::new();
