@@ -85,6 +85,11 @@ pub struct Acquire {
     /// value (mongodb's `session.start_transaction()` returns `()`).
     #[serde(default)]
     pub into_receiver: bool,
+    /// Only when the call passes this keyword argument, spelled
+    /// `keyword=value` (`stream=True`: a requests response that holds its
+    /// connection until it is read or closed).
+    #[serde(default)]
+    pub when: Option<String>,
 }
 
 /// One way to release the resource: a method on it (`conn.close()`), a
@@ -302,6 +307,12 @@ pub struct Vocabulary {
     /// qualified name, or the bare name of a builtin.
     #[serde(default)]
     pub quiet_calls: Vec<String>,
+    /// Base classes that give a subclass no release method of their own
+    /// (`discord.ext.commands.Cog`: its `cog_unload` hook is empty), so a
+    /// subclass that keeps a resource must release it itself. Matched on
+    /// the base as its imports resolve it.
+    #[serde(default)]
+    pub plain_bases: Vec<String>,
     /// Callees that build a new object holding their arguments although
     /// their names are not capitalised (`dict(...)`, `partial(...)`).
     /// Matched exactly.
@@ -607,6 +618,7 @@ impl Vocabulary {
             closed_predicates,
             predicate_prefixes,
             quiet_calls,
+            plain_bases,
             constructor_calls,
             advancing_calls,
             context_manager_decorators,

@@ -125,6 +125,20 @@ fn symlink_loops_do_not_hang_and_files_are_checked_once() {
 }
 
 #[test]
+fn a_file_reached_through_a_symlinked_directory_is_reported_at_its_real_path() {
+    // Whichever of the five the directory listing gives first, the path
+    // shown is the real one.
+    let dir = tree(&[("z_real/leak.py", LEAK)]);
+    for link in ["a_link", "b_link", "m_link", "y_link"] {
+        std::os::unix::fs::symlink("z_real", dir.path().join(link)).unwrap();
+    }
+    let (code, out) = concise_run(dir.path());
+    assert_eq!(code, Some(1));
+    assert_eq!(out.lines().count(), 1, "{out}");
+    assert!(out.starts_with("z_real/leak.py:"), "{out}");
+}
+
+#[test]
 fn missing_paths_are_usage_errors_but_the_rest_is_checked() {
     let dir = tree(&[("leak.py", LEAK)]);
     leaklint(dir.path())

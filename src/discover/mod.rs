@@ -284,7 +284,7 @@ pub fn project_files(
     }
     let mut seen = Seen::default();
     for t in targets {
-        seen.insert(&t.path, None);
+        seen.insert(&t.path, None, usize::MAX);
     }
     let mut out = Discovery::default();
     for (_, root) in &roots {
@@ -322,26 +322,40 @@ fn is_io(error: &ignore::Error) -> bool {
 /// twice (overlapping arguments, symlinks) is checked once.
 #[derive(Default)]
 struct Seen {
-    /// Real paths, by their bytes (cheaper to hash than a `Path`).
-    files: foldhash::HashSet<std::ffi::OsString>,
+    /// Real paths, by their bytes (cheaper to hash than a `Path`), with
+    /// the index of the target found there (`usize::MAX`: not a target of
+    /// this discovery).
+    files: foldhash::HashMap<std::ffi::OsString, usize>,
     /// Directory -> its canonical path: resolving each file's whole path
     /// would cost a `readlink` per component per file.
     dirs: foldhash::HashMap<std::ffi::OsString, PathBuf>,
 }
 
 impl Seen {
-    /// Whether `path` is met for the first time (`link`: whether it is a
-    /// symlink, when the walk knows already; it saves an `lstat`).
-    fn insert(&mut self, path: &Path, link: Option<bool>) -> bool {
+    /// Records `path` as target `index` (`link`: whether it is a symlink,
+    /// when the walk knows already; it saves an `lstat`): `New` the first
+    /// time its file is met, else the earlier target's index and whether
+    /// `path` is the file's real path (no symlink on the way).
+    fn insert(&mut self, path: &Path, link: Option<bool>, index: usize) -> Met {
         let absolute = crate::source::absolute(path);
         let is_link = link.unwrap_or_else(|| {
             std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink())
         });
         let key = match (absolute.parent(), absolute.file_name()) {
             (Some(dir), Some(name)) if !is_link => self.canonical_dir(dir).join(name),
-            _ => std::fs::canonicalize(path).unwrap_or(absolute),
+            _ => std::fs::canonicalize(path).unwrap_or_else(|_| absolute.clone()),
         };
-        self.files.insert(key.into_os_string())
+        let real = key == absolute;
+        match self.files.entry(key.into_os_string()) {
+            std::collections::hash_map::Entry::Occupied(e) => Met::Again {
+                index: *e.get(),
+                real,
+            },
+            std::collections::hash_map::Entry::Vacant(e) => {
+                e.insert(index);
+                Met::New
+            }
+        }
     }
 
     /// Where `dir` (absolute, normalised) really is: its parent's real
@@ -391,11 +405,28 @@ fn push_file(
         ));
         return;
     };
-    if seen.insert(&path, link) {
-        out.targets.push(Target {
+    match seen.insert(&path, link, out.targets.len()) {
+        Met::New => out.targets.push(Target {
             path,
             language,
             settings,
-        });
+        }),
+        // Reached through a symlinked directory first (`project/app ->
+        // ../app`): the file is reported where it really is, whatever
+        // order the directory listing gave.
+        Met::Again { index, real: true } if index < out.targets.len() => {
+            out.targets[index] = Target {
+                path,
+                language,
+                settings,
+            };
+        }
+        Met::Again { .. } => {}
     }
+}
+
+/// What [`Seen::insert`] found.
+enum Met {
+    New,
+    Again { index: usize, real: bool },
 }

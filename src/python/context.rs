@@ -492,17 +492,40 @@ impl<'a> FileContext<'a> {
         class: Option<&str>,
     ) -> Option<(&'a ResourceSpec, Node<'t>, bool)> {
         let value = unwrap_value(value, self);
+        // Owned on one path: `client or httpx.Client()`, `pool if pool
+        // else create_pool()`. What the made arm opens is the value's to
+        // release (or hand over) whenever it was made.
+        match value.kind() {
+            "conditional_expression" => {
+                return [value.named_child(0), value.named_child(2)]
+                    .into_iter()
+                    .flatten()
+                    .find_map(|arm| self.acquisition_made(arm, locals, attrs, class));
+            }
+            "boolean_operator"
+                if value
+                    .child_by_field_name("operator")
+                    .is_some_and(|o| self.text(o) == "or") =>
+            {
+                return [
+                    value.child_by_field_name("left"),
+                    value.child_by_field_name("right"),
+                ]
+                .into_iter()
+                .flatten()
+                .find_map(|arm| self.acquisition_made(arm, locals, attrs, class));
+            }
+            _ => {}
+        }
         if value.kind() != "call" || self.is_inert(value) {
             return None;
         }
         let callee = value.child_by_field_name("function")?;
         if let Some(q) = self.module.imports.resolve(callee, self.module.text) {
             for spec in &self.resources.specs {
-                if let Some(a) = spec
-                    .acquire
-                    .iter()
-                    .find(|a| a.call.as_deref() == Some(q.as_str()))
-                {
+                if let Some(a) = spec.acquire.iter().find(|a| {
+                    a.call.as_deref() == Some(q.as_str()) && self.passes(value, a.when.as_deref())
+                }) {
                     return Some((spec, value, a.awaited));
                 }
             }
@@ -566,12 +589,33 @@ impl<'a> FileContext<'a> {
                         self.spec(on).is_some_and(|o| o.is_type(receiver_type))
                             || on == receiver_type
                     })
+                    && self.passes(call, a.when.as_deref())
             });
             if let Some(a) = found {
                 return Some((spec, call, a.awaited));
             }
         }
         None
+    }
+
+    /// Whether `call` passes the keyword argument an acquisition's `when`
+    /// asks for (`stream=True`); always when it asks for none.
+    fn passes(&self, call: Node, when: Option<&str>) -> bool {
+        let Some((name, value)) = when.and_then(|w| w.split_once('=')) else {
+            return true;
+        };
+        let Some(args) = call.child_by_field_name("arguments") else {
+            return false;
+        };
+        let mut cursor = args.walk();
+        let found = args.named_children(&mut cursor).any(|a| {
+            a.kind() == "keyword_argument"
+                && a.child_by_field_name("name")
+                    .is_some_and(|n| self.text(n) == name.trim())
+                && a.child_by_field_name("value")
+                    .is_some_and(|v| self.text(v) == value.trim())
+        });
+        found
     }
 
     /// An acquisition made inert by its arguments, as its spec's `inert_when`

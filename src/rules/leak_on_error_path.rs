@@ -5,7 +5,12 @@ crate::declare_rule! {
     /// acquisition and the release raises: the classic
     /// `conn = connect(); work(conn); conn.close()` without `try`/`finally`,
     /// or a health check right after `connect()` whose failure is caught
-    /// and retried while the connection it just opened is dropped.
+    /// and retried while the connection it just opened is dropped. A
+    /// `raise` statement leaks whatever is open there; a call only when it
+    /// can raise: a DB-API `cursor()` on a fresh connection, closing a
+    /// cursor, `setattr`, attribute stores and the library methods listed
+    /// as `quiet_methods` cannot, and a call that does not use the resource
+    /// before it was ever used is not blamed on it.
     ///
     /// ## Why is this bad?
     /// Error paths are where leaks accumulate: every timeout, every failed

@@ -2,7 +2,9 @@ crate::declare_rule! {
     /// ## What it does
     /// Finds a class that acquires a session, connection, cursor or
     /// transaction (not an engine, pool or shared client, which are
-    /// long-lived by design) and stores it on `self`
+    /// long-lived by design, unless it can only be closed by awaiting it:
+    /// an `aiohttp.ClientSession`, an `httpx.AsyncClient`) and stores it
+    /// on `self`
     /// (`self.conn = psycopg2.connect(...)`, `self.session =
     /// SessionLocal()`) but has no method that could release it:
     /// no `close`, `aclose`, `__exit__`, `__aexit__`, `__del__`, `dispose`,
@@ -80,18 +82,27 @@ fn check_class<'a>(model: &Model<'_, 'a>, class: &Class<'a>, out: &mut Vec<Findi
     {
         return;
     }
-    // A class that inherits may get its releaser from a base class.
-    if let Some(bases) = &class.bases {
-        if bases.trim_matches(['(', ')', ' ']) != "object" {
-            return;
-        }
+    // A class that inherits may get its releaser from a base class, unless
+    // each base is known to give none (`object`, a discord.py `Cog`, whose
+    // `cog_unload` hook does nothing until the class overrides it).
+    if class.bases.is_some()
+        && !class
+            .base_names
+            .iter()
+            .all(|b| b == "object" || Vocabulary::has(&vocabulary.plain_bases, b))
+    {
+        return;
     }
     let body = model.class_body(class);
     let mut acquired: HashMap<String, (Span, String, Option<String>)> = HashMap::new();
     for a in &body.acquisitions {
         // Engines, pools and clients on an application object are
-        // long-lived by design.
-        if a.spec.kind != ResourceKind::Factory && !a.spec.long_lived && !a.on_class {
+        // long-lived by design; but one whose only release is a coroutine
+        // (`aiohttp.ClientSession`, `httpx.AsyncClient`) cannot be closed
+        // by garbage collection, and an object that makes one with no way
+        // to close it leaks it with every instance.
+        let kept = !a.spec.long_lived || only_async_release(a.spec);
+        if a.spec.kind != ResourceKind::Factory && kept && !a.on_class {
             acquired.entry(a.attribute.clone()).or_insert((
                 a.call,
                 a.spec.type_name.clone(),
@@ -140,6 +151,11 @@ fn check_class<'a>(model: &Model<'_, 'a>, class: &Class<'a>, out: &mut Vec<Findi
             ),
         ));
     }
+}
+
+/// Whether every way to release `spec` must be awaited.
+fn only_async_release(spec: &crate::resources::ResourceSpec) -> bool {
+    !spec.release.is_empty() && spec.release.iter().all(|r| r.is_async)
 }
 
 fn run(cx: &crate::rules::PythonContext) -> Vec<Finding> {

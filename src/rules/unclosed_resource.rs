@@ -6,7 +6,13 @@ crate::declare_rule! {
     /// closed, not used as a context manager, not returned and not handed
     /// to anything that owns it. Also when the last reference to an open
     /// resource is overwritten (`conn = None`, a second `connect()` into the
-    /// same name, `del conn`).
+    /// same name, `del conn`). A resource made on one path only counts on
+    /// that path (`client = client or httpx.Client()`, `... if client is
+    /// None else client`), unless the function closes it under a condition,
+    /// which is taken to be the same one. What cannot own anything is left
+    /// alone: a SQLAlchemy `Session` bound to a connection someone else owns
+    /// (`Session(bind=op.get_bind())`), a requests response not made with
+    /// `stream=True`, a urllib response read to the end.
     ///
     /// ## Why is this bad?
     /// The garbage collector is not a release. An unreferenced connection

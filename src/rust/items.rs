@@ -98,6 +98,7 @@ pub fn extern_handles(file: &syn::File, vocab: &Vocabulary) -> Vec<ResourceSpec>
                 out_arg: None,
                 any_path: true,
                 into_receiver: false,
+                when: None,
             })
             .collect(),
         release: e

@@ -285,7 +285,17 @@ impl<'c, 'a, 't> Lowerer<'c, 'a, 't> {
                 for c in children {
                     self.expr(c);
                 }
-                self.effect(span(node));
+                // Not a call that might fail but a raise for certain: what
+                // is open here leaks on this path, used yet or not (only a
+                // lazy resource, an engine that has connected nothing, is
+                // spared).
+                let open: Vec<VarId> = (0..self.f.var_names.len())
+                    .filter(|&v| {
+                        self.spec_of_var(&self.f.var_names[v])
+                            .is_some_and(|s| !s.lazy)
+                    })
+                    .collect();
+                self.emit_touching(EventKind::Effect, span(node), true, open);
                 self.dead();
             }
             "if_statement" => self.if_stmt(node),
@@ -398,13 +408,71 @@ impl<'c, 'a, 't> Lowerer<'c, 'a, 't> {
                 let v = self.temp_var();
                 let site = self.site(span(call), spec, "<returned>");
                 let quiet = self.quiet_call(call, None);
-                self.emit(EventKind::Acquire { dst: v, site }, span(call), !quiet);
+                // `return s.get(url, stream=True)` uses the session.
+                let touches = self.call_touches(call);
+                self.emit_touching(
+                    EventKind::Acquire { dst: v, site },
+                    span(call),
+                    !quiet,
+                    touches,
+                );
                 self.hand_over(v, span(value), true);
                 return;
             }
         }
         self.expr(value);
         self.escape_values(value, true);
+    }
+
+    /// Whether the function around `at` calls a release method on `name`
+    /// inside an `if` (or a conditional expression).
+    fn released_under_condition(&self, name: &str, at: Node<'t>) -> bool {
+        let mut def = at.parent();
+        while let Some(d) = def {
+            if d.kind() == "function_definition" {
+                break;
+            }
+            def = d.parent();
+        }
+        let Some(body) = def.and_then(|d| d.child_by_field_name("body")) else {
+            return false;
+        };
+        let releases = &self.ctx.resources.vocabulary.release_methods;
+        let mut found = false;
+        crate::python::preorder(body, |n| {
+            if found {
+                return false;
+            }
+            if n.kind() == "call" {
+                let callee = n
+                    .child_by_field_name("function")
+                    .filter(|f| f.kind() == "attribute");
+                let on_name = callee.is_some_and(|f| {
+                    f.child_by_field_name("object")
+                        .is_some_and(|o| o.kind() == "identifier" && self.text(o) == name)
+                        && f.child_by_field_name("attribute")
+                            .is_some_and(|m| Vocabulary::has(releases, self.text(m)))
+                });
+                if on_name {
+                    let mut up = n.parent();
+                    while let Some(u) = up {
+                        if u.id() == body.id() {
+                            break;
+                        }
+                        if matches!(u.kind(), "if_statement" | "conditional_expression") {
+                            found = true;
+                            break;
+                        }
+                        up = u.parent();
+                    }
+                }
+            }
+            !matches!(
+                n.kind(),
+                "function_definition" | "class_definition" | "lambda"
+            )
+        });
+        found
     }
 
     fn temp_var(&mut self) -> VarId {
@@ -944,6 +1012,18 @@ impl<'c, 'a, 't> Lowerer<'c, 'a, 't> {
             return;
         }
         if right.kind() == "yield" {
+            self.expr(right);
+            self.clear_name(&name, left);
+            return;
+        }
+        // `client = httpx.Client() if owned else client` ... `if owned:
+        // client.close()`: made on one path, closed under a condition that
+        // is taken to be the same one (the flag is not followed).
+        if matches!(
+            unwrap_value(right, self.ctx).kind(),
+            "conditional_expression" | "boolean_operator"
+        ) && self.released_under_condition(&name, left)
+        {
             self.expr(right);
             self.clear_name(&name, left);
             return;

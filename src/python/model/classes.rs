@@ -20,6 +20,9 @@ pub(crate) struct Class<'a> {
     pub methods: Vec<String>,
     /// The text of its base list (`(Base, Mixin)`), when it names any.
     pub bases: Option<String>,
+    /// Each base as its imports resolve it (`discord.ext.commands.Cog`),
+    /// or as written when they do not.
+    pub base_names: Vec<String>,
     pub(super) node: Node<'a>,
     body: OnceCell<ClassBody<'a>>,
 }
@@ -101,16 +104,32 @@ fn describe<'a>(ctx: &FileContext<'a>, class: Node<'a>) -> Class<'a> {
             }
         }
     }
-    let bases = class
+    let superclasses = class
         .child_by_field_name("superclasses")
-        .filter(|s| s.named_child_count() > 0)
-        .map(|s| ctx.text(s).to_string());
+        .filter(|s| s.named_child_count() > 0);
+    let bases = superclasses.map(|s| ctx.text(s).to_string());
+    let mut base_names = Vec::new();
+    if let Some(list) = superclasses {
+        let mut cursor = list.walk();
+        for b in list.named_children(&mut cursor) {
+            if b.kind() == "keyword_argument" {
+                continue;
+            }
+            base_names.push(
+                ctx.module
+                    .imports
+                    .resolve(b, ctx.module.text)
+                    .unwrap_or_else(|| ctx.text(b).to_string()),
+            );
+        }
+    }
     Class {
         name: class
             .child_by_field_name("name")
             .map(|n| ctx.text(n).to_string()),
         methods,
         bases,
+        base_names,
         node: class,
         body: OnceCell::new(),
     }
@@ -128,6 +147,10 @@ fn body_of<'a>(ctx: &FileContext<'a>, class: Node<'a>) -> ClassBody<'a> {
     };
     let no_locals = HashMap::new();
     let methods = method_spans(ctx, class);
+    // `self._new_session()`: the class's own methods' summaries count.
+    let class_name = class
+        .child_by_field_name("name")
+        .map(|n| ctx.text(n).to_string());
     preorder(class, |n| {
         match n.kind() {
             "assignment" => {
@@ -143,7 +166,9 @@ fn body_of<'a>(ctx: &FileContext<'a>, class: Node<'a>) -> ClassBody<'a> {
                 let on_class = l
                     .child_by_field_name("object")
                     .is_some_and(|o| ctx.text(o) == "cls");
-                if let Some((spec, call)) = ctx.acquisition(r, &no_locals, &attrs, None) {
+                if let Some((spec, call)) =
+                    ctx.acquisition(r, &no_locals, &attrs, class_name.as_deref())
+                {
                     let from_attribute = call
                         .child_by_field_name("function")
                         .and_then(|f| f.child_by_field_name("object"))
