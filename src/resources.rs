@@ -112,6 +112,10 @@ pub struct Release {
     /// [`Acquire::any_path`]).
     #[serde(default)]
     pub any_path: bool,
+    /// With `method`: called on this attribute of the resource, not on the
+    /// resource itself (`r.connection_pool.disconnect()`).
+    #[serde(default)]
+    pub through: Option<String>,
     /// With `method`: it releases only when called without arguments
     /// (`response.read()` reads to the end and closes; `read(n)` does not).
     #[serde(default)]

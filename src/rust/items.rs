@@ -112,6 +112,7 @@ pub fn extern_handles(file: &syn::File, vocab: &Vocabulary) -> Vec<ResourceSpec>
                 is_async: false,
                 any_path: true,
                 without_args: false,
+                through: None,
             })
             .collect(),
         with_semantics: None,

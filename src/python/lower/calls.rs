@@ -22,6 +22,15 @@ impl<'c, 'a, 't> Lowerer<'c, 'a, 't> {
     /// `conn.cursor().execute()`) and its arguments.
     pub(super) fn call_touches(&self, call: Node) -> Vec<VarId> {
         let mut out = Vec::new();
+        // A nested helper called by name uses what it captured.
+        if let Some(f) = call
+            .child_by_field_name("function")
+            .filter(|f| f.kind() == "identifier")
+        {
+            if let Some(vars) = self.local_helpers.get(self.text(f)) {
+                out.extend(vars.iter().copied());
+            }
+        }
         // The receiver: `conn.execute()`, or through calls made on it,
         // `conn.cursor().execute()`. Not through attributes: in
         // `conn.encoders.pop(k)` the connection itself is not used.
@@ -475,6 +484,28 @@ impl<'c, 'a, 't> Lowerer<'c, 'a, 't> {
         }
 
         // Release methods on a tracked receiver (or a parameter).
+        // A release through a sub-object the library documents
+        // (`r.connection_pool.disconnect()` on a redis client).
+        if let (Some(m), Some(r)) = (method, receiver.filter(|r| r.kind() == "attribute")) {
+            if let (Some(owner), Some(attr)) = (
+                r.child_by_field_name("object"),
+                r.child_by_field_name("attribute"),
+            ) {
+                if let Some(v) = self.tracked(owner) {
+                    let through = self.text(attr);
+                    let releases = self.spec_of_var(self.text(owner)).is_some_and(|s| {
+                        s.release.iter().any(|rel| {
+                            rel.method.as_deref() == Some(m)
+                                && rel.through.as_deref() == Some(through)
+                        })
+                    });
+                    if releases {
+                        self.emit(EventKind::Release { var: v }, at, true);
+                        return;
+                    }
+                }
+            }
+        }
         if let (Some(m), Some(r)) = (method, receiver) {
             let rname = self.text(r);
             if let Some(i) = self.params.iter().position(|p| p == rname) {
@@ -486,10 +517,9 @@ impl<'c, 'a, 't> Lowerer<'c, 'a, 't> {
             }
             let receiver_type = self.ctx.type_of_name(r, &self.locals, self.attrs);
             if let Some(spec) = receiver_type.as_deref().and_then(|t| self.ctx.spec(t)) {
-                let release = spec
-                    .release
-                    .iter()
-                    .find(|rel| rel.method.as_deref() == Some(m) && rel.on.is_none());
+                let release = spec.release.iter().find(|rel| {
+                    rel.method.as_deref() == Some(m) && rel.on.is_none() && rel.through.is_none()
+                });
                 if let Some(rel) = release {
                     if rel.is_async && !awaited && self.statement_call == Some(call.id()) {
                         self.f.calls.push(CallFact::UnawaitedRelease {
@@ -507,6 +537,7 @@ impl<'c, 'a, 't> Lowerer<'c, 'a, 't> {
                         s.release.iter().any(|rel| {
                             rel.method.as_deref() == Some(m)
                                 && rel.on.is_none()
+                                && rel.through.is_none()
                                 && (!rel.without_args || args.is_empty())
                         })
                     });

@@ -287,6 +287,7 @@ fn lower_function(
         releases_params: Vec::new(),
         temp: 0,
         statement_call: None,
+        local_helpers: HashMap::new(),
         scoped_names: Vec::new(),
         tuple_returns: Vec::new(),
         yields_scoped: false,

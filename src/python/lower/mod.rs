@@ -98,6 +98,9 @@ struct Lowerer<'c, 'a, 't> {
     /// The call that is a whole expression statement (its result, a
     /// coroutine for async releases, is dropped).
     statement_call: Option<usize>,
+    /// Nested functions that are only ever called here, by name, with the
+    /// resources they use from this scope: a call to one uses them.
+    local_helpers: HashMap<String, Vec<VarId>>,
 }
 
 fn span(n: Node) -> Span {
@@ -918,6 +921,44 @@ impl<'c, 'a, 't> Lowerer<'c, 'a, 't> {
     /// A nested function, class or lambda that mentions a tracked name
     /// captures it: it is handed over.
     fn capture(&mut self, node: Node<'t>) {
+        if let Some(name) = self.called_only_here(node) {
+            // Its own parameters shadow the names of this scope.
+            let mut params = Vec::new();
+            if let Some(ps) = node.child_by_field_name("parameters") {
+                crate::python::preorder(ps, |n| {
+                    if n.kind() == "identifier" {
+                        params.push(self.text(n));
+                    }
+                    true
+                });
+            }
+            let releases = &self.ctx.resources.vocabulary.release_methods;
+            let (mut used, mut released) = (Vec::new(), Vec::new());
+            crate::python::preorder(node, |n| {
+                if n.kind() == "identifier" && !params.contains(&self.text(n)) {
+                    if let Some(v) = self.tracked(n) {
+                        // `session.close()` inside the helper: it is the
+                        // helper that releases it.
+                        let closes = n
+                            .parent()
+                            .filter(|p| p.kind() == "attribute")
+                            .and_then(|p| p.child_by_field_name("attribute"))
+                            .is_some_and(|m| Vocabulary::has(releases, self.text(m)));
+                        let list = if closes { &mut released } else { &mut used };
+                        if !list.contains(&v) {
+                            list.push(v);
+                        }
+                    }
+                }
+                true
+            });
+            used.retain(|v| !released.contains(v));
+            for v in released {
+                self.hand_over(v, span(node), false);
+            }
+            self.local_helpers.insert(name, used);
+            return;
+        }
         let mut captured = Vec::new();
         crate::python::preorder(node, |n| {
             if n.kind() == "identifier" {
@@ -932,6 +973,45 @@ impl<'c, 'a, 't> Lowerer<'c, 'a, 't> {
         for v in captured {
             self.hand_over(v, span(node), false);
         }
+    }
+
+    /// The name of a nested, undecorated `def` that the enclosing function
+    /// only calls by name (`def gen(): ... s.get(...)`, then `list(gen())`):
+    /// it owns nothing of what it uses, its caller does. A name used any
+    /// other way (returned, stored, passed on, decorated) may outlive the
+    /// call, and whatever it captures is handed over with it.
+    fn called_only_here(&self, def: Node<'t>) -> Option<String> {
+        if def.kind() != "function_definition" {
+            return None;
+        }
+        let name_node = def.child_by_field_name("name")?;
+        let name = self.text(name_node);
+        let mut scope = def.parent();
+        while let Some(s) = scope {
+            if s.kind() == "function_definition" {
+                break;
+            }
+            scope = s.parent();
+        }
+        let body = scope?.child_by_field_name("body")?;
+        let mut only_called = true;
+        crate::python::preorder(body, |n| {
+            if !only_called {
+                return false;
+            }
+            if n.kind() == "identifier" && n.id() != name_node.id() && self.text(n) == name {
+                let called = n.parent().is_some_and(|p| {
+                    p.kind() == "call"
+                        && p.child_by_field_name("function")
+                            .is_some_and(|f| f.id() == n.id())
+                });
+                if !called {
+                    only_called = false;
+                }
+            }
+            true
+        });
+        only_called.then(|| name.to_string())
     }
 
     // ---- assignments --------------------------------------------------
