@@ -506,6 +506,10 @@ pub struct Vocabulary {
     /// acquisition is that argument.
     #[serde(default)]
     pub value_wrappers: Vec<String>,
+    /// Calls that return their second argument as the type their first
+    /// names (`typing.cast(Engine, make_engine())`).
+    #[serde(default)]
+    pub cast_calls: Vec<String>,
     /// Wrappers that share what they hold (`Arc`, `Mutex`): a function
     /// returning one gives its caller no fresh resource of its own.
     #[serde(default)]
@@ -667,6 +671,7 @@ impl Vocabulary {
             executor_methods,
             type_wrappers,
             value_wrappers,
+            cast_calls,
             shared_wrappers,
             state_wrappers,
             state_extractors,

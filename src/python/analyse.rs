@@ -170,6 +170,9 @@ pub fn summarise(
         let returns = match info.generator {
             // Stored somewhere on another path (a registry that disposes it):
             // a caller of this function does not own what it gets.
+            // One type on every path: a helper that returns an engine or
+            // an async engine depending on a flag tells its caller neither
+            // (an `await` or a plain call to release it would be a guess).
             GenMode::Plain if !cached => o
                 .returned
                 .iter()
@@ -196,8 +199,16 @@ pub fn summarise(
                     .collect(),
                 _ => Vec::new(),
             };
+        let returns_mixed = returns.as_ref().is_some_and(|t| {
+            o.returned
+                .iter()
+                .filter(|s| !o.stored.contains(s))
+                .any(|&s| &l.function.sites[s].type_name != t)
+        });
         let summary = FnSummary {
+            returns_mixed,
             returns_tuple,
+            returns_call_of: if cached { None } else { l.returns_call_of },
             returns,
             releases_params: l.releases_params.clone(),
             dependency_generator,

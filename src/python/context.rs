@@ -28,6 +28,15 @@ pub struct FnSummary {
     /// For a module-level name rather than a function: the resource or
     /// factory type it is bound to (`SessionLocal = sessionmaker(...)`).
     pub value_type: Option<String>,
+    /// It returns what calling its positional argument N returns
+    /// (`retry(engine.connect)`, `throttle(lambda: connect(...))`).
+    #[serde(default)]
+    pub returns_call_of: Option<usize>,
+    /// `returns` is one of several types it returns on different paths (an
+    /// engine or an async engine, by a flag): a caller cannot tell which,
+    /// unless it says (`cast(Engine, make_engine(...))`).
+    #[serde(default)]
+    pub returns_mixed: bool,
 }
 
 impl FnSummary {
@@ -39,6 +48,7 @@ impl FnSummary {
             && !self.dependency_generator
             && self.returns_tuple.iter().all(Option::is_none)
             && self.value_type.is_none()
+            && self.returns_call_of.is_none()
     }
 }
 
@@ -491,6 +501,26 @@ impl<'a> FileContext<'a> {
         attrs: &HashMap<String, String>,
         class: Option<&str>,
     ) -> Option<(&'a ResourceSpec, Node<'t>, bool)> {
+        // `cast(Engine, make_engine(...))`: the acquisition is the value,
+        // of the type the cast names when it names a resource (a helper
+        // may return one of several).
+        if let Some((ty, inner)) = self.cast_parts(value) {
+            let named = self
+                .module
+                .imports
+                .resolve(ty, self.module.text)
+                .and_then(|q| self.spec(&q));
+            if let Some(found) = self.acquisition_made(inner, locals, attrs, class) {
+                return Some((named.unwrap_or(found.0), found.1, found.2));
+            }
+            // A helper of several types: the cast says which.
+            let inner = unwrap_value(inner, self);
+            let callee = inner.child_by_field_name("function")?;
+            let summary = self.summaries.get(&self.qualify(callee, class)?)?;
+            return (summary.returns_mixed)
+                .then_some(named?)
+                .map(|spec| (spec, inner, summary.returns_awaited));
+        }
         let value = unwrap_value(value, self);
         // Owned on one path: `client or httpx.Client()`, `pool if pool
         // else create_pool()`. What the made arm opens is the value's to
@@ -571,9 +601,73 @@ impl<'a> FileContext<'a> {
         }
         let q = self.qualify(callee, class)?;
         let summary = self.summaries.get(&q)?;
+        if let Some(i) = summary.returns_call_of {
+            if let Some((spec, _, _)) = self.callable_acquisition(value, i, locals, attrs, class) {
+                return Some((spec, value, summary.returns_awaited));
+            }
+        }
+        if summary.returns_mixed {
+            return None;
+        }
         let returns = summary.returns.as_deref()?;
         self.spec(returns)
             .map(|spec| (spec, value, summary.returns_awaited))
+    }
+
+    /// `typing.cast(T, value)`: T and value.
+    fn cast_parts<'t>(&self, value: Node<'t>) -> Option<(Node<'t>, Node<'t>)> {
+        if value.kind() != "call" {
+            return None;
+        }
+        let callee = value.child_by_field_name("function")?;
+        let q = self.module.imports.resolve(callee, self.module.text)?;
+        if !Vocabulary::has(&self.resources.vocabulary.cast_calls, &q) {
+            return None;
+        }
+        let args = value.child_by_field_name("arguments")?;
+        Some((args.named_child(0)?, args.named_child(1)?))
+    }
+
+    /// What calling positional argument `i` of `call` acquires: a lambda's
+    /// body (`lambda: pymysql.connect(...)`), a bound method
+    /// (`engine.connect`), a project function.
+    fn callable_acquisition<'t>(
+        &self,
+        call: Node<'t>,
+        i: usize,
+        locals: &HashMap<String, String>,
+        attrs: &HashMap<String, String>,
+        class: Option<&str>,
+    ) -> Option<(&'a ResourceSpec, Node<'t>, bool)> {
+        let args = call.child_by_field_name("arguments")?;
+        let mut cursor = args.walk();
+        let arg = args
+            .named_children(&mut cursor)
+            .take_while(|a| {
+                !matches!(
+                    a.kind(),
+                    "keyword_argument" | "list_splat" | "dictionary_splat"
+                )
+            })
+            .nth(i)?;
+        match arg.kind() {
+            "lambda" => {
+                let body = arg.child_by_field_name("body")?;
+                self.acquisition_made(body, locals, attrs, class)
+            }
+            "attribute" => {
+                let object = arg.child_by_field_name("object")?;
+                let method = self.text(arg.child_by_field_name("attribute")?);
+                let receiver = self.type_of_name(object, locals, attrs)?;
+                self.method_acquisition(&receiver, method, call)
+            }
+            "identifier" => {
+                let q = self.qualify(arg, class)?;
+                let returns = self.summaries.get(&q)?.returns.as_deref()?;
+                self.spec(returns).map(|s| (s, call, false))
+            }
+            _ => None,
+        }
     }
 
     fn method_acquisition<'t>(
@@ -728,7 +822,17 @@ pub fn unwrap_value<'t>(mut value: Node<'t>, ctx: &FileContext) -> Node<'t> {
                 };
                 let q = ctx.module.imports.resolve(callee, ctx.module.text);
                 let wrappers = &ctx.resources.vocabulary.value_wrappers;
-                if q.as_deref().is_some_and(|q| Vocabulary::has(wrappers, q)) {
+                let casts = &ctx.resources.vocabulary.cast_calls;
+                if q.as_deref().is_some_and(|q| Vocabulary::has(casts, q)) {
+                    match value
+                        .child_by_field_name("arguments")
+                        .and_then(|a| a.named_child(1))
+                        .filter(|a| a.kind() != "keyword_argument")
+                    {
+                        Some(second) => value = second,
+                        None => return value,
+                    }
+                } else if q.as_deref().is_some_and(|q| Vocabulary::has(wrappers, q)) {
                     match value
                         .child_by_field_name("arguments")
                         .and_then(|a| a.named_child(0))

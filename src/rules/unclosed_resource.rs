@@ -73,6 +73,10 @@ fn check(cx: &PythonContext) -> Vec<Finding> {
             let what = kind_word(site.kind);
             let help = help_with(cx, &site.type_name, var, f.info.is_async);
             let message = match leak.overwritten_at {
+                _ if site.var_name == "<discarded>" => format!(
+                    "{what} ({}) is opened and dropped at once: nothing can release it",
+                    site.type_name
+                ),
                 Some(_) => format!(
                     "{what} `{var}` ({}) is overwritten before it is released",
                     site.type_name
@@ -80,7 +84,10 @@ fn check(cx: &PythonContext) -> Vec<Finding> {
                 None => format!("{what} `{var}` ({}) is never released", site.type_name),
             };
             let mut finding = UNCLOSED_RESOURCE.finding(site.span, message, help);
-            if let Some(at) = leak.overwritten_at {
+            if let Some(at) = leak
+                .overwritten_at
+                .filter(|_| site.var_name != "<discarded>")
+            {
                 finding = finding.with_label(at, lost_here(at, site.span));
             }
             for r in &leak.released_at {

@@ -74,6 +74,86 @@ fn returned_local_function(ctx: &FileContext, body: Node) -> Option<String> {
         .map(str::to_string)
 }
 
+/// The parameter whose call's result the function returns (`def
+/// retry(func, ...): ... result = func(); ... return result`), when every
+/// `return` with a value returns that: a helper that runs a callable it is
+/// given and hands its result back (retries, throttles, timers).
+fn returned_call_of_param(ctx: &FileContext, body: Node, params: &[String]) -> Option<usize> {
+    let mut values = Vec::new();
+    crate::python::preorder(body, |n| match n.kind() {
+        "function_definition" | "class_definition" | "lambda" if n != body => false,
+        "return_statement" => {
+            if let Some(v) = n.named_child(0) {
+                values.push(v);
+            }
+            false
+        }
+        _ => true,
+    });
+    // The callee of `p(...)` or `await p(...)`, as a parameter index.
+    let param_called = |v: Node| -> Option<usize> {
+        let v = if v.kind() == "await" {
+            v.named_child(0)?
+        } else {
+            v
+        };
+        let callee = v
+            .child_by_field_name("function")
+            .filter(|_| v.kind() == "call")?;
+        (callee.kind() == "identifier")
+            .then(|| params.iter().position(|p| p == ctx.text(callee)))
+            .flatten()
+    };
+    // Counted as callers pass it: a method's `self` or `cls` is not.
+    let bound = params.first().is_some_and(|p| p == "self" || p == "cls");
+    let mut found = None;
+    for v in values {
+        let i = match v.kind() {
+            "identifier" => {
+                // `result = func(*args)` ... `return result`: every
+                // assignment to the name is such a call.
+                let name = ctx.text(v);
+                let mut calls = Vec::new();
+                let mut other = false;
+                crate::python::preorder(body, |n| {
+                    if n.kind() == "assignment" {
+                        if let (Some(l), Some(r)) = (
+                            n.child_by_field_name("left"),
+                            n.child_by_field_name("right"),
+                        ) {
+                            if l.kind() == "identifier" && ctx.text(l) == name {
+                                match param_called(r) {
+                                    Some(i) => calls.push(i),
+                                    None => other = true,
+                                }
+                            }
+                        }
+                    }
+                    !matches!(
+                        n.kind(),
+                        "function_definition" | "class_definition" | "lambda"
+                    ) || n == body
+                });
+                match (calls.first(), other) {
+                    (Some(&i), false) if calls.iter().all(|&c| c == i) => Some(i),
+                    _ => None,
+                }
+            }
+            _ => param_called(v),
+        };
+        match (i, found) {
+            (Some(i), None) => found = Some(i),
+            (Some(i), Some(f)) if i == f => {}
+            _ => return None,
+        }
+    }
+    match found {
+        Some(0) if bound => None,
+        Some(i) if bound => Some(i - 1),
+        other => other,
+    }
+}
+
 /// The `scope=` keyword of a decorator call (`@pytest.fixture(scope="session")`).
 fn fixture_scope(ctx: &FileContext, decorated: Option<Node>) -> Option<String> {
     let parent = decorated?;
@@ -329,6 +409,7 @@ fn lower_function(
     lowerer.f.edge(lowerer.cur, exit);
     let mut releases_params = lowerer.releases_params;
     releases_params.sort_unstable();
+    let returns_call_of = returned_call_of_param(ctx, body, &params);
     let mut function = lowerer.f;
     function.info = FunctionInfo {
         is_test: is_test_function(&ctx.resources.vocabulary, &name, class.as_deref()),
@@ -348,6 +429,7 @@ fn lower_function(
         yields_scoped: lowerer.yields_scoped,
         tuple_returns: lowerer.tuple_returns,
         releases_params,
+        returns_call_of,
         name_span: span(name_node),
     })
 }

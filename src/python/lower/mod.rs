@@ -55,6 +55,9 @@ pub struct Lowered {
     /// For each `return a, b`: the tracked name in each position.
     pub tuple_returns: Vec<Vec<Option<String>>>,
     pub releases_params: Vec<usize>,
+    /// The positional argument (as callers pass it) whose call's result it
+    /// returns.
+    pub returns_call_of: Option<usize>,
     /// The function's `def` line (name), for messages.
     pub name_span: Span,
 }
@@ -272,6 +275,7 @@ impl<'c, 'a, 't> Lowerer<'c, 'a, 't> {
                             }
                             self.effect(span(child));
                         }
+                        _ if self.discarded_acquisition(child) => {}
                         _ => {
                             if child.kind() == "call" {
                                 self.statement_call = Some(child.id());
@@ -476,6 +480,58 @@ impl<'c, 'a, 't> Lowerer<'c, 'a, 't> {
             )
         });
         found
+    }
+
+    /// `pymysql.connect(...)` or `retry(engine.connect)` as a statement
+    /// of its own: a connection, session, client or pool opened and
+    /// dropped at once, which nothing can release (garbage collection is
+    /// not a release). Transactions and cursors belong to their owner, and
+    /// a lazy resource holds nothing until used: neither counts. Lowered
+    /// here when it is one.
+    fn discarded_acquisition(&mut self, expr: Node<'t>) -> bool {
+        let Some((spec, call)) = self.acquisition(expr) else {
+            return false;
+        };
+        if spec.lazy
+            || !matches!(
+                spec.kind,
+                ResourceKind::Connection
+                    | ResourceKind::Session
+                    | ResourceKind::Client
+                    | ResourceKind::Pool
+                    | ResourceKind::Engine
+            )
+        {
+            return false;
+        }
+        // `await session.get(url)`: a response of a client or session is
+        // reclaimed when its owner closes; a connection checked out of an
+        // engine or pool is not (dispose() leaves checked-out ones open).
+        let owner_kind = call
+            .child_by_field_name("function")
+            .filter(|f| f.kind() == "attribute")
+            .and_then(|f| f.child_by_field_name("object"))
+            .and_then(|o| self.ctx.type_of_name(o, &self.locals, self.attrs))
+            .and_then(|t| self.ctx.spec(&t))
+            .map(|s| s.kind);
+        if matches!(
+            owner_kind,
+            Some(ResourceKind::Client | ResourceKind::Session | ResourceKind::Connection)
+        ) {
+            return false;
+        }
+        self.call_parts(call);
+        let v = self.temp_var();
+        let site = self.site(span(call), spec, "<discarded>");
+        let touches = self.call_touches(call);
+        self.emit_touching(
+            EventKind::Acquire { dst: v, site },
+            span(call),
+            true,
+            touches,
+        );
+        self.emit(EventKind::Clear { dst: v }, span(expr), false);
+        true
     }
 
     fn temp_var(&mut self) -> VarId {
