@@ -9,7 +9,9 @@ crate::declare_rule! {
     /// SessionLocal()`) but has no method that could release it:
     /// no `close`, `aclose`, `__exit__`, `__aexit__`, `__del__`, `dispose`,
     /// `shutdown`, `stop`, `disconnect`..., and no code that releases that
-    /// attribute.
+    /// attribute. Also a release method that drops such an attribute
+    /// (`self.engine = None` in `close()`) when nothing in the class
+    /// releases it.
     ///
     /// ## Why is this bad?
     /// Whoever uses the object has no way to give the connection back:
@@ -71,6 +73,7 @@ fn check_class<'a>(model: &Model<'_, 'a>, class: &Class<'a>, out: &mut Vec<Findi
         .iter()
         .any(|n| Vocabulary::has(&vocabulary.releaser_methods, n))
     {
+        dropped_by_releaser(model, class, out);
         return;
     }
     // A pytest test class: its set-up is LK105's.
@@ -151,6 +154,63 @@ fn check_class<'a>(model: &Model<'_, 'a>, class: &Class<'a>, out: &mut Vec<Findi
             ),
         ));
     }
+}
+
+/// `def close(self): self.engine = None`: a release method that drops a
+/// resource the class opened without releasing it. Its callers believe it
+/// closed; the engine's pooled connections stay open.
+fn dropped_by_releaser<'a>(model: &Model<'_, 'a>, class: &Class<'a>, out: &mut Vec<Finding>) {
+    let vocabulary = model.vocabulary();
+    let body = model.class_body(class);
+    let class_name = class.name.as_deref().unwrap_or("?");
+    for (attribute, method, at) in &body.dropped {
+        let Some(method) = method.as_deref() else {
+            continue;
+        };
+        let Some(spec) = body.attribute_types.get(attribute) else {
+            continue;
+        };
+        if !Vocabulary::has(&vocabulary.releaser_methods, method)
+            || spec.kind == ResourceKind::Factory
+        {
+            continue;
+        }
+        // Released anywhere in the class (a helper `close()` calls, say):
+        // taken to be released on the way.
+        let released = body.calls_in.iter().any(|(a, m, _)| {
+            a == attribute
+                && (Vocabulary::has(&vocabulary.release_methods, m)
+                    || spec
+                        .release
+                        .iter()
+                        .any(|r| r.method.as_deref() == Some(m.as_str())))
+        }) || body.uses.iter().any(|u| {
+            matches!(u, AttributeUse::PassedTo { attribute: a, callee }
+                if a == attribute && Vocabulary::ends(&vocabulary.releasing_wrappers, callee))
+        });
+        if released {
+            continue;
+        }
+        out.push(OWNER_WITHOUT_CLOSE.finding(
+            *at,
+            format!(
+                "`{class_name}.{method}()` drops `self.{attribute}` ({}) without releasing it",
+                spec.type_name
+            ),
+            format!(
+                "Release it before dropping it: `self.{attribute}.{}()`.",
+                release_word(spec)
+            ),
+        ));
+    }
+}
+
+/// The name of the first method that releases `spec` (`close`, `dispose`).
+fn release_word(spec: &crate::resources::ResourceSpec) -> &str {
+    spec.release
+        .iter()
+        .find_map(|r| r.method.as_deref())
+        .unwrap_or("close")
 }
 
 /// Whether every way to release `spec` must be awaited.

@@ -6,7 +6,12 @@ crate::declare_rule! {
     /// closed, not used as a context manager, not returned and not handed
     /// to anything that owns it. Also when the last reference to an open
     /// resource is overwritten (`conn = None`, a second `connect()` into the
-    /// same name, `del conn`). A resource made on one path only counts on
+    /// same name, `del conn`), and when a function rebinds a module global
+    /// that module-level code opened a resource into (`global SESSION;
+    /// SESSION = requests.Session()`) without releasing the old one. A
+    /// connection opened and dropped at once (`pymysql.connect(...)` as a
+    /// statement, `retry(engine.connect)`) is never released either. A
+    /// resource made on one path only counts on
     /// that path (`client = client or httpx.Client()`, `... if client is
     /// None else client`), unless the function closes it under a condition,
     /// which is taken to be the same one. What cannot own anything is left
@@ -106,7 +111,36 @@ fn check(cx: &PythonContext) -> Vec<Finding> {
         }
         out.extend(returned_to_fastapi(cx, f, outcome));
     }
+    out.extend(rebound_globals(cx));
     out
+}
+
+/// `global SESSION; SESSION = requests.Session()` in a function, when
+/// module-level code opened one into `SESSION` and the function does not
+/// release it first: the open one is lost.
+fn rebound_globals(cx: &PythonContext) -> Vec<Finding> {
+    cx.model()
+        .module_state()
+        .stores
+        .iter()
+        .filter(|s| s.rebinds_open)
+        .map(|s| {
+            UNCLOSED_RESOURCE.finding(
+                s.call,
+                format!(
+                    "`{}` is rebound to a new {} ({}) in `{}` while it holds an open one, which is lost",
+                    s.name,
+                    kind_word(s.spec.kind),
+                    s.spec.type_name,
+                    s.function
+                ),
+                format!(
+                    "Release the old one first (`{}.close()` or its library's release) before rebinding `{}`.",
+                    s.name, s.name
+                ),
+            )
+        })
+        .collect()
 }
 
 /// A plain (non-generator) FastAPI dependency that returns a fresh

@@ -39,6 +39,12 @@ pub(crate) struct ClassBody<'a> {
     /// The resource type of each `self` attribute assigned an acquisition
     /// anywhere in the class (the last assignment wins).
     pub attribute_types: HashMap<String, &'a ResourceSpec>,
+    /// `self.x = None`: the attribute, the method whose code does it, and
+    /// where.
+    pub dropped: Vec<(String, Option<String>, Span)>,
+    /// `self.x.m(...)`: the attribute, `m`, and the method whose code
+    /// calls it.
+    pub calls_in: Vec<(String, String, Option<String>)>,
 }
 
 /// `self.attr = <call that acquires spec>`.
@@ -151,6 +157,12 @@ fn body_of<'a>(ctx: &FileContext<'a>, class: Node<'a>) -> ClassBody<'a> {
     let class_name = class
         .child_by_field_name("name")
         .map(|n| ctx.text(n).to_string());
+    let method_at = |at: usize| {
+        methods
+            .iter()
+            .find(|(_, start, end)| *start <= at && at < *end)
+            .map(|(name, _, _)| name.clone())
+    };
     preorder(class, |n| {
         match n.kind() {
             "assignment" => {
@@ -166,6 +178,13 @@ fn body_of<'a>(ctx: &FileContext<'a>, class: Node<'a>) -> ClassBody<'a> {
                 let on_class = l
                     .child_by_field_name("object")
                     .is_some_and(|o| ctx.text(o) == "cls");
+                if r.kind() == "none" {
+                    out.dropped.push((
+                        attribute.clone(),
+                        method_at(n.start_byte()),
+                        Span::new(n.start_byte(), n.end_byte()),
+                    ));
+                }
                 if let Some((spec, call)) =
                     ctx.acquisition(r, &no_locals, &attrs, class_name.as_deref())
                 {
@@ -201,6 +220,11 @@ fn body_of<'a>(ctx: &FileContext<'a>, class: Node<'a>) -> ClassBody<'a> {
                             .child_by_field_name("attribute")
                             .map(|a| ctx.text(a))
                             .unwrap_or("");
+                        out.calls_in.push((
+                            attribute.clone(),
+                            method.to_string(),
+                            method_at(n.start_byte()),
+                        ));
                         out.uses.push(AttributeUse::MethodCall {
                             attribute,
                             method: method.to_string(),

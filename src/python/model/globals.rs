@@ -20,7 +20,7 @@ use tree_sitter::Node;
 use crate::diagnostic::Span;
 use crate::python::context::FileContext;
 use crate::python::preorder;
-use crate::resources::{ResourceSpec, Vocabulary};
+use crate::resources::{ResourceKind, ResourceSpec, Vocabulary};
 
 /// A resource stored in module state by a function.
 #[derive(Debug, Clone)]
@@ -39,6 +39,10 @@ pub(crate) struct GlobalStore<'a> {
     pub on_class: bool,
     /// The function that stores it.
     pub function: String,
+    /// A plain global that module-level code opened a resource into, and
+    /// this function rebinds without releasing it (`SESSION =
+    /// requests.Session()` again): the open one is lost.
+    pub rebinds_open: bool,
 }
 
 /// What the file does with module state.
@@ -56,7 +60,9 @@ pub(crate) struct ModuleState<'a> {
 pub(super) fn collect<'a>(ctx: &FileContext<'a>) -> ModuleState<'a> {
     let root = ctx.module.tree.root_node();
     let mut module_names: HashSet<&str> = HashSet::new();
+    let mut module_acquired: HashSet<&str> = HashSet::new();
     let mut classes: HashSet<&str> = HashSet::new();
+    let no_types = HashMap::new();
     let mut script = false;
     let mut cursor = root.walk();
     for stmt in root.named_children(&mut cursor) {
@@ -68,6 +74,13 @@ pub(super) fn collect<'a>(ctx: &FileContext<'a>) -> ModuleState<'a> {
                         .filter(|l| l.kind() == "identifier")
                     {
                         module_names.insert(ctx.text(l));
+                        let opened = a.child_by_field_name("right").is_some_and(|r| {
+                            ctx.acquisition(r, &no_types, &no_types, None)
+                                .is_some_and(|(s, _)| s.kind != ResourceKind::Factory)
+                        });
+                        if opened {
+                            module_acquired.insert(ctx.text(l));
+                        }
                     }
                 }
             }
@@ -91,7 +104,15 @@ pub(super) fn collect<'a>(ctx: &FileContext<'a>) -> ModuleState<'a> {
     };
     // Each function's stores, nested functions on their own.
     walk_defs(root, None, &mut |def, class| {
-        stores_of(ctx, def, class, &module_names, &classes, &mut out.stores);
+        stores_of(
+            ctx,
+            def,
+            class,
+            &module_names,
+            &module_acquired,
+            &classes,
+            &mut out.stores,
+        );
     });
     if !out.stores.is_empty() {
         out.released = released_names(ctx, root);
@@ -105,6 +126,7 @@ fn stores_of<'a>(
     def: Node<'a>,
     class: Option<Node<'a>>,
     module_names: &HashSet<&str>,
+    module_acquired: &HashSet<&str>,
     classes: &HashSet<&str>,
     out: &mut Vec<GlobalStore<'a>>,
 ) {
@@ -219,6 +241,10 @@ fn stores_of<'a>(
             && (Vocabulary::has(&vocabulary.class_setup_methods, &function)
                 || Vocabulary::has(&vocabulary.test_setup_methods, &function));
         if let Some((name, key, container, on_class)) = target.filter(|t| !(t.3 && test_setup)) {
+            let rebinds_open = !container
+                && !on_class
+                && module_acquired.contains(name.as_str())
+                && !releases_name(ctx, body, &name);
             out.push(GlobalStore {
                 name,
                 key,
@@ -227,6 +253,7 @@ fn stores_of<'a>(
                 container,
                 on_class,
                 function: function.clone(),
+                rebinds_open,
             });
         }
     }
@@ -268,6 +295,7 @@ fn stores_of<'a>(
                     container: true,
                     on_class: false,
                     function: function.clone(),
+                    rebinds_open: false,
                 });
             }
         }
@@ -300,6 +328,25 @@ fn walk_defs<'t>(
 
 /// Calls `visit` on every node of a function body that runs as the
 /// function's own code: not inside nested functions, classes or lambdas.
+/// Whether a function's own code calls a release method on `name`
+/// (`SESSION.close()`), or hands the bound method on
+/// (`atexit.register(SESSION.close)`).
+fn releases_name(ctx: &FileContext, body: Node, name: &str) -> bool {
+    let releases = &ctx.resources.vocabulary.release_methods;
+    let mut found = false;
+    own_code(body, &mut |n| {
+        if n.kind() == "attribute"
+            && n.child_by_field_name("object")
+                .is_some_and(|o| o.kind() == "identifier" && ctx.text(o) == name)
+            && n.child_by_field_name("attribute")
+                .is_some_and(|m| Vocabulary::has(releases, ctx.text(m)))
+        {
+            found = true;
+        }
+    });
+    found
+}
+
 fn own_code<'t>(body: Node<'t>, visit: &mut impl FnMut(Node<'t>)) {
     preorder(body, |n| {
         if n != body
