@@ -207,6 +207,7 @@ pub fn summarise(
         });
         let summary = FnSummary {
             returns_mixed,
+            released_elsewhere: false,
             returns_tuple,
             returns_call_of: if cached { None } else { l.returns_call_of },
             returns,
@@ -225,7 +226,8 @@ pub fn summarise(
 /// Summaries of the module-level engines and factories, for the modules
 /// that import them.
 pub fn global_summaries(ctx: &FileContext) -> Vec<(String, FnSummary)> {
-    ctx.globals
+    let mut out: Vec<(String, FnSummary)> = ctx
+        .globals
         .iter()
         .map(|(global, type_name)| {
             (
@@ -236,5 +238,76 @@ pub fn global_summaries(ctx: &FileContext) -> Vec<(String, FnSummary)> {
                 },
             )
         })
-        .collect()
+        .collect();
+    // Keyed apart from the name's own summary, which its module writes.
+    for name in released_imported_names(ctx) {
+        let key = format!("{name}#released");
+        if !out.iter().any(|(k, _)| *k == key) {
+            out.push((
+                key,
+                FnSummary {
+                    released_elsewhere: true,
+                    ..FnSummary::default()
+                },
+            ));
+        }
+    }
+    out
+}
+
+/// Names of other project modules that this file releases through its
+/// imports (`await deps.client.aclose()`, `await
+/// RedisServices._RedisServices__POOL.aclose()`), qualified, with a
+/// mangled class-private name as its class spells it (`__POOL`).
+fn released_imported_names(ctx: &FileContext) -> Vec<String> {
+    let vocabulary = &ctx.resources.vocabulary;
+    let mut out = Vec::new();
+    crate::python::preorder(ctx.module.tree.root_node(), |n| {
+        if n.kind() != "call" {
+            return true;
+        }
+        let Some(f) = n
+            .child_by_field_name("function")
+            .filter(|f| f.kind() == "attribute")
+        else {
+            return true;
+        };
+        let releases = f.child_by_field_name("attribute").is_some_and(|m| {
+            let m = ctx.text(m);
+            Vocabulary::has(&vocabulary.release_methods, m)
+                || ctx
+                    .resources
+                    .specs
+                    .iter()
+                    .any(|s| s.release.iter().any(|r| r.method.as_deref() == Some(m)))
+        });
+        let object = f.child_by_field_name("object");
+        if let (true, Some(o)) = (releases, object) {
+            if let Some(q) = ctx.module.imports.resolve(o, ctx.module.text) {
+                if !q.starts_with(&format!("{}.", ctx.module_name)) {
+                    out.push(unmangled(&q));
+                }
+            }
+        }
+        true
+    });
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// `pkg.Class._Class__x` as the class writes it: `pkg.Class.__x`.
+fn unmangled(q: &str) -> String {
+    let parts: Vec<&str> = q.split('.').collect();
+    if let [head @ .., class, last] = parts.as_slice() {
+        if let Some(rest) = last.strip_prefix(&format!("_{class}")) {
+            if rest.starts_with("__") {
+                let mut out: Vec<&str> = head.to_vec();
+                out.push(class);
+                out.push(rest);
+                return out.join(".");
+            }
+        }
+    }
+    q.to_string()
 }

@@ -37,6 +37,11 @@ pub struct FnSummary {
     /// unless it says (`cast(Engine, make_engine(...))`).
     #[serde(default)]
     pub returns_mixed: bool,
+    /// For a module-level name of another module: some module of the
+    /// project releases what it holds (`await deps.client.aclose()` in
+    /// the application's shutdown).
+    #[serde(default)]
+    pub released_elsewhere: bool,
 }
 
 impl FnSummary {
@@ -49,6 +54,7 @@ impl FnSummary {
             && self.returns_tuple.iter().all(Option::is_none)
             && self.value_type.is_none()
             && self.returns_call_of.is_none()
+            && !self.released_elsewhere
     }
 }
 

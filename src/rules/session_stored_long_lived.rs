@@ -112,7 +112,9 @@ fn check(model: &Model) -> Vec<Finding> {
     }
     // Stored in module state by a function, never released by the module.
     for store in crate::rules::context::python::unreleased_global_stores(model) {
-        if !short_lived(store.spec.kind) {
+        // What module-level code binds is judged above, statement by
+        // statement.
+        if !short_lived(store.spec.kind) || store.module_level {
             continue;
         }
         let place = if store.on_class {

@@ -17,7 +17,12 @@ crate::declare_rule! {
     /// `redis.Redis`, `pymongo.MongoClient`) are meant to be shared for the
     /// life of the process and are not reported; scripts (`if __name__ ==
     /// "__main__":`) neither. Sessions and connections kept that way are
-    /// LK107's.
+    /// LK107's. The same holds for such a client or pool made at import
+    /// time (`_pools = {"default": aiohttp.ClientSession()}`, a class
+    /// attribute `_pool = ConnectionPool(...)`), unless it is lazy (a
+    /// module-level `redis.asyncio.Redis()` or `httpx.AsyncClient()` has
+    /// opened nothing). A release in another module of the project (the
+    /// application's shutdown awaiting `clients.http.close()`) counts.
     ///
     /// ## Why is this bad?
     /// Each restart, reload (`--reload` in development) or test that builds
@@ -301,8 +306,13 @@ fn global_findings(model: &Model, out: &mut Vec<Finding>) {
     for store in crate::rules::context::python::unreleased_global_stores(model) {
         let spec = store.spec;
         let async_close = spec.release.iter().any(|r| r.is_async && r.on.is_none());
+        // Made at import time, a lazy client (redis, httpx) has opened
+        // nothing yet and is the usual shared instance; an eager one
+        // (`aiohttp.ClientSession`, a pool) holds its connector from the
+        // start.
         if !matches!(spec.kind, ResourceKind::Client | ResourceKind::Pool)
             || !async_close
+            || (store.module_level && spec.lazy)
             || out.iter().any(|f| f.span == store.call)
         {
             continue;
@@ -320,11 +330,15 @@ fn global_findings(model: &Model, out: &mut Vec<Finding>) {
             .find(|r| r.on.is_none())
             .and_then(|r| r.method.clone())
             .unwrap_or_else(|| "close".to_string());
+        let who = if store.module_level {
+            "Importing the module".to_string()
+        } else {
+            format!("`{}`", store.function)
+        };
         out.push(STARTUP_WITHOUT_SHUTDOWN.finding(
             store.call,
             format!(
-                "`{}` keeps this {} ({}) in {place}, and nothing in this module closes it",
-                store.function,
+                "{who} keeps this {} ({}) in {place}, and nothing in this module closes it",
                 crate::rules::context::python::kind_word(spec.kind),
                 spec.type_name
             ),

@@ -43,6 +43,10 @@ pub(crate) struct GlobalStore<'a> {
     /// this function rebinds without releasing it (`SESSION =
     /// requests.Session()` again): the open one is lost.
     pub rebinds_open: bool,
+    /// Made by module-level code or a class body at import time
+    /// (`_pools = {"default": aiohttp.ClientSession()}`), not by a
+    /// function.
+    pub module_level: bool,
 }
 
 /// What the file does with module state.
@@ -102,6 +106,7 @@ pub(super) fn collect<'a>(ctx: &FileContext<'a>) -> ModuleState<'a> {
         script,
         ..ModuleState::default()
     };
+    import_time_stores(ctx, root, &mut out.stores);
     // Each function's stores, nested functions on their own.
     walk_defs(root, None, &mut |def, class| {
         stores_of(
@@ -118,6 +123,91 @@ pub(super) fn collect<'a>(ctx: &FileContext<'a>) -> ModuleState<'a> {
         out.released = released_names(ctx, root);
     }
     out
+}
+
+/// What module-level code and class bodies open at import time: `x =
+/// Client()`, the values of a literal container (`POOLS = {"a":
+/// Client()}`), a class attribute (`class Services: _pool = Pool(...)`).
+fn import_time_stores<'a>(ctx: &FileContext<'a>, root: Node<'a>, out: &mut Vec<GlobalStore<'a>>) {
+    let no_types = HashMap::new();
+    let mut push = |name: String, key: String, value: Node<'a>, container: bool, on_class: bool| {
+        let Some((spec, call)) = ctx
+            .acquisition(value, &no_types, &no_types, None)
+            .filter(|(s, _)| s.kind != ResourceKind::Factory)
+        else {
+            return;
+        };
+        out.push(GlobalStore {
+            name,
+            key,
+            spec,
+            call: Span::new(call.start_byte(), call.end_byte()),
+            container,
+            on_class,
+            function: "<module>".to_string(),
+            rebinds_open: false,
+            module_level: true,
+        });
+    };
+    let assignments =
+        |body: Node<'a>,
+         class: Option<&str>,
+         push: &mut dyn FnMut(String, String, Node<'a>, bool, bool)| {
+            let mut cursor = body.walk();
+            for stmt in body.named_children(&mut cursor) {
+                let Some(a) = stmt
+                    .named_child(0)
+                    .filter(|a| stmt.kind() == "expression_statement" && a.kind() == "assignment")
+                else {
+                    continue;
+                };
+                let (Some(l), Some(r)) = (
+                    a.child_by_field_name("left"),
+                    a.child_by_field_name("right"),
+                ) else {
+                    continue;
+                };
+                if l.kind() != "identifier" {
+                    continue;
+                }
+                let attr = ctx.text(l).to_string();
+                let name = match class {
+                    Some(c) => format!("{c}.{attr}"),
+                    None => attr.clone(),
+                };
+                match r.kind() {
+                    "dictionary" => {
+                        let mut c = r.walk();
+                        for pair in r.named_children(&mut c).filter(|p| p.kind() == "pair") {
+                            if let Some(v) = pair.child_by_field_name("value") {
+                                push(name.clone(), attr.clone(), v, true, class.is_some());
+                            }
+                        }
+                    }
+                    "list" | "tuple" | "set" => {
+                        let mut c = r.walk();
+                        for v in r.named_children(&mut c) {
+                            push(name.clone(), attr.clone(), v, true, class.is_some());
+                        }
+                    }
+                    _ => push(name, attr, r, false, class.is_some()),
+                }
+            }
+        };
+    assignments(root, None, &mut push);
+    let mut cursor = root.walk();
+    for stmt in root.named_children(&mut cursor) {
+        if stmt.kind() != "class_definition" {
+            continue;
+        }
+        let (Some(name), Some(body)) = (
+            stmt.child_by_field_name("name"),
+            stmt.child_by_field_name("body"),
+        ) else {
+            continue;
+        };
+        assignments(body, Some(ctx.text(name)), &mut push);
+    }
 }
 
 /// The stores of one function's own code.
@@ -254,6 +344,7 @@ fn stores_of<'a>(
                 on_class,
                 function: function.clone(),
                 rebinds_open,
+                module_level: false,
             });
         }
     }
@@ -296,6 +387,7 @@ fn stores_of<'a>(
                     on_class: false,
                     function: function.clone(),
                     rebinds_open: false,
+                    module_level: false,
                 });
             }
         }

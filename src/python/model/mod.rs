@@ -135,6 +135,15 @@ impl<'c, 'a> Model<'c, 'a> {
         self.module_state.get_or_init(|| globals::collect(self.ctx))
     }
 
+    /// Whether another module of the project releases what this module's
+    /// `name` (`client`, `Services.__pool`) holds.
+    pub(crate) fn released_elsewhere(&self, name: &str) -> bool {
+        self.ctx
+            .summaries
+            .get(&format!("{}.{name}#released", self.ctx.module_name))
+            .is_some_and(|s| s.released_elsewhere)
+    }
+
     /// Edits that wrap the expression at `span` in a call to `qualified`
     /// (`contextlib.closing`), importing its module first when the file
     /// cannot spell it yet; with the spelling used. `None` when that

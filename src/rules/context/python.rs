@@ -122,7 +122,7 @@ pub(crate) fn unreleased_global_stores<'m, 'a>(
     state
         .stores
         .iter()
-        .filter(|s| !state.released.contains(&s.key))
+        .filter(|s| !state.released.contains(&s.key) && !model.released_elsewhere(&s.name))
         .filter(|s| {
             // One finding per piece of state.
             let new = !seen.contains(&s.name);
