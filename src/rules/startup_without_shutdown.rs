@@ -2,8 +2,11 @@ crate::declare_rule! {
     /// ## What it does
     /// Finds a client, pool, engine or session opened when an application
     /// starts and never closed when it stops: acquired in an
-    /// `@app.on_event("startup")` handler (FastAPI, Starlette) with no
-    /// `"shutdown"` handler that releases it, or acquired before the
+    /// `@app.on_event("startup")` handler (FastAPI, Starlette), a handler
+    /// registered with `on_startup=[...]` or appended to an aiohttp app's
+    /// `on_startup` list, with no shutdown handler (`"shutdown"` events,
+    /// `on_shutdown=[...]`, aiohttp's `on_shutdown`/`on_cleanup`) that
+    /// releases it, or acquired before the
     /// `yield` of a lifespan context (`FastAPI(lifespan=...)`) and not
     /// released after it.
     ///
@@ -89,6 +92,14 @@ fn role_of(model: &Model, function: &Function) -> Option<Role> {
         }
     }
     let name = function.name.as_str();
+    // `Starlette(on_startup=[init])`, `app.on_startup.append(init)`.
+    let registered_startup = model.hook_registrations().iter().any(|r| {
+        r.handler == name
+            && matches!(&r.event, HookEvent::Keyword(k) if Vocabulary::has(&vocabulary.startup_keywords, k))
+    });
+    if registered_startup {
+        return Some(Role::Startup);
+    }
     let is_cm = function
         .decorators
         .iter()
@@ -204,10 +215,15 @@ fn check(model: &Model) -> Vec<Finding> {
         global_findings(model, &mut out);
         return out;
     }
+    let registered: Vec<&str> = model
+        .hook_registrations()
+        .iter()
+        .map(|r| r.handler.as_str())
+        .collect();
     let handlers: Vec<(Role, &Function)> = model
         .functions()
         .iter()
-        .filter(|f| !f.decorators.is_empty())
+        .filter(|f| !f.decorators.is_empty() || registered.contains(&f.name.as_str()))
         .filter_map(|f| Some((role_of(model, f)?, f)))
         .collect();
     let mut shutdown_releases: Vec<String> = handlers

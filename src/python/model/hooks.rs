@@ -139,6 +139,33 @@ pub(super) fn hook_registrations(ctx: &FileContext) -> Vec<HookRegistration> {
                     .child_by_field_name("function")
                     .map(|f| ctx.text(f))
                     .unwrap_or("");
+                // `app.on_startup.append(init_db)`, `app.on_cleanup.extend([a, b])`
+                // (aiohttp): a hook list named like a startup or shutdown
+                // keyword.
+                if let Some((list, verb)) = callee
+                    .rsplit_once('.')
+                    .and_then(|(head, verb)| Some((head.rsplit('.').next()?, verb)))
+                {
+                    let hooks = Vocabulary::has(&vocabulary.startup_keywords, list)
+                        || Vocabulary::has(&vocabulary.shutdown_keywords, list);
+                    if hooks && matches!(verb, "append" | "extend" | "insert") {
+                        if let Some(args) = n.child_by_field_name("arguments") {
+                            let mut names = Vec::new();
+                            preorder(args, |a| {
+                                if a.kind() == "identifier" {
+                                    names.push(ctx.text(a).to_string());
+                                }
+                                true
+                            });
+                            for handler in names {
+                                out.push(HookRegistration {
+                                    event: HookEvent::Keyword(list.to_string()),
+                                    handler,
+                                });
+                            }
+                        }
+                    }
+                }
                 if Vocabulary::ends(&vocabulary.event_registrars, callee) {
                     if let Some(args) = n.child_by_field_name("arguments") {
                         let mut c = args.walk();
