@@ -28,7 +28,7 @@ pub fn field_newlines(text: &str) -> Vec<usize> {
 /// `text` with the newlines [`field_newlines`] finds replaced by spaces,
 /// or `None` when there are none.
 pub fn masked(text: &str) -> Option<String> {
-    if !text.contains("f\"") && !text.contains("f'") && !text.contains("F\"") {
+    if !["f\"", "f'", "F\"", "F'"].iter().any(|q| text.contains(q)) {
         return None;
     }
     let at = field_newlines(text);
@@ -270,6 +270,13 @@ mod tests {
         assert!(newlines(&spec).is_empty());
         let brackets = format!("s = f\"{}\"\n", "{f\"".repeat(100_000));
         assert!(newlines(&brackets).is_empty());
+    }
+
+    #[test]
+    fn any_prefix_spelling_is_found() {
+        assert!(masked("s = F'{\n x}'\n").is_some());
+        assert!(masked("s = rf'{\n x}'\n").is_some());
+        assert!(masked("s = b'{\n'\n").is_none());
     }
 
     #[test]

@@ -112,10 +112,16 @@ fn check(cx: &PythonContext) -> Vec<Finding> {
                         format!("Bind it, yield it and release it after the yield: `x = ...`, `yield x`, then `{release}`.")
                     },
                 )
-            } else {
+            } else if f.info.generator != crate::ir::Generator::Plain {
                 (
                     format!("fixture acquires `{var}` ({}) but does not release it after the yield", site.type_name),
                     format!("Release it after the `yield` (in a `finally:` if the setup after it can fail): `{release}`."),
+                )
+            } else {
+                // A fixture that returns: it has no yield to release after.
+                (
+                    format!("fixture acquires `{var}` ({}) and never releases it", site.type_name),
+                    format!("Release it before returning (`{release}`), or make the fixture yield and release it after the `yield`."),
                 )
             };
             out.push(FIXTURE_WITHOUT_TEARDOWN.finding(site.span, message, help));
