@@ -483,7 +483,6 @@ impl<'c, 'a, 't> Lowerer<'c, 'a, 't> {
             }
         }
 
-        // Release methods on a tracked receiver (or a parameter).
         // A release through a sub-object the library documents
         // (`r.connection_pool.disconnect()` on a redis client).
         if let (Some(m), Some(r)) = (method, receiver.filter(|r| r.kind() == "attribute")) {
@@ -506,6 +505,7 @@ impl<'c, 'a, 't> Lowerer<'c, 'a, 't> {
                 }
             }
         }
+        // Release methods on a tracked receiver (or a parameter).
         if let (Some(m), Some(r)) = (method, receiver) {
             let rname = self.text(r);
             if let Some(i) = self.params.iter().position(|p| p == rname) {
