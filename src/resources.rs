@@ -783,6 +783,17 @@ pub struct ResourceTable {
 }
 
 impl ResourceTable {
+    /// Whether a method of this name releases something: a word of the
+    /// vocabulary's `release-methods`, or a release method of some spec.
+    pub fn is_release_method(&self, method: &str) -> bool {
+        Vocabulary::has(&self.vocabulary.release_methods, method)
+            || self.specs.iter().any(|s| {
+                s.release
+                    .iter()
+                    .any(|r| r.method.as_deref() == Some(method))
+            })
+    }
+
     /// The specs that acquire through a call to the qualified name `name`.
     pub fn acquired_by_call<'a>(
         &'a self,

@@ -260,7 +260,6 @@ pub fn global_summaries(ctx: &FileContext) -> Vec<(String, FnSummary)> {
 /// RedisServices._RedisServices__POOL.aclose()`), qualified, with a
 /// mangled class-private name as its class spells it (`__POOL`).
 fn released_imported_names(ctx: &FileContext) -> Vec<String> {
-    let vocabulary = &ctx.resources.vocabulary;
     let mut out = Vec::new();
     crate::python::preorder(ctx.module.tree.root_node(), |n| {
         if n.kind() != "call" {
@@ -272,15 +271,9 @@ fn released_imported_names(ctx: &FileContext) -> Vec<String> {
         else {
             return true;
         };
-        let releases = f.child_by_field_name("attribute").is_some_and(|m| {
-            let m = ctx.text(m);
-            Vocabulary::has(&vocabulary.release_methods, m)
-                || ctx
-                    .resources
-                    .specs
-                    .iter()
-                    .any(|s| s.release.iter().any(|r| r.method.as_deref() == Some(m)))
-        });
+        let releases = f
+            .child_by_field_name("attribute")
+            .is_some_and(|m| ctx.resources.is_release_method(ctx.text(m)));
         let object = f.child_by_field_name("object");
         if let (true, Some(o)) = (releases, object) {
             if let Some(q) = ctx.module.imports.resolve(o, ctx.module.text) {

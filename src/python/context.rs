@@ -464,14 +464,7 @@ impl<'a> FileContext<'a> {
     /// The value of the only assignment to `name` in the function around
     /// `at` (none when it is assigned more than once, or is a parameter).
     fn sole_local_value<'t>(&self, at: Node<'t>, name: &str) -> Option<Node<'t>> {
-        let mut def = at.parent();
-        while let Some(d) = def {
-            if d.kind() == "function_definition" {
-                break;
-            }
-            def = d.parent();
-        }
-        let body = def?.child_by_field_name("body")?;
+        let body = crate::python::enclosing_function_body(at)?;
         let mut found = Vec::new();
         crate::python::preorder(body, |n| {
             if n.kind() == "assignment" {
@@ -827,28 +820,25 @@ pub fn unwrap_value<'t>(mut value: Node<'t>, ctx: &FileContext) -> Node<'t> {
                     return value;
                 };
                 let q = ctx.module.imports.resolve(callee, ctx.module.text);
-                let wrappers = &ctx.resources.vocabulary.value_wrappers;
-                let casts = &ctx.resources.vocabulary.cast_calls;
-                if q.as_deref().is_some_and(|q| Vocabulary::has(casts, q)) {
-                    match value
-                        .child_by_field_name("arguments")
-                        .and_then(|a| a.named_child(1))
-                        .filter(|a| a.kind() != "keyword_argument")
-                    {
-                        Some(second) => value = second,
-                        None => return value,
-                    }
-                } else if q.as_deref().is_some_and(|q| Vocabulary::has(wrappers, q)) {
-                    match value
-                        .child_by_field_name("arguments")
-                        .and_then(|a| a.named_child(0))
-                        .filter(|a| a.kind() != "keyword_argument")
-                    {
-                        Some(first) => value = first,
-                        None => return value,
-                    }
+                let vocabulary = &ctx.resources.vocabulary;
+                let listed =
+                    |words: &[String]| q.as_deref().is_some_and(|q| Vocabulary::has(words, q));
+                // The argument that holds the value: `cast(T, value)`,
+                // `wait_for(value, timeout)`.
+                let held = if listed(&vocabulary.cast_calls) {
+                    1
+                } else if listed(&vocabulary.value_wrappers) {
+                    0
                 } else {
                     return value;
+                };
+                match value
+                    .child_by_field_name("arguments")
+                    .and_then(|a| a.named_child(held))
+                    .filter(|a| a.kind() != "keyword_argument")
+                {
+                    Some(inner) => value = inner,
+                    None => return value,
                 }
             }
             _ => return value,

@@ -446,6 +446,19 @@ pub fn is_statement_container(kind: &str) -> bool {
     )
 }
 
+/// The body of the function around `node` (the nearest enclosing `def`),
+/// if it is in one.
+pub fn enclosing_function_body(node: Node) -> Option<Node> {
+    let mut up = node.parent();
+    while let Some(n) = up {
+        if n.kind() == "function_definition" {
+            return n.child_by_field_name("body");
+        }
+        up = n.parent();
+    }
+    None
+}
+
 /// Visits `root` and its descendants in document order without recursion;
 /// `visit` returns whether to descend into the node's children.
 pub fn preorder<'t>(root: Node<'t>, mut visit: impl FnMut(Node<'t>) -> bool) {

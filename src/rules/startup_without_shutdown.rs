@@ -159,7 +159,6 @@ fn registered_shutdown_functions<'m, 'a>(model: &'m Model<'_, 'a>) -> Vec<&'m Fu
 /// Release calls among `calls` (from byte `after`): the texts of their
 /// receivers (`app.state.mongo` for `app.state.mongo.close()`).
 fn released_targets(model: &Model, calls: &[&Call], after: usize) -> Vec<String> {
-    let vocabulary = model.vocabulary();
     calls
         .iter()
         .filter(|c| c.span.start >= after)
@@ -167,12 +166,7 @@ fn released_targets(model: &Model, calls: &[&Call], after: usize) -> Vec<String>
             let Callee::Method { receiver, method } = &c.target else {
                 return None;
             };
-            let releases = Vocabulary::has(&vocabulary.release_methods, method)
-                || model.resources().specs.iter().any(|s| {
-                    s.release
-                        .iter()
-                        .any(|r| r.method.as_deref() == Some(method.as_str()))
-                });
+            let releases = model.resources().is_release_method(method);
             releases.then(|| squeeze(receiver))
         })
         .collect()

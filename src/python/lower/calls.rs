@@ -291,13 +291,7 @@ impl<'c, 'a, 't> Lowerer<'c, 'a, 't> {
                         self.call_parts(call);
                         let v = self.temp_var();
                         let site = self.site(span(call), spec, "<yielded>");
-                        let touches = self.call_touches(call);
-                        self.emit_touching(
-                            EventKind::Acquire { dst: v, site },
-                            span(call),
-                            true,
-                            touches,
-                        );
+                        self.emit_acquire(v, site, call, true);
                         self.yielded.push(site);
                     } else if self.tracked(value).is_some() {
                         let holds: Vec<SiteId> = self

@@ -181,6 +181,18 @@ impl<'c, 'a, 't> Lowerer<'c, 'a, 't> {
         self.cur = self.new_block();
     }
 
+    /// `dst` gets a fresh resource of `site` from `call`, which uses what
+    /// its receiver and arguments hold.
+    fn emit_acquire(&mut self, dst: VarId, site: SiteId, call: Node<'t>, may_raise: bool) {
+        let touches = self.call_touches(call);
+        self.emit_touching(
+            EventKind::Acquire { dst, site },
+            span(call),
+            may_raise,
+            touches,
+        );
+    }
+
     fn emit(&mut self, kind: EventKind, at: Span, may_raise: bool) {
         self.emit_touching(kind, at, may_raise, Vec::new());
     }
@@ -416,13 +428,7 @@ impl<'c, 'a, 't> Lowerer<'c, 'a, 't> {
                 let site = self.site(span(call), spec, "<returned>");
                 let quiet = self.quiet_call(call, None);
                 // `return s.get(url, stream=True)` uses the session.
-                let touches = self.call_touches(call);
-                self.emit_touching(
-                    EventKind::Acquire { dst: v, site },
-                    span(call),
-                    !quiet,
-                    touches,
-                );
+                self.emit_acquire(v, site, call, !quiet);
                 self.hand_over(v, span(value), true);
                 return;
             }
@@ -434,14 +440,7 @@ impl<'c, 'a, 't> Lowerer<'c, 'a, 't> {
     /// Whether the function around `at` calls a release method on `name`
     /// inside an `if` (or a conditional expression).
     fn released_under_condition(&self, name: &str, at: Node<'t>) -> bool {
-        let mut def = at.parent();
-        while let Some(d) = def {
-            if d.kind() == "function_definition" {
-                break;
-            }
-            def = d.parent();
-        }
-        let Some(body) = def.and_then(|d| d.child_by_field_name("body")) else {
+        let Some(body) = crate::python::enclosing_function_body(at) else {
             return false;
         };
         let releases = &self.ctx.resources.vocabulary.release_methods;
@@ -523,13 +522,7 @@ impl<'c, 'a, 't> Lowerer<'c, 'a, 't> {
         self.call_parts(call);
         let v = self.temp_var();
         let site = self.site(span(call), spec, "<discarded>");
-        let touches = self.call_touches(call);
-        self.emit_touching(
-            EventKind::Acquire { dst: v, site },
-            span(call),
-            true,
-            touches,
-        );
+        self.emit_acquire(v, site, call, true);
         self.emit(EventKind::Clear { dst: v }, span(expr), false);
         true
     }
@@ -1042,14 +1035,7 @@ impl<'c, 'a, 't> Lowerer<'c, 'a, 't> {
         }
         let name_node = def.child_by_field_name("name")?;
         let name = self.text(name_node);
-        let mut scope = def.parent();
-        while let Some(s) = scope {
-            if s.kind() == "function_definition" {
-                break;
-            }
-            scope = s.parent();
-        }
-        let body = scope?.child_by_field_name("body")?;
+        let body = crate::python::enclosing_function_body(def)?;
         let mut only_called = true;
         crate::python::preorder(body, |n| {
             if !only_called {
@@ -1180,15 +1166,9 @@ impl<'c, 'a, 't> Lowerer<'c, 'a, 't> {
                 .filter(|o| o.kind() == "identifier")
                 .map(|o| self.text(o));
             let site = self.site_with_parent(span(call), spec, &name, receiver);
-            let touches = self.call_touches(call);
             // `cursor = conn.cursor()`: a quiet method of its parent.
             let quiet = self.quiet_call(call, None);
-            self.emit_touching(
-                EventKind::Acquire { dst: v, site },
-                span(call),
-                !quiet,
-                touches,
-            );
+            self.emit_acquire(v, site, call, !quiet);
             self.locals.insert(name, spec.type_name.clone());
             if right.kind() == "await" || unwrap_value(right, self.ctx) != right {
                 self.effect(span(right));

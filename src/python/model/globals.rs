@@ -129,84 +129,76 @@ pub(super) fn collect<'a>(ctx: &FileContext<'a>) -> ModuleState<'a> {
 /// Client()`, the values of a literal container (`POOLS = {"a":
 /// Client()}`), a class attribute (`class Services: _pool = Pool(...)`).
 fn import_time_stores<'a>(ctx: &FileContext<'a>, root: Node<'a>, out: &mut Vec<GlobalStore<'a>>) {
+    // The module's own statements, then each top-level class body's.
+    let mut scopes: Vec<(Node<'a>, Option<&str>)> = vec![(root, None)];
+    let mut cursor = root.walk();
+    for stmt in root.named_children(&mut cursor) {
+        if let (Some(name), Some(body)) = (
+            stmt.child_by_field_name("name"),
+            stmt.child_by_field_name("body"),
+        ) {
+            if stmt.kind() == "class_definition" {
+                scopes.push((body, Some(ctx.text(name))));
+            }
+        }
+    }
     let no_types = HashMap::new();
-    let mut push = |name: String, key: String, value: Node<'a>, container: bool, on_class: bool| {
-        let Some((spec, call)) = ctx
-            .acquisition(value, &no_types, &no_types, None)
-            .filter(|(s, _)| s.kind != ResourceKind::Factory)
-        else {
-            return;
-        };
-        out.push(GlobalStore {
-            name,
-            key,
-            spec,
-            call: Span::new(call.start_byte(), call.end_byte()),
-            container,
-            on_class,
-            function: "<module>".to_string(),
-            rebinds_open: false,
-            module_level: true,
-        });
-    };
-    let assignments =
-        |body: Node<'a>,
-         class: Option<&str>,
-         push: &mut dyn FnMut(String, String, Node<'a>, bool, bool)| {
-            let mut cursor = body.walk();
-            for stmt in body.named_children(&mut cursor) {
-                let Some(a) = stmt
-                    .named_child(0)
-                    .filter(|a| stmt.kind() == "expression_statement" && a.kind() == "assignment")
+    for (body, class) in scopes {
+        let mut cursor = body.walk();
+        for stmt in body.named_children(&mut cursor) {
+            let Some(a) = stmt
+                .named_child(0)
+                .filter(|a| stmt.kind() == "expression_statement" && a.kind() == "assignment")
+            else {
+                continue;
+            };
+            let (Some(l), Some(r)) = (
+                a.child_by_field_name("left"),
+                a.child_by_field_name("right"),
+            ) else {
+                continue;
+            };
+            if l.kind() != "identifier" {
+                continue;
+            }
+            let attr = ctx.text(l).to_string();
+            let name = match class {
+                Some(c) => format!("{c}.{attr}"),
+                None => attr.clone(),
+            };
+            // The values a literal container holds, or the value itself.
+            let container = matches!(r.kind(), "dictionary" | "list" | "tuple" | "set");
+            let mut values = Vec::new();
+            let mut c = r.walk();
+            match r.kind() {
+                "dictionary" => values.extend(
+                    r.named_children(&mut c)
+                        .filter(|p| p.kind() == "pair")
+                        .filter_map(|p| p.child_by_field_name("value")),
+                ),
+                _ if container => values.extend(r.named_children(&mut c)),
+                _ => values.push(r),
+            }
+            for value in values {
+                let Some((spec, call)) = ctx
+                    .acquisition(value, &no_types, &no_types, None)
+                    .filter(|(s, _)| s.kind != ResourceKind::Factory)
                 else {
                     continue;
                 };
-                let (Some(l), Some(r)) = (
-                    a.child_by_field_name("left"),
-                    a.child_by_field_name("right"),
-                ) else {
-                    continue;
-                };
-                if l.kind() != "identifier" {
-                    continue;
-                }
-                let attr = ctx.text(l).to_string();
-                let name = match class {
-                    Some(c) => format!("{c}.{attr}"),
-                    None => attr.clone(),
-                };
-                match r.kind() {
-                    "dictionary" => {
-                        let mut c = r.walk();
-                        for pair in r.named_children(&mut c).filter(|p| p.kind() == "pair") {
-                            if let Some(v) = pair.child_by_field_name("value") {
-                                push(name.clone(), attr.clone(), v, true, class.is_some());
-                            }
-                        }
-                    }
-                    "list" | "tuple" | "set" => {
-                        let mut c = r.walk();
-                        for v in r.named_children(&mut c) {
-                            push(name.clone(), attr.clone(), v, true, class.is_some());
-                        }
-                    }
-                    _ => push(name, attr, r, false, class.is_some()),
-                }
+                out.push(GlobalStore {
+                    name: name.clone(),
+                    key: attr.clone(),
+                    spec,
+                    call: Span::new(call.start_byte(), call.end_byte()),
+                    container,
+                    on_class: class.is_some(),
+                    function: "<module>".to_string(),
+                    rebinds_open: false,
+                    module_level: true,
+                });
             }
-        };
-    assignments(root, None, &mut push);
-    let mut cursor = root.walk();
-    for stmt in root.named_children(&mut cursor) {
-        if stmt.kind() != "class_definition" {
-            continue;
         }
-        let (Some(name), Some(body)) = (
-            stmt.child_by_field_name("name"),
-            stmt.child_by_field_name("body"),
-        ) else {
-            continue;
-        };
-        assignments(body, Some(ctx.text(name)), &mut push);
     }
 }
 
@@ -464,14 +456,7 @@ fn own_code<'t>(body: Node<'t>, visit: &mut impl FnMut(Node<'t>)) {
 /// touches counts too.
 fn released_names(ctx: &FileContext, root: Node) -> HashSet<String> {
     let vocabulary = &ctx.resources.vocabulary;
-    let release_method = |m: &str| {
-        Vocabulary::has(&vocabulary.release_methods, m)
-            || ctx
-                .resources
-                .specs
-                .iter()
-                .any(|s| s.release.iter().any(|r| r.method.as_deref() == Some(m)))
-    };
+    let release_method = |m: &str| ctx.resources.is_release_method(m);
     let mut released: HashSet<String> = HashSet::new();
     // target name -> names its value was drawn from
     let mut drawn: Vec<(String, Vec<String>)> = Vec::new();
