@@ -13,7 +13,7 @@ include!(concat!(env!("OUT_DIR"), "/embedded_rules.rs"));
 
 /// What sort of thing a resource is; decides which rules apply (pools and
 /// clients may be long-lived, sessions and connections may not).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum ResourceKind {
     Connection,
@@ -46,7 +46,7 @@ impl ResourceKind {
 }
 
 /// What entering the resource as a context manager does on exit.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum WithSemantics {
     /// `__exit__` releases the resource.
@@ -59,7 +59,7 @@ pub enum WithSemantics {
 /// One way to obtain the resource: a call by qualified name
 /// (`sqlite3.connect`, `rusqlite::Connection::open`) or a method on a value
 /// of a known resource type (`cursor` on `sqlite3.Connection`).
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Acquire {
     pub call: Option<String>,
@@ -95,7 +95,7 @@ pub struct Acquire {
 /// One way to release the resource: a method on it (`conn.close()`), a
 /// method on its owner taking it as argument `arg` (`pool.putconn(conn)`),
 /// or a free call (`DatabaseService.reset_instance()`).
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Release {
     pub method: Option<String>,
@@ -125,7 +125,7 @@ pub struct Release {
 /// When an argument of an acquisition is a resource owned elsewhere, the
 /// value it makes only borrows that resource (see
 /// [`ResourceSpec::borrows_when`]).
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct BorrowRule {
     /// The keyword argument.
@@ -149,7 +149,7 @@ pub struct BorrowRule {
     pub names: Vec<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ResourceSpec {
     /// Qualified type name; `on` fields refer to it.
@@ -213,13 +213,19 @@ pub struct ResourceSpec {
     /// before `cursor = conn.cursor(); try: ...` is not leaked by them.
     #[serde(default)]
     pub quiet_methods: Vec<String>,
+    /// Acquired only in test code (test modules, `conftest.py`): a
+    /// singleton getter (`Service.get_instance()`) is the application's
+    /// shared instance everywhere else, and a test that takes one without
+    /// resetting it leaks it into the next test.
+    #[serde(default)]
+    pub tests_only: bool,
     /// Only in user configuration, where there is no per-file `language`;
     /// defaults to Python there. In `rules/` files it must match the file's.
     #[serde(default)]
     pub language: Option<SpecLanguage>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum SpecLanguage {
     Python,

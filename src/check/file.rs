@@ -12,6 +12,7 @@ use crate::python::context::{
     module_name, Dependencies, FileContext, FnSummary, Summaries, SummaryView,
 };
 use crate::python::model::Model;
+use crate::python::owners::owner_summaries;
 use crate::python::{self, PyModule};
 use crate::rules::{Check, PythonContext, RuleLanguage, RustContext, SYNTAX_ERROR};
 use crate::rust::{self, RustParse};
@@ -180,6 +181,7 @@ pub fn python_pass(
                 .collect();
             let mut found = summarise(&results, &settings.python.vocabulary);
             found.extend(global_summaries(&file));
+            found.extend(owner_summaries(&file));
             // Every reader treats an empty summary as no summary; left
             // in, each would be a name that admits its callers' files.
             found.retain(|(_, s)| !s.is_empty());

@@ -215,6 +215,7 @@ pub fn summarise(
             dependency_generator,
             returns_awaited: info.is_async,
             value_type: None,
+            owner: None,
         };
         if summary != FnSummary::default() {
             out.push((info.qualified_name.clone(), summary));

@@ -42,6 +42,11 @@ pub struct FnSummary {
     /// the application's shutdown).
     #[serde(default)]
     pub released_elsewhere: bool,
+    /// For a project class: the resource its instances are, because each
+    /// owns one that a release method of the class releases (see
+    /// `owners.rs`). Its `type` is the class's key.
+    #[serde(default)]
+    pub owner: Option<Box<ResourceSpec>>,
 }
 
 impl FnSummary {
@@ -55,6 +60,7 @@ impl FnSummary {
             && self.value_type.is_none()
             && self.returns_call_of.is_none()
             && !self.released_elsewhere
+            && self.owner.is_none()
     }
 }
 
@@ -179,7 +185,8 @@ pub struct FileContext<'a> {
     pub module_name: String,
     /// Module-level names bound to a known resource or factory type.
     pub globals: HashMap<String, String>,
-    /// Functions defined at module level (to qualify local calls).
+    /// Functions and classes defined at module level (to qualify local
+    /// calls).
     pub local_functions: Vec<String>,
     /// Names passed as `lifespan=` (FastAPI, Starlette: the vocabulary's
     /// `lifespan-keywords`).
@@ -187,6 +194,9 @@ pub struct FileContext<'a> {
     /// Functions used as request dependencies: `Depends(get_db)` (the
     /// vocabulary's `dependency-markers`).
     pub dependencies: Vec<String>,
+    /// A test module (`test_*.py`, `*_test.py`, `conftest.py`, or under a
+    /// `tests` package): where test-only acquisitions count.
+    pub test_module: bool,
 }
 
 impl<'a> FileContext<'a> {
@@ -205,7 +215,13 @@ impl<'a> FileContext<'a> {
             local_functions: Vec::new(),
             lifespans: Vec::new(),
             dependencies: Vec::new(),
+            test_module: false,
         };
+        ctx.test_module = ctx.module_name.split('.').enumerate().any(|(i, part)| {
+            let last = i + 1 == ctx.module_name.split('.').count();
+            (last && (part.starts_with("test_") || part.ends_with("_test") || part == "conftest"))
+                || (!last && matches!(part, "test" | "tests"))
+        });
         let vocabulary = &resources.vocabulary;
         if Vocabulary::within(&vocabulary.dependency_markers, module.text) {
             super::preorder(module.tree.root_node(), |n| {
@@ -250,7 +266,7 @@ impl<'a> FileContext<'a> {
             } else {
                 stmt
             };
-            if def.kind() == "function_definition" {
+            if matches!(def.kind(), "function_definition" | "class_definition") {
                 if let Some(name) = def.child_by_field_name("name") {
                     ctx.local_functions.push(module.node_text(name).to_string());
                 }
@@ -270,8 +286,15 @@ impl<'a> FileContext<'a> {
         self.module.node_text(node)
     }
 
+    /// The spec of a library type, or of a project class that owns a
+    /// resource (its summary says so).
     pub fn spec(&self, type_name: &str) -> Option<&'a ResourceSpec> {
-        self.resources.specs.iter().find(|s| s.is_type(type_name))
+        self.resources
+            .specs
+            .iter()
+            .find(|s| s.is_type(type_name))
+            .or_else(|| self.summaries.get(type_name)?.owner.as_deref())
+            .filter(|s| !s.tests_only || self.test_module)
     }
 
     /// The qualified name of a callee: imported names, this module's own
@@ -281,6 +304,10 @@ impl<'a> FileContext<'a> {
             return Some(q);
         }
         match callee.kind() {
+            // `cls(...)` in a classmethod constructs the class itself.
+            "identifier" if self.text(callee) == "cls" => {
+                Some(format!("{}.{}", self.module_name, class?))
+            }
             "identifier" => {
                 let name = self.text(callee);
                 self.local_functions

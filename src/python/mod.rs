@@ -8,6 +8,7 @@ pub(crate) mod fstrings;
 pub(crate) mod lower;
 pub(crate) mod model;
 pub(crate) mod names;
+pub(crate) mod owners;
 pub(crate) mod rewrite;
 
 use tree_sitter::{Node, Parser, Tree};

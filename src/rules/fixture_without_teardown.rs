@@ -19,9 +19,12 @@ crate::declare_rule! {
     /// classes deriving directly from `TestCase`-like bases are judged: a
     /// project base class may tear down what its subclasses open.
     ///
-    /// Resources declared in configuration count too, such as a singleton
-    /// getter released by a reset call (`DatabaseService.get_instance()` /
-    /// `reset_instance()`).
+    /// The project's own resource classes count (see LK101), and so does a
+    /// singleton getter, found without configuration: a classmethod that
+    /// caches an instance of a resource-owning class on the class
+    /// (`DatabaseService.get_instance()`), released by `close()` or by the
+    /// classmethod that closes or drops the cache (`reset_instance()`).
+    /// Resources declared in configuration count too.
     ///
     /// ## Why is this bad?
     /// Each test that uses the fixture leaves one more connection open.

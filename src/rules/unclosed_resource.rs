@@ -19,6 +19,17 @@ crate::declare_rule! {
     /// (`Session(bind=op.get_bind())`), a requests response not made with
     /// `stream=True`, a urllib response read to the end.
     ///
+    /// The project's own classes count, with no configuration: a class
+    /// whose instances open a resource into `self` (in `__init__`, or
+    /// lazily) and release it in a release method (`close`, `aclose`,
+    /// `dispose`, `close_conn`, `__exit__`...) is a resource of the same
+    /// kind, in every module that imports it, and so are its subclasses
+    /// and classes that own one of it in turn; `with` over it guards it.
+    /// A class released only by `__del__` is not. A classmethod that
+    /// caches an instance on the class (`get_instance()`) acquires only in
+    /// test modules, where a reset classmethod (`reset_instance()`) or
+    /// `close()` gives it back.
+    ///
     /// ## Why is this bad?
     /// The garbage collector is not a release. An unreferenced connection
     /// may be closed some time later, or never (reference cycles, other

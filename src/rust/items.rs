@@ -127,6 +127,7 @@ pub fn extern_handles(file: &syn::File, vocab: &Vocabulary) -> Vec<ResourceSpec>
         lazy: false,
         inert_when: Vec::new(),
         quiet_methods: Vec::new(),
+        tests_only: false,
         borrows_when: Vec::new(),
         language: None,
     }]

@@ -18,6 +18,14 @@ pub(crate) struct Class<'a> {
     pub name: Option<String>,
     /// The names of the functions defined directly in its body.
     pub methods: Vec<String>,
+    /// Those of `methods` that are `async def`.
+    pub async_methods: Vec<String>,
+    /// Defined at module level (not inside a function or another class):
+    /// other modules can name it.
+    pub top_level: bool,
+    /// It has no `__init__` of its own, or its `__init__` calls a base's
+    /// (`super().__init__(...)`): it makes what its bases make.
+    pub inherits_init: bool,
     /// The text of its base list (`(Base, Mixin)`), when it names any.
     pub bases: Option<String>,
     /// Each base as its imports resolve it (`discord.ext.commands.Cog`),
@@ -45,6 +53,8 @@ pub(crate) struct ClassBody<'a> {
     /// `self.x.m(...)`: the attribute, `m`, and the method whose code
     /// calls it.
     pub calls_in: Vec<(String, String, Option<String>)>,
+    /// `self.m(...)`: `m`, and the method whose code calls it.
+    pub self_calls: Vec<(String, Option<String>)>,
 }
 
 /// `self.attr = <call that acquires spec>`.
@@ -95,6 +105,8 @@ pub(super) fn collect<'a>(ctx: &FileContext<'a>) -> Vec<Class<'a>> {
 
 fn describe<'a>(ctx: &FileContext<'a>, class: Node<'a>) -> Class<'a> {
     let mut methods = Vec::new();
+    let mut async_methods = Vec::new();
+    let mut inherits_init = true;
     if let Some(body) = class.child_by_field_name("body") {
         let mut cursor = body.walk();
         for c in body.named_children(&mut cursor) {
@@ -106,10 +118,22 @@ fn describe<'a>(ctx: &FileContext<'a>, class: Node<'a>) -> Class<'a> {
             if let Some(def) = def.filter(|d| d.kind() == "function_definition") {
                 if let Some(name) = def.child_by_field_name("name") {
                     methods.push(ctx.text(name).to_string());
+                    if def.child(0).is_some_and(|c| c.kind() == "async") {
+                        async_methods.push(ctx.text(name).to_string());
+                    }
+                    if ctx.text(name) == "__init__" {
+                        let text = ctx.text(def);
+                        inherits_init = text.contains("super(") || text.contains(".__init__(");
+                    }
                 }
             }
         }
     }
+    let top_level = class.parent().is_some_and(|p| match p.kind() {
+        "module" => true,
+        "decorated_definition" => p.parent().is_some_and(|g| g.kind() == "module"),
+        _ => false,
+    });
     let superclasses = class
         .child_by_field_name("superclasses")
         .filter(|s| s.named_child_count() > 0);
@@ -134,6 +158,9 @@ fn describe<'a>(ctx: &FileContext<'a>, class: Node<'a>) -> Class<'a> {
             .child_by_field_name("name")
             .map(|n| ctx.text(n).to_string()),
         methods,
+        async_methods,
+        top_level,
+        inherits_init,
         bases,
         base_names,
         node: class,
@@ -212,6 +239,14 @@ fn body_of<'a>(ctx: &FileContext<'a>, class: Node<'a>) -> ClassBody<'a> {
                     return true;
                 };
                 if f.kind() == "attribute" {
+                    if f.child_by_field_name("object")
+                        .is_some_and(|o| o.kind() == "identifier" && ctx.text(o) == "self")
+                    {
+                        if let Some(m) = f.child_by_field_name("attribute") {
+                            out.self_calls
+                                .push((ctx.text(m).to_string(), method_at(n.start_byte())));
+                        }
+                    }
                     if let Some(attribute) = f
                         .child_by_field_name("object")
                         .and_then(|o| self_attribute(ctx, o))
