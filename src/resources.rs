@@ -406,6 +406,25 @@ pub struct Vocabulary {
     /// argument (`"shutdown"`).
     #[serde(default)]
     pub shutdown_events: Vec<String>,
+    /// Endings of decorators and calls that register a function as a
+    /// startup handler, by their name alone: Sanic's
+    /// `@app.before_server_start`, Quart's `@app.before_serving`,
+    /// aiogram's `@dp.startup()` / `dp.startup.register(f)`,
+    /// python-telegram-bot's `.post_init(f)`, Celery's
+    /// `@worker_process_init.connect`. A call registers the names in its
+    /// first argument (one, or a list).
+    #[serde(default)]
+    pub startup_hooks: Vec<String>,
+    /// The same for shutdown handlers (`@app.after_server_stop`,
+    /// `@app.after_serving`, `dp.shutdown.register(f)`,
+    /// `.post_shutdown(f)`, `@worker_process_shutdown.connect`).
+    #[serde(default)]
+    pub shutdown_hooks: Vec<String>,
+    /// The same for generators run as a lifespan: the code before their
+    /// `yield` runs at startup, after it at shutdown (aiohttp's
+    /// `app.cleanup_ctx.append(ctx)`, Quart's `@app.while_serving`).
+    #[serde(default)]
+    pub lifespan_hooks: Vec<String>,
     /// Decorators (as resolved or written) that make a function a test
     /// fixture (`pytest.fixture`). Matched exactly.
     #[serde(default)]
@@ -652,6 +671,9 @@ impl Vocabulary {
             shutdown_keywords,
             startup_events,
             shutdown_events,
+            startup_hooks,
+            shutdown_hooks,
+            lifespan_hooks,
             fixture_decorators,
             test_function_prefixes,
             test_class_prefixes,
@@ -715,6 +737,16 @@ impl Vocabulary {
     /// Whether `text` ends with a word of `list` (for suffix lists).
     pub fn ends(list: &[String], text: &str) -> bool {
         list.iter().any(|w| text.ends_with(w.as_str()))
+    }
+
+    /// Whether `text` is a dotted name that ends in a word of `list`, at a
+    /// `.`: `dp.startup.register` ends in `startup.register`, and
+    /// `app.on_startup` does not end in `startup`.
+    pub fn ends_name(list: &[String], text: &str) -> bool {
+        list.iter().any(|w| {
+            text.strip_suffix(w.as_str())
+                .is_some_and(|head| head.is_empty() || head.ends_with('.'))
+        })
     }
 
     /// Whether a word of `list` occurs anywhere in `text` (for word lists

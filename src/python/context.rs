@@ -248,11 +248,17 @@ impl<'a> FileContext<'a> {
                         Vocabulary::has(&vocabulary.lifespan_keywords, module.node_text(k))
                     })
                 {
-                    if let Some(v) = n
-                        .child_by_field_name("value")
-                        .filter(|v| v.kind() == "identifier")
-                    {
-                        ctx.lifespans.push(module.node_text(v).to_string());
+                    // `lifespan=lifespan`, or Litestar's list of them.
+                    if let Some(v) = n.child_by_field_name("value") {
+                        let mut c = v.walk();
+                        let names: Vec<Node> = match v.kind() {
+                            "identifier" => vec![v],
+                            "list" | "tuple" => v.named_children(&mut c).collect(),
+                            _ => Vec::new(),
+                        };
+                        for name in names.into_iter().filter(|n| n.kind() == "identifier") {
+                            ctx.lifespans.push(module.node_text(name).to_string());
+                        }
                     }
                 }
                 true

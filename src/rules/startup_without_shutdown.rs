@@ -8,7 +8,16 @@ crate::declare_rule! {
     /// `on_shutdown=[...]`, aiohttp's `on_shutdown`/`on_cleanup`) that
     /// releases it, or acquired before the
     /// `yield` of a lifespan context (`FastAPI(lifespan=...)`) and not
-    /// released after it.
+    /// released after it. The same for the other frameworks' hooks, each
+    /// described in `rules/frameworks/`: Sanic listeners
+    /// (`@app.before_server_start`, `@app.listener("after_server_stop")`),
+    /// Quart's `@app.before_serving` / `@app.after_serving` and
+    /// `@app.while_serving` generators, Litestar's `on_startup=`,
+    /// `on_shutdown=` and `lifespan=[...]`, aiogram's `@dp.startup()`,
+    /// `dp.startup.register(f)` and 2.x `on_startup=f`,
+    /// python-telegram-bot's `.post_init(f)` / `.post_shutdown(f)`, Celery's
+    /// `worker_process_init` / `worker_process_shutdown` signals, and
+    /// aiohttp's `app.cleanup_ctx` generators.
     ///
     /// Also a client or pool whose close is a coroutine (aiohttp's
     /// `ClientSession`, `httpx.AsyncClient`, asyncpg pools, `redis.asyncio`)
@@ -77,6 +86,41 @@ enum Role {
 /// function used as `lifespan=` (or named `lifespan`) -> Lifespan.
 fn role_of(model: &Model, function: &Function) -> Option<Role> {
     let vocabulary = model.vocabulary();
+    // Hooks named for their event: `@app.before_server_start`,
+    // `@dp.startup()`, `@app.while_serving`.
+    let hook_role = |callee: &str| {
+        if Vocabulary::ends_name(&vocabulary.startup_hooks, callee) {
+            Some(Role::Startup)
+        } else if Vocabulary::ends_name(&vocabulary.shutdown_hooks, callee) {
+            Some(Role::Shutdown)
+        } else if Vocabulary::ends_name(&vocabulary.lifespan_hooks, callee) {
+            Some(Role::Lifespan)
+        } else {
+            None
+        }
+    };
+    for d in &function.decorators {
+        let named = d
+            .callee
+            .as_deref()
+            .unwrap_or_else(|| d.text.trim_start_matches('@').trim());
+        if let Some(role) = hook_role(named) {
+            return Some(role);
+        }
+    }
+    let name = function.name.as_str();
+    for r in model
+        .hook_registrations()
+        .iter()
+        .filter(|r| r.handler == name)
+    {
+        if let Some(role) = match &r.event {
+            HookEvent::Hook(callee) => hook_role(callee),
+            _ => None,
+        } {
+            return Some(role);
+        }
+    }
     for d in &function.decorators {
         let (Some(callee), Some(arg)) = (&d.callee, &d.first_argument) else {
             continue;
@@ -91,7 +135,6 @@ fn role_of(model: &Model, function: &Function) -> Option<Role> {
             return Some(Role::Shutdown);
         }
     }
-    let name = function.name.as_str();
     // `Starlette(on_startup=[init])`, `app.on_startup.append(init)`.
     let registered_startup = model.hook_registrations().iter().any(|r| {
         r.handler == name
@@ -150,6 +193,7 @@ fn registered_shutdown_functions<'m, 'a>(model: &'m Model<'_, 'a>) -> Vec<&'m Fu
         .filter(|r| match &r.event {
             HookEvent::Argument(event) => Vocabulary::within(&vocabulary.shutdown_events, event),
             HookEvent::Keyword(key) => Vocabulary::has(&vocabulary.shutdown_keywords, key),
+            HookEvent::Hook(callee) => Vocabulary::ends_name(&vocabulary.shutdown_hooks, callee),
         })
         .map(|r| r.handler.as_str())
         .collect();
@@ -203,6 +247,8 @@ fn check(model: &Model) -> Vec<Finding> {
         &vocabulary.lifespan_keywords,
         &vocabulary.event_registrars,
         &vocabulary.startup_keywords,
+        &vocabulary.startup_hooks,
+        &vocabulary.lifespan_hooks,
     ];
     if !hooks.iter().any(|words| model.mentions(words)) {
         let mut out = Vec::new();

@@ -62,6 +62,9 @@ pub(crate) enum HookEvent {
     Argument(String),
     /// By a keyword argument: `on_shutdown` in `Starlette(on_shutdown=[f])`.
     Keyword(String),
+    /// By the registering call, as written: `dp.startup.register` in
+    /// `dp.startup.register(f)` (the vocabulary's `*-hooks`).
+    Hook(String),
 }
 
 pub(super) fn registrations<'a>(ctx: &FileContext<'a>) -> Vec<Registration<'a>> {
@@ -166,6 +169,25 @@ pub(super) fn hook_registrations(ctx: &FileContext) -> Vec<HookRegistration> {
                         }
                     }
                 }
+                let hook = [
+                    &vocabulary.startup_hooks,
+                    &vocabulary.shutdown_hooks,
+                    &vocabulary.lifespan_hooks,
+                ]
+                .iter()
+                .any(|words| Vocabulary::ends_name(words, callee));
+                if let Some(first) = n
+                    .child_by_field_name("arguments")
+                    .and_then(|a| a.named_child(0))
+                    .filter(|_| hook)
+                {
+                    for handler in handler_names(ctx, first) {
+                        out.push(HookRegistration {
+                            event: HookEvent::Hook(callee.to_string()),
+                            handler,
+                        });
+                    }
+                }
                 if Vocabulary::ends(&vocabulary.event_registrars, callee) {
                     if let Some(args) = n.child_by_field_name("arguments") {
                         let mut c = args.walk();
@@ -186,15 +208,13 @@ pub(super) fn hook_registrations(ctx: &FileContext) -> Vec<HookRegistration> {
                     .unwrap_or("");
                 let hooks = Vocabulary::has(&vocabulary.startup_keywords, key)
                     || Vocabulary::has(&vocabulary.shutdown_keywords, key);
+                // `on_startup=[a, b]`, or one handler: aiogram 2's
+                // `start_polling(dp, on_startup=on_startup)`.
                 if let Some(v) = n.child_by_field_name("value").filter(|_| hooks) {
-                    let mut c = v.walk();
-                    for item in v
-                        .named_children(&mut c)
-                        .filter(|i| i.kind() == "identifier")
-                    {
+                    for handler in handler_names(ctx, v) {
                         out.push(HookRegistration {
                             event: HookEvent::Keyword(key.to_string()),
-                            handler: ctx.text(item).to_string(),
+                            handler,
                         });
                     }
                 }
@@ -204,4 +224,20 @@ pub(super) fn hook_registrations(ctx: &FileContext) -> Vec<HookRegistration> {
         true
     });
     out
+}
+
+/// The handlers an argument names: a name, or the names of a list or tuple.
+fn handler_names(ctx: &FileContext, value: Node) -> Vec<String> {
+    if value.kind() == "identifier" {
+        return vec![ctx.text(value).to_string()];
+    }
+    if !matches!(value.kind(), "list" | "tuple") {
+        return Vec::new();
+    }
+    let mut c = value.walk();
+    value
+        .named_children(&mut c)
+        .filter(|i| i.kind() == "identifier")
+        .map(|i| ctx.text(i).to_string())
+        .collect()
 }
