@@ -788,6 +788,109 @@ impl<'a> FileContext<'a> {
         })
     }
 
+    /// The resource type an annotation names: `asyncpg.Pool`, an imported
+    /// `Pool`, a project resource class, also inside `Optional[...]`,
+    /// `Union[..., None]`, `... | None`, `Annotated[..., ...]` and string
+    /// annotations (`"asyncpg.Pool"`, `"Pool | None"`). A union of two
+    /// resource types names neither.
+    pub fn annotated_type(&self, annotation: Node) -> Option<String> {
+        let mut cursor = annotation.walk();
+        match annotation.kind() {
+            "type" | "type_parameter" | "parenthesized_expression" | "union_type" => {
+                let parts: Vec<Node> = annotation.named_children(&mut cursor).collect();
+                self.one_type_of(&parts)
+            }
+            "binary_operator" => {
+                let parts: Vec<Node> = ["left", "right"]
+                    .iter()
+                    .filter_map(|f| annotation.child_by_field_name(f))
+                    .collect();
+                self.one_type_of(&parts)
+            }
+            // `Optional[Pool]` as a type, or as an expression.
+            "generic_type" | "subscript" => {
+                let (generic, parts): (Node, Vec<Node>) = if annotation.kind() == "subscript" {
+                    let value = annotation.child_by_field_name("value")?;
+                    let parts = annotation
+                        .children_by_field_name("subscript", &mut cursor)
+                        .collect();
+                    (value, parts)
+                } else {
+                    let generic = annotation.named_child(0)?;
+                    let params = annotation.named_child(1)?;
+                    let mut c = params.walk();
+                    let parts = params.named_children(&mut c).collect();
+                    (generic, parts)
+                };
+                let name = self.text(generic);
+                match name.rsplit('.').next().unwrap_or(name) {
+                    "Optional" | "Union" => self.one_type_of(&parts),
+                    "Annotated" => parts.first().and_then(|p| self.annotated_type(*p)),
+                    _ => None,
+                }
+            }
+            "identifier" | "attribute" => {
+                let q = self
+                    .module
+                    .imports
+                    .resolve(annotation, self.module.text)
+                    .or_else(|| {
+                        let name = self.text(annotation);
+                        self.local_functions
+                            .iter()
+                            .any(|f| f == name)
+                            .then(|| format!("{}.{name}", self.module_name))
+                    })?;
+                self.spec(&q).map(|s| s.type_name.clone())
+            }
+            "string" => {
+                let text = self.text(annotation);
+                let inner = text
+                    .trim_start_matches(['r', 'R', 'u', 'U'])
+                    .trim_matches(['"', '\'']);
+                self.annotated_text(inner)
+            }
+            _ => None,
+        }
+    }
+
+    /// The one part of a union that is not `None`, as a resource type.
+    fn one_type_of(&self, parts: &[Node]) -> Option<String> {
+        let mut rest = parts.iter().filter(|p| self.text(**p).trim() != "None");
+        let only = rest.next()?;
+        if rest.next().is_some() {
+            return None;
+        }
+        self.annotated_type(*only)
+    }
+
+    /// A string annotation: a dotted name, in `Optional[...]` or with
+    /// `| None`.
+    fn annotated_text(&self, text: &str) -> Option<String> {
+        let squeezed: String = text.split_whitespace().collect();
+        let inner = squeezed
+            .strip_prefix("Optional[")
+            .or_else(|| squeezed.strip_prefix("typing.Optional["))
+            .and_then(|s| s.strip_suffix(']'))
+            .unwrap_or(&squeezed);
+        let mut names = inner.split('|').filter(|p| *p != "None");
+        let name = names.next()?;
+        if names.next().is_some()
+            || !name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.')
+        {
+            return None;
+        }
+        let q = self.module.imports.resolve_text(name).or_else(|| {
+            self.local_functions
+                .iter()
+                .any(|f| f == name)
+                .then(|| format!("{}.{name}", self.module_name))
+        })?;
+        self.spec(&q).map(|s| s.type_name.clone())
+    }
+
     /// The type of a name: a local, `self.attr`, or a module global.
     pub fn type_of_name(
         &self,

@@ -123,6 +123,20 @@ impl ImportMap {
         }
     }
 
+    /// The qualified name of a dotted name written as text (a string
+    /// annotation, `"asyncpg.Pool"`), when its root is imported.
+    pub fn resolve_text(&self, dotted: &str) -> Option<String> {
+        let (root, rest) = match dotted.split_once('.') {
+            Some((root, rest)) => (root, Some(rest)),
+            None => (dotted, None),
+        };
+        let base = self.bindings.get(root)?;
+        Some(match rest {
+            Some(rest) => format!("{base}.{rest}"),
+            None => base.clone(),
+        })
+    }
+
     /// How this file can spell `qualified` (e.g. `contextlib.closing`)
     /// with the imports it already has, if it can.
     pub fn spelling_of(&self, qualified: &str) -> Option<String> {

@@ -154,8 +154,12 @@ fn owned_spec<'a>(model: &Model<'_, 'a>, class: &Class<'a>, key: &str) -> Option
         .filter(|(_, released)| !released.is_empty())
         .collect();
     // The first resource of its own that a release method gives back.
+    // One the caller may pass in instead (`Connection(engine,
+    // connection=given)`) makes the class a borrower on that path: not
+    // inferred, rather than guessed per call.
     let owned = body.acquisitions.iter().find(|a| {
         !a.on_class
+            && !body.given.contains(&a.attribute)
             && a.spec.kind != ResourceKind::Factory
             && releasing
                 .iter()

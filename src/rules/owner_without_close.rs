@@ -170,6 +170,11 @@ fn dropped_by_releaser<'a>(model: &Model<'_, 'a>, class: &Class<'a>, out: &mut V
         let Some(spec) = body.attribute_types.get(attribute) else {
             continue;
         };
+        // Only what the class opened: an attribute typed by an annotation
+        // holds what someone else gave it or opened.
+        if !body.acquisitions.iter().any(|a| a.attribute == *attribute) {
+            continue;
+        }
         if !Vocabulary::has(&vocabulary.releaser_methods, method)
             || spec.kind == ResourceKind::Factory
         {
@@ -185,8 +190,14 @@ fn dropped_by_releaser<'a>(model: &Model<'_, 'a>, class: &Class<'a>, out: &mut V
                         .iter()
                         .any(|r| r.method.as_deref() == Some(m.as_str())))
         }) || body.uses.iter().any(|u| {
+            // `closing(self.x)`, or given back to its owner:
+            // `await self._pool.release(self._connection)`.
             matches!(u, AttributeUse::PassedTo { attribute: a, callee }
-                if a == attribute && Vocabulary::ends(&vocabulary.releasing_wrappers, callee))
+            if a == attribute && (Vocabulary::ends(&vocabulary.releasing_wrappers, callee)
+                || callee.rsplit('.').next().is_some_and(|m| {
+                    Vocabulary::has(&vocabulary.owner_release_methods, m)
+                        || Vocabulary::has(&vocabulary.release_methods, m)
+                })))
         });
         if released {
             continue;

@@ -30,6 +30,13 @@ crate::declare_rule! {
     /// test modules, where a reset classmethod (`reset_instance()`) or
     /// `close()` gives it back.
     ///
+    /// Types come from annotations too, so that methods on a value someone
+    /// else gave acquire: a typed parameter (`pool: asyncpg.Pool`), an
+    /// attribute set from one (`self._pool = pool`) or declared
+    /// (`pool: Pool` in the class body, `self.pool: Pool | None = None`),
+    /// an annotated local (`pool: asyncpg.Pool = request.app["pool"]`),
+    /// through `Optional[...]`, `... | None` and string annotations.
+    ///
     /// ## Why is this bad?
     /// The garbage collector is not a release. An unreferenced connection
     /// may be closed some time later, or never (reference cycles, other

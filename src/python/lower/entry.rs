@@ -206,21 +206,20 @@ fn param_names(ctx: &FileContext, params: Option<Node>) -> (Vec<String>, HashMap
         };
         let Some(name) = name else { continue };
         let name = ctx.text(name).to_string();
-        if let Some(t) = ty.and_then(|t| t.named_child(0)) {
-            if let Some(q) = ctx.module.imports.resolve(t, ctx.module.text) {
-                if let Some(spec) = ctx.spec(&q) {
-                    types.insert(name.clone(), spec.type_name.clone());
-                }
-            }
+        if let Some(t) = ty.and_then(|t| ctx.annotated_type(t)) {
+            types.insert(name.clone(), t);
         }
         names.push(name);
     }
     (names, types)
 }
 
-/// The types of `self.x` attributes assigned anywhere in a class body.
+/// The types of `self.x` attributes assigned anywhere in a class body:
+/// an acquisition assigned to it, or else what annotations say (see
+/// [`declared_attributes`]).
 pub(crate) fn class_attributes(ctx: &FileContext, class: Node) -> HashMap<String, String> {
     let mut attrs = HashMap::new();
+    let declared = declared_attributes(ctx, class);
     crate::python::preorder(class, |n| {
         if n.kind() == "assignment" {
             if let (Some(l), Some(r)) = (
@@ -241,7 +240,75 @@ pub(crate) fn class_attributes(ctx: &FileContext, class: Node) -> HashMap<String
         }
         true
     });
+    for (attribute, type_name) in declared {
+        attrs.entry(attribute).or_insert(type_name);
+    }
     attrs
+}
+
+/// Attribute types that annotations give: a class-level declaration
+/// (`pool: asyncpg.Pool`), an annotated assignment (`self.pool: Pool =
+/// ...`), or a typed parameter of the method stored as it is
+/// (`def __init__(self, pool: asyncpg.Pool): self._pool = pool`).
+fn declared_attributes(ctx: &FileContext, class: Node) -> HashMap<String, String> {
+    let mut out = HashMap::new();
+    let Some(body) = class.child_by_field_name("body") else {
+        return out;
+    };
+    let mut cursor = body.walk();
+    for stmt in body.named_children(&mut cursor) {
+        let def = match stmt.kind() {
+            "decorated_definition" => stmt.child_by_field_name("definition"),
+            "expression_statement" => {
+                if let Some(a) = stmt.named_child(0).filter(|a| a.kind() == "assignment") {
+                    if let (Some(l), Some(t)) =
+                        (a.child_by_field_name("left"), a.child_by_field_name("type"))
+                    {
+                        if let Some(type_name) = (l.kind() == "identifier")
+                            .then(|| ctx.annotated_type(t))
+                            .flatten()
+                        {
+                            out.insert(ctx.text(l).to_string(), type_name);
+                        }
+                    }
+                }
+                None
+            }
+            _ => Some(stmt),
+        };
+        let Some(def) = def.filter(|d| d.kind() == "function_definition") else {
+            continue;
+        };
+        let (_, params) = param_names(ctx, def.child_by_field_name("parameters"));
+        crate::python::preorder(def, |n| {
+            if n.kind() != "assignment" {
+                return !matches!(n.kind(), "class_definition") || n == def;
+            }
+            let Some(l) = n.child_by_field_name("left") else {
+                return true;
+            };
+            let attribute = (l.kind() == "attribute"
+                && l.child_by_field_name("object")
+                    .is_some_and(|o| ctx.text(o) == "self"))
+            .then(|| l.child_by_field_name("attribute"))
+            .flatten();
+            let Some(attribute) = attribute else {
+                return true;
+            };
+            let annotated = n
+                .child_by_field_name("type")
+                .and_then(|t| ctx.annotated_type(t));
+            let from_param = n
+                .child_by_field_name("right")
+                .filter(|r| r.kind() == "identifier")
+                .and_then(|r| params.get(ctx.text(r)).cloned());
+            if let Some(type_name) = annotated.or(from_param) {
+                out.insert(ctx.text(attribute).to_string(), type_name);
+            }
+            true
+        });
+    }
+    out
 }
 
 /// Lowers every function and method of the file.

@@ -1066,6 +1066,7 @@ impl<'c, 'a, 't> Lowerer<'c, 'a, 't> {
             if let Some(l) = node.child_by_field_name("left") {
                 self.expr(l);
             }
+            self.annotate_local(node);
             return;
         };
         if right.kind() == "assignment" {
@@ -1077,6 +1078,29 @@ impl<'c, 'a, 't> Lowerer<'c, 'a, 't> {
             return;
         }
         self.assign_from(left, right);
+        self.annotate_local(node);
+    }
+
+    /// `pool: asyncpg.Pool = request.app["pool"]`: the annotation types a
+    /// name whose value says nothing (a borrowed pool, a client from
+    /// state), so that methods on it acquire.
+    fn annotate_local(&mut self, node: Node<'t>) {
+        let (Some(left), Some(annotation)) = (
+            node.child_by_field_name("left"),
+            node.child_by_field_name("type"),
+        ) else {
+            return;
+        };
+        if left.kind() != "identifier" {
+            return;
+        }
+        let name = self.text(left);
+        if self.locals.contains_key(name) {
+            return;
+        }
+        if let Some(t) = self.ctx.annotated_type(annotation) {
+            self.locals.insert(name.to_string(), t);
+        }
     }
 
     fn assign_from(&mut self, left: Node<'t>, right: Node<'t>) {

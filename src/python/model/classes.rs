@@ -55,6 +55,9 @@ pub(crate) struct ClassBody<'a> {
     pub calls_in: Vec<(String, String, Option<String>)>,
     /// `self.m(...)`: `m`, and the method whose code calls it.
     pub self_calls: Vec<(String, Option<String>)>,
+    /// Attributes assigned a parameter of the method as it is
+    /// (`self.conn = connection`): given by the caller, on some path.
+    pub given: Vec<String>,
 }
 
 /// `self.attr = <call that acquires spec>`.
@@ -187,9 +190,10 @@ fn body_of<'a>(ctx: &FileContext<'a>, class: Node<'a>) -> ClassBody<'a> {
     let method_at = |at: usize| {
         methods
             .iter()
-            .find(|(_, start, end)| *start <= at && at < *end)
-            .map(|(name, _, _)| name.clone())
+            .find(|(_, start, end, _)| *start <= at && at < *end)
+            .map(|(name, _, _, _)| name.clone())
     };
+    let mut aliases: Vec<(String, String, Option<String>)> = Vec::new();
     preorder(class, |n| {
         match n.kind() {
             "assignment" => {
@@ -199,9 +203,30 @@ fn body_of<'a>(ctx: &FileContext<'a>, class: Node<'a>) -> ClassBody<'a> {
                 ) else {
                     return true;
                 };
+                // `conn = self.conn`: calls on `conn` in this method are
+                // calls on the attribute.
+                if l.kind() == "identifier" {
+                    if let Some(attribute) = self_attribute(ctx, r) {
+                        aliases.push((
+                            ctx.text(l).to_string(),
+                            attribute,
+                            method_at(n.start_byte()),
+                        ));
+                    }
+                    return true;
+                }
                 let Some(attribute) = self_attribute(ctx, l) else {
                     return true;
                 };
+                if r.kind() == "identifier" {
+                    let at = n.start_byte();
+                    let given = methods.iter().any(|(_, start, end, params)| {
+                        *start <= at && at < *end && params.iter().any(|p| p == ctx.text(r))
+                    });
+                    if given {
+                        out.given.push(attribute.clone());
+                    }
+                }
                 let on_class = l
                     .child_by_field_name("object")
                     .is_some_and(|o| ctx.text(o) == "cls");
@@ -222,8 +247,8 @@ fn body_of<'a>(ctx: &FileContext<'a>, class: Node<'a>) -> ClassBody<'a> {
                     let at = n.start_byte();
                     let method = methods
                         .iter()
-                        .find(|(_, start, end)| *start <= at && at < *end)
-                        .map(|(name, _, _)| name.clone());
+                        .find(|(_, start, end, _)| *start <= at && at < *end)
+                        .map(|(name, _, _, _)| name.clone());
                     out.acquisitions.push(SelfAcquisition {
                         attribute,
                         spec,
@@ -239,6 +264,25 @@ fn body_of<'a>(ctx: &FileContext<'a>, class: Node<'a>) -> ClassBody<'a> {
                     return true;
                 };
                 if f.kind() == "attribute" {
+                    let here = method_at(n.start_byte());
+                    let aliased = f
+                        .child_by_field_name("object")
+                        .filter(|o| o.kind() == "identifier")
+                        .and_then(|o| {
+                            aliases
+                                .iter()
+                                .rev()
+                                .find(|(local, _, m)| local == ctx.text(o) && *m == here)
+                        });
+                    if let (Some((_, attribute, _)), Some(m)) =
+                        (aliased, f.child_by_field_name("attribute"))
+                    {
+                        out.calls_in.push((
+                            attribute.clone(),
+                            ctx.text(m).to_string(),
+                            here.clone(),
+                        ));
+                    }
                     if f.child_by_field_name("object")
                         .is_some_and(|o| o.kind() == "identifier" && ctx.text(o) == "self")
                     {
@@ -290,8 +334,9 @@ fn body_of<'a>(ctx: &FileContext<'a>, class: Node<'a>) -> ClassBody<'a> {
     out
 }
 
-/// The methods defined directly in a class body, with their byte ranges.
-fn method_spans(ctx: &FileContext, class: Node) -> Vec<(String, usize, usize)> {
+/// The methods defined directly in a class body, with their byte ranges
+/// and parameter names.
+fn method_spans(ctx: &FileContext, class: Node) -> Vec<(String, usize, usize, Vec<String>)> {
     let mut out = Vec::new();
     let Some(body) = class.child_by_field_name("body") else {
         return out;
@@ -304,7 +349,26 @@ fn method_spans(ctx: &FileContext, class: Node) -> Vec<(String, usize, usize)> {
         };
         if let Some(def) = def.filter(|d| d.kind() == "function_definition") {
             if let Some(name) = def.child_by_field_name("name") {
-                out.push((ctx.text(name).to_string(), c.start_byte(), c.end_byte()));
+                let mut params = Vec::new();
+                if let Some(list) = def.child_by_field_name("parameters") {
+                    let mut c = list.walk();
+                    for p in list.named_children(&mut c) {
+                        let name = match p.kind() {
+                            "identifier" => Some(p),
+                            "typed_parameter" => p.named_child(0),
+                            _ => p.child_by_field_name("name"),
+                        };
+                        if let Some(n) = name.filter(|n| n.kind() == "identifier") {
+                            params.push(ctx.text(n).to_string());
+                        }
+                    }
+                }
+                out.push((
+                    ctx.text(name).to_string(),
+                    c.start_byte(),
+                    c.end_byte(),
+                    params,
+                ));
             }
         }
     }
