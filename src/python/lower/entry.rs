@@ -436,6 +436,7 @@ fn lower_function(
         statement_call: None,
         local_helpers: HashMap::new(),
         scoped_names: Vec::new(),
+        guarded_names: Vec::new(),
         tuple_returns: Vec::new(),
         yields_scoped: false,
     };

@@ -96,6 +96,10 @@ struct Lowerer<'c, 'a, 't> {
     tuple_returns: Vec<Vec<Option<String>>>,
     /// Names bound by `with <acquisition> as name`.
     scoped_names: Vec<String>,
+    /// Tracked names entered by `with name:` that closes them: what is
+    /// opened on them inside (`channel = connection.channel()`) closes
+    /// with them.
+    guarded_names: Vec<String>,
     /// A loan generator yields a name its `with` scopes.
     yields_scoped: bool,
     /// The call that is a whole expression statement (its result, a
@@ -932,7 +936,10 @@ impl<'c, 'a, 't> Lowerer<'c, 'a, 't> {
             });
             match semantics {
                 Some(Some(WithSemantics::Transaction)) => {}
-                _ => self.emit(EventKind::Guard { var: v }, span(inner), false),
+                _ => {
+                    self.emit(EventKind::Guard { var: v }, span(inner), false);
+                    self.guarded_names.push(name.to_string());
+                }
             }
             return;
         }
@@ -1193,6 +1200,9 @@ impl<'c, 'a, 't> Lowerer<'c, 'a, 't> {
             // `cursor = conn.cursor()`: a quiet method of its parent.
             let quiet = self.quiet_call(call, None);
             self.emit_acquire(v, site, call, !quiet);
+            if receiver.is_some_and(|r| self.guarded_names.iter().any(|g| g == r)) {
+                self.emit(EventKind::Guard { var: v }, span(call), false);
+            }
             self.locals.insert(name, spec.type_name.clone());
             if right.kind() == "await" || unwrap_value(right, self.ctx) != right {
                 self.effect(span(right));
