@@ -213,6 +213,15 @@ pub struct ResourceSpec {
     /// before `cursor = conn.cursor(); try: ...` is not leaked by them.
     #[serde(default)]
     pub quiet_methods: Vec<String>,
+    /// Attributes of the resource that the library documents as its
+    /// sub-objects, through which calls use the resource itself: `"*"`
+    /// for any attribute at any depth (pymongo: `client.shop` is a
+    /// database, `client.shop.orders` a collection, so
+    /// `client.admin.command(...)` talks to the server), or names
+    /// (`indices` for `es.indices.create(...)`). Other attribute chains
+    /// (`conn.encoders.pop(k)`) do not use it.
+    #[serde(default)]
+    pub derived: Vec<String>,
     /// Acquired only in test code (test modules, `conftest.py`): a
     /// singleton getter (`Service.get_instance()`) is the application's
     /// shared instance everywhere else, and a test that takes one without

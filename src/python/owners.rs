@@ -226,6 +226,7 @@ fn owned_spec<'a>(model: &Model<'_, 'a>, class: &Class<'a>, key: &str) -> Option
         borrows_when: Vec::new(),
         quiet_methods: Vec::new(),
         tests_only: false,
+        derived: Vec::new(),
         language: None,
     })
 }

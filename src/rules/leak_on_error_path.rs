@@ -10,7 +10,11 @@ crate::declare_rule! {
     /// can raise: a DB-API `cursor()` on a fresh connection, closing a
     /// cursor, `setattr`, attribute stores and the library methods listed
     /// as `quiet_methods` cannot, and a call that does not use the resource
-    /// before it was ever used is not blamed on it.
+    /// before it was ever used is not blamed on it. A call through the
+    /// sub-objects a library documents (the TOML's `derived`: pymongo's
+    /// `client.admin.command(...)` and `client.shop.orders.find_one()`,
+    /// Elasticsearch's `es.indices.create(...)`) uses the client; other
+    /// attribute chains (`conn.encoders.pop(k)`) do not.
     ///
     /// ## Why is this bad?
     /// Error paths are where leaks accumulate: every timeout, every failed

@@ -128,6 +128,7 @@ pub fn extern_handles(file: &syn::File, vocab: &Vocabulary) -> Vec<ResourceSpec>
         inert_when: Vec::new(),
         quiet_methods: Vec::new(),
         tests_only: false,
+        derived: Vec::new(),
         borrows_when: Vec::new(),
         language: None,
     }]

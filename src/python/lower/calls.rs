@@ -32,21 +32,42 @@ impl<'c, 'a, 't> Lowerer<'c, 'a, 't> {
             }
         }
         // The receiver: `conn.execute()`, or through calls made on it,
-        // `conn.cursor().execute()`. Not through attributes: in
-        // `conn.encoders.pop(k)` the connection itself is not used.
+        // `conn.cursor().execute()`. Through attributes and subscripts
+        // only where the spec says they are sub-objects (`derived`:
+        // `client.shop.orders.find_one()`); in `conn.encoders.pop(k)` the
+        // connection itself is not used.
         let mut receiver = call
             .child_by_field_name("function")
             .filter(|f| f.kind() == "attribute")
             .and_then(|f| f.child_by_field_name("object"));
+        let mut through: Vec<&str> = Vec::new();
         while let Some(r) = receiver {
-            if r.kind() == "call" {
-                receiver = r
-                    .child_by_field_name("function")
-                    .filter(|f| f.kind() == "attribute")
-                    .and_then(|f| f.child_by_field_name("object"));
-            } else {
-                out.extend(self.tracked(r));
-                break;
+            match r.kind() {
+                "call" => {
+                    receiver = r
+                        .child_by_field_name("function")
+                        .filter(|f| f.kind() == "attribute")
+                        .and_then(|f| f.child_by_field_name("object"));
+                }
+                "attribute" => {
+                    through.extend(r.child_by_field_name("attribute").map(|a| self.text(a)));
+                    receiver = r.child_by_field_name("object");
+                }
+                "subscript" => {
+                    through.push("[]");
+                    receiver = r.child_by_field_name("value");
+                }
+                _ => {
+                    let derived_ok = through.is_empty()
+                        || self.spec_of_var(self.text(r)).is_some_and(|s| {
+                            s.derived.iter().any(|d| d == "*")
+                                || (through.len() == 1 && s.derived.iter().any(|d| d == through[0]))
+                        });
+                    if derived_ok {
+                        out.extend(self.tracked(r));
+                    }
+                    break;
+                }
             }
         }
         if let Some(args) = call.child_by_field_name("arguments") {
