@@ -447,6 +447,23 @@ pub fn is_statement_container(kind: &str) -> bool {
     )
 }
 
+/// Whether a `return name` statement of `block`'s own function (nested
+/// functions, classes and lambdas aside) returns the plain name `name`.
+pub fn returns_name(block: Node, text: &str, name: &str) -> bool {
+    let mut found = false;
+    preorder(block, |n| match n.kind() {
+        "function_definition" | "class_definition" | "lambda" => false,
+        "return_statement" => {
+            found |= n
+                .named_child(0)
+                .is_some_and(|v| v.kind() == "identifier" && &text[v.byte_range()] == name);
+            false
+        }
+        _ => !found,
+    });
+    found
+}
+
 /// The body of the function around `node` (the nearest enclosing `def`),
 /// if it is in one.
 pub fn enclosing_function_body(node: Node) -> Option<Node> {

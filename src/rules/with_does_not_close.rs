@@ -3,7 +3,12 @@ crate::declare_rule! {
     /// Finds `with` statements whose context manager is a fresh database
     /// connection from a library whose connection `__exit__` ends the
     /// transaction but does **not** close the connection: `sqlite3` and
-    /// `psycopg2` (and any resource declared with `with = "transaction"`).
+    /// `psycopg2` (and any resource declared with `with = "transaction"`),
+    /// also when a project factory returns one (`with get_conn() as
+    /// conn:`). A block that returns the connection (`with
+    /// sqlite3.connect(p) as db: ...; return db`) hands it to the caller
+    /// open, which is the caller's to close: not reported here, and the
+    /// function's callers acquire it.
     ///
     /// ## Why is this bad?
     /// `with sqlite3.connect(path) as conn:` reads like it scopes the
@@ -103,7 +108,7 @@ fn check(model: &Model, crlf: bool) -> Vec<Finding> {
 fn closed_after(item: &WithItem) -> bool {
     item.alias
         .as_ref()
-        .is_some_and(|alias| alias.methods_after.iter().any(|m| m == "close"))
+        .is_some_and(|alias| alias.returned || alias.methods_after.iter().any(|m| m == "close"))
 }
 
 /// Wraps the call in `closing(...)`, re-enters the alias to keep the

@@ -498,6 +498,13 @@ impl<'c, 'a, 't> Lowerer<'c, 'a, 't> {
             }
         }
 
+        // A stored bound release: `close = conn.close` ... `close()`.
+        if callee.kind() == "identifier" {
+            if let Some(&v) = self.bound_releases.get(self.text(callee)) {
+                self.emit(EventKind::Release { var: v }, at, true);
+                return;
+            }
+        }
         // A release through a sub-object the library documents
         // (`r.connection_pool.disconnect()` on a redis client).
         if let (Some(m), Some(r)) = (method, receiver.filter(|r| r.kind() == "attribute")) {

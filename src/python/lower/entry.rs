@@ -437,6 +437,7 @@ fn lower_function(
         local_helpers: HashMap::new(),
         scoped_names: Vec::new(),
         guarded_names: Vec::new(),
+        bound_releases: HashMap::new(),
         tuple_returns: Vec::new(),
         yields_scoped: false,
     };

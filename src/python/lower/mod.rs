@@ -96,6 +96,9 @@ struct Lowerer<'c, 'a, 't> {
     tuple_returns: Vec<Vec<Option<String>>>,
     /// Names bound by `with <acquisition> as name`.
     scoped_names: Vec<String>,
+    /// Names bound to a tracked resource's release method (`close =
+    /// conn.close`): calling one releases it.
+    bound_releases: HashMap<String, VarId>,
     /// Tracked names entered by `with name:` that closes them: what is
     /// opened on them inside (`channel = connection.channel()`) closes
     /// with them.
@@ -899,6 +902,20 @@ impl<'c, 'a, 't> Lowerer<'c, 'a, 't> {
             } else {
                 (value, None)
             };
+            // `with sqlite3.connect(p) as db: ...; return db`: a `with`
+            // that only ends a transaction hands the connection to the
+            // caller, like `db = sqlite3.connect(p)` would.
+            if let (Some(a), Some(body)) = (
+                alias.filter(|a| a.kind() == "identifier"),
+                node.child_by_field_name("body"),
+            ) {
+                if self.transaction_only(expr, is_async)
+                    && crate::python::returns_name(body, self.ctx.module.text, self.text(a))
+                {
+                    self.assign_name(a, expr);
+                    continue;
+                }
+            }
             self.with_item(expr, alias, is_async);
             if let Some(alias) = alias {
                 self.clear_targets(alias);
@@ -907,6 +924,22 @@ impl<'c, 'a, 't> Lowerer<'c, 'a, 't> {
         if let Some(body) = node.child_by_field_name("body") {
             self.block(body);
         }
+    }
+
+    /// Whether `with expr` acquires a resource whose `with` (or `async
+    /// with`) only ends a transaction (sqlite3, psycopg2 connections).
+    fn transaction_only(&self, expr: Node<'t>, is_async: bool) -> bool {
+        let inner = unwrap_value(expr, self.ctx);
+        self.ctx
+            .acquisition_any(inner, &self.locals, self.attrs, self.class.as_deref())
+            .is_some_and(|(spec, _, _)| {
+                let semantics = if is_async {
+                    spec.async_with
+                } else {
+                    spec.with_semantics
+                };
+                semantics == Some(WithSemantics::Transaction)
+            })
     }
 
     fn with_item(&mut self, expr: Node<'t>, alias: Option<Node<'t>>, is_async: bool) {
@@ -1221,6 +1254,32 @@ impl<'c, 'a, 't> Lowerer<'c, 'a, 't> {
                 self.locals.insert(name, t);
             }
             return;
+        }
+        // `close = conn.close`: not another name for the connection, but
+        // the way to release it.
+        if plain.kind() == "attribute" {
+            if let (Some(object), Some(method)) = (
+                plain.child_by_field_name("object"),
+                plain.child_by_field_name("attribute"),
+            ) {
+                let method = self.text(method);
+                if let Some(src) = self.tracked(object) {
+                    let releases =
+                        Vocabulary::has(&self.ctx.resources.vocabulary.release_methods, method)
+                            || self.spec_of_var(self.text(object)).is_some_and(|s| {
+                                s.release.iter().any(|r| {
+                                    r.method.as_deref() == Some(method)
+                                        && r.on.is_none()
+                                        && !r.is_async
+                                })
+                            });
+                    if releases {
+                        self.clear_name(&name, left);
+                        self.bound_releases.insert(name, src);
+                        return;
+                    }
+                }
+            }
         }
         // `db = client[name]`, `db = client.mydb`: the derived object keeps
         // the resource reachable (a Mongo database holds its client), so it

@@ -35,6 +35,9 @@ pub(crate) struct Alias {
     /// Methods called on the name in the statements after the `with`, in
     /// the same block (anywhere inside them).
     pub methods_after: Vec<String>,
+    /// The block returns the name (`return db`): the connection goes to
+    /// the caller, whose it is to close.
+    pub returned: bool,
 }
 
 pub(super) fn collect<'a>(ctx: &FileContext<'a>) -> Vec<WithItem<'a>> {
@@ -79,10 +82,10 @@ fn items<'a>(ctx: &FileContext<'a>, with: Node, out: &mut Vec<WithItem<'a>>) {
         let Some(function) = call.child_by_field_name("function") else {
             continue;
         };
-        let Some(qualified) = ctx.module.imports.resolve(function, ctx.module.text) else {
+        let Some(qualified) = ctx.qualify(function, None) else {
             continue;
         };
-        let acquires: Vec<&'a ResourceSpec> = ctx
+        let mut acquires: Vec<&'a ResourceSpec> = ctx
             .resources
             .specs
             .iter()
@@ -92,6 +95,16 @@ fn items<'a>(ctx: &FileContext<'a>, with: Node, out: &mut Vec<WithItem<'a>>) {
                     .any(|a| a.call.as_deref() == Some(qualified.as_str()))
             })
             .collect();
+        // A project factory that returns one (`with get_conn() as conn:`).
+        if acquires.is_empty() {
+            let returned = ctx
+                .summaries
+                .get(&qualified)
+                .filter(|s| !s.returns_mixed && !s.returns_awaited)
+                .and_then(|s| s.returns.as_deref())
+                .and_then(|t| ctx.spec(t));
+            acquires.extend(returned);
+        }
         if acquires.is_empty() {
             continue;
         }
@@ -101,10 +114,14 @@ fn items<'a>(ctx: &FileContext<'a>, with: Node, out: &mut Vec<WithItem<'a>>) {
             .map(|target| {
                 let name = ctx.text(target).to_string();
                 let methods_after = methods_after(ctx, with, &name);
+                let returned = with
+                    .child_by_field_name("body")
+                    .is_some_and(|b| crate::python::returns_name(b, ctx.module.text, &name));
                 Alias {
                     span: Span::new(target.start_byte(), target.end_byte()),
                     name,
                     methods_after,
+                    returned,
                 }
             });
         out.push(WithItem {
