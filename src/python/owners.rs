@@ -17,7 +17,7 @@
 //! not a resource to its callers; neither is a test class.
 
 use crate::python::context::{FileContext, FnSummary};
-use crate::python::model::{Class, Model};
+use crate::python::model::{Class, ClassBody, Model};
 use crate::resources::{Acquire, Release, ResourceKind, ResourceSpec, Vocabulary, WithSemantics};
 
 /// Methods that run for the test framework, not for the class's users.
@@ -179,7 +179,7 @@ fn owned_spec<'a>(model: &Model<'_, 'a>, class: &Class<'a>, key: &str) -> Option
             call: None,
             on: None,
             arg: None,
-            is_async: class.async_methods.contains(m),
+            is_async: class.async_methods.contains(m) || returns_a_coroutine(body, m),
             any_path: false,
             through: None,
             without_args: false,
@@ -228,6 +228,20 @@ fn owned_spec<'a>(model: &Model<'_, 'a>, class: &Class<'a>, key: &str) -> Option
         tests_only: false,
         derived: Vec::new(),
         language: None,
+    })
+}
+
+/// `def close(self): return self.session.close()` on an
+/// `aiohttp.ClientSession`: the method hands back the coroutine that
+/// closes, so calling it without `await` closes nothing.
+fn returns_a_coroutine(body: &ClassBody, method: &str) -> bool {
+    body.returned_calls.iter().any(|(attribute, called, m)| {
+        m.as_deref() == Some(method)
+            && body.attribute_types.get(attribute).is_some_and(|spec| {
+                spec.release
+                    .iter()
+                    .any(|r| r.is_async && r.method.as_deref() == Some(called.as_str()))
+            })
     })
 }
 

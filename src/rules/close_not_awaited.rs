@@ -3,7 +3,10 @@ crate::declare_rule! {
     /// Finds a call to an asynchronous release (`aiohttp.ClientSession.close`,
     /// asyncpg's `Connection.close` and `Pool.close`, redis.asyncio's
     /// `aclose`, `AsyncEngine.dispose`, `AsyncSession.close`...) whose
-    /// coroutine is never awaited.
+    /// coroutine is never awaited; also the release method of a project
+    /// class that is a coroutine function, or that returns the coroutine
+    /// of the close it wraps (`def close(self): return
+    /// self.session.close()`).
     ///
     /// ## Why is this bad?
     /// Calling a coroutine function only creates the coroutine; nothing

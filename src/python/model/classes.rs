@@ -55,6 +55,10 @@ pub(crate) struct ClassBody<'a> {
     pub calls_in: Vec<(String, String, Option<String>)>,
     /// `self.m(...)`: `m`, and the method whose code calls it.
     pub self_calls: Vec<(String, Option<String>)>,
+    /// `return self.x.m(...)`: the attribute, `m`, and the method whose
+    /// code returns it (a `close()` that hands back `session.close()`'s
+    /// coroutine).
+    pub returned_calls: Vec<(String, String, Option<String>)>,
     /// Attributes assigned a parameter of the method as it is
     /// (`self.conn = connection`): given by the caller, on some path.
     pub given: Vec<String>,
@@ -196,6 +200,25 @@ fn body_of<'a>(ctx: &FileContext<'a>, class: Node<'a>) -> ClassBody<'a> {
     let mut aliases: Vec<(String, String, Option<String>)> = Vec::new();
     preorder(class, |n| {
         match n.kind() {
+            "return_statement" => {
+                let call = n.named_child(0).filter(|c| c.kind() == "call");
+                let callee = call
+                    .and_then(|c| c.child_by_field_name("function"))
+                    .filter(|f| f.kind() == "attribute");
+                if let Some(f) = callee {
+                    if let (Some(attribute), Some(m)) = (
+                        f.child_by_field_name("object")
+                            .and_then(|o| self_attribute(ctx, o)),
+                        f.child_by_field_name("attribute"),
+                    ) {
+                        out.returned_calls.push((
+                            attribute,
+                            ctx.text(m).to_string(),
+                            method_at(n.start_byte()),
+                        ));
+                    }
+                }
+            }
             "assignment" => {
                 let (Some(l), Some(r)) = (
                     n.child_by_field_name("left"),
