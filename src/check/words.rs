@@ -107,6 +107,10 @@ fn written_names<'k>(
     module: Option<&'k str>,
     summary: &FnSummary,
 ) -> (Vec<&'k str>, Option<&'k str>) {
+    // `app.base.Base#wanted`: files that write `Base` may define it.
+    if let Some(class) = key.strip_suffix("#wanted") {
+        return (vec![class.rsplit('.').next().unwrap_or(class)], None);
+    }
     let (rest, module_word) = match module {
         Some(m) if key.len() > m.len() && key.starts_with(m) => (
             &key[m.len() + 1..],

@@ -216,6 +216,8 @@ pub fn summarise(
             returns_awaited: info.is_async,
             value_type: None,
             owner: None,
+            wanted: false,
+            plain_class: false,
         };
         if summary != FnSummary::default() {
             out.push((info.qualified_name.clone(), summary));

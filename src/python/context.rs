@@ -47,6 +47,15 @@ pub struct FnSummary {
     /// `owners.rs`). Its `type` is the class's key.
     #[serde(default)]
     pub owner: Option<Box<ResourceSpec>>,
+    /// For a project class (`<class>#wanted`): some subclass in another
+    /// module keeps a resource and needs to know whether this class gives
+    /// it a release method; the prefilter admits the files that name it.
+    #[serde(default)]
+    pub wanted: bool,
+    /// For a project class (`<class>#plain`): it gives its subclasses no
+    /// release (no release method, or only empty ones, and plain bases).
+    #[serde(default)]
+    pub plain_class: bool,
 }
 
 impl FnSummary {
@@ -61,6 +70,8 @@ impl FnSummary {
             && self.returns_call_of.is_none()
             && !self.released_elsewhere
             && self.owner.is_none()
+            && !self.wanted
+            && !self.plain_class
     }
 }
 

@@ -12,6 +12,9 @@ use super::preorder;
 #[derive(Debug, Default, Clone)]
 pub struct ImportMap {
     bindings: HashMap<String, String>,
+    /// The modules of `from m import *`, whose names this file uses
+    /// without saying which.
+    stars: Vec<String>,
 }
 
 impl ImportMap {
@@ -51,6 +54,12 @@ impl ImportMap {
                     // Relative imports keep their dots until `anchor` knows
                     // the package they are relative to.
                     let module = src(module);
+                    if node
+                        .children(&mut node.walk())
+                        .any(|c| c.kind() == "wildcard_import")
+                    {
+                        map.stars.push(module.clone());
+                    }
                     let mut cursor = node.walk();
                     for name in node.children_by_field_name("name", &mut cursor) {
                         let (imported, local) = match name.kind() {
@@ -83,7 +92,7 @@ impl ImportMap {
     /// Rewrites relative imports (`.db.get_conn`) against `package`, the
     /// dotted name of the package the module is in.
     pub fn anchor(&mut self, package: &str) {
-        for target in self.bindings.values_mut() {
+        for target in self.bindings.values_mut().chain(self.stars.iter_mut()) {
             if !target.starts_with('.') {
                 continue;
             }
@@ -121,6 +130,11 @@ impl ImportMap {
             }
             _ => None,
         }
+    }
+
+    /// The modules this file star-imports (`from ._utils import *`).
+    pub fn star_modules(&self) -> &[String] {
+        &self.stars
     }
 
     /// The qualified name of a dotted name written as text (a string

@@ -30,13 +30,33 @@ pub fn owner_summaries(ctx: &FileContext) -> Vec<(String, FnSummary)> {
     let model = Model::new(ctx);
     let mut out = Vec::new();
     for class in model.classes() {
+        out.extend(wanted_bases(&model, class));
         let Some(name) = class.name.as_deref().filter(|_| class.top_level) else {
             continue;
         };
+        let key = format!("{}.{name}", ctx.module_name);
+        if ctx.summaries.get(&format!("{key}#wanted")).is_some()
+            && class
+                .methods
+                .iter()
+                .filter(|m| Vocabulary::has(&vocabulary.releaser_methods, m))
+                .all(|m| class.empty_methods.contains(m))
+            && model
+                .base_keys(class)
+                .iter()
+                .all(|b| model.is_plain_base(b))
+        {
+            out.push((
+                format!("{key}#plain"),
+                FnSummary {
+                    plain_class: true,
+                    ..FnSummary::default()
+                },
+            ));
+        }
         if Vocabulary::starts(&vocabulary.test_class_prefixes, name) {
             continue;
         }
-        let key = format!("{}.{name}", ctx.module_name);
         let own = class
             .methods
             .iter()
@@ -61,6 +81,49 @@ pub fn owner_summaries(ctx: &FileContext) -> Vec<(String, FnSummary)> {
 /// A method its callers call to give the resource back: a release verb
 /// (`close`, `aclose`, `dispose`, `__exit__`), or a name with one in it
 /// (`close_conn`, `disconnect_db`).
+/// A class that keeps a resource and has no release method of its own
+/// asks the modules of its project bases whether they give it one
+/// (`<base>#wanted`); they answer with `<base>#plain` (LK109 reads it).
+fn wanted_bases<'a>(model: &Model<'_, 'a>, class: &Class<'a>) -> Vec<(String, FnSummary)> {
+    let vocabulary = model.vocabulary();
+    if class.bases.is_none()
+        || class
+            .methods
+            .iter()
+            .any(|m| Vocabulary::has(&vocabulary.releaser_methods, m))
+    {
+        return Vec::new();
+    }
+    let unknown: Vec<String> = model
+        .base_keys(class)
+        .into_iter()
+        .filter(|b| b != "object" && !Vocabulary::has(&vocabulary.plain_bases, b))
+        .collect();
+    if unknown.is_empty() {
+        return Vec::new();
+    }
+    let keeps = model
+        .class_body(class)
+        .acquisitions
+        .iter()
+        .any(|a| !a.on_class && a.spec.kind != ResourceKind::Factory);
+    if !keeps {
+        return Vec::new();
+    }
+    unknown
+        .into_iter()
+        .map(|b| {
+            (
+                format!("{b}#wanted"),
+                FnSummary {
+                    wanted: true,
+                    ..FnSummary::default()
+                },
+            )
+        })
+        .collect()
+}
+
 /// A subclass of a resource-owning class that neither owns nor releases
 /// anything of its own (`class PgStore(Store)`) is the same resource.
 fn inherited_spec(ctx: &FileContext, class: &Class, key: &str) -> Option<ResourceSpec> {

@@ -9,7 +9,11 @@ crate::declare_rule! {
     /// SessionLocal()`) but has no method that could release it:
     /// no `close`, `aclose`, `__exit__`, `__aexit__`, `__del__`, `dispose`,
     /// `shutdown`, `stop`, `disconnect`..., and no code that releases that
-    /// attribute. Also a release method that drops such an attribute
+    /// attribute, itself or in a base class: one from another module of
+    /// the project counts when that module shows it gives no release (no
+    /// release method, or an empty `def close(self): ...` left for
+    /// subclasses), also through a star import. Also a release method
+    /// that drops such an attribute
     /// (`self.engine = None` in `close()`) when nothing in the class
     /// releases it.
     ///
@@ -87,12 +91,13 @@ fn check_class<'a>(model: &Model<'_, 'a>, class: &Class<'a>, out: &mut Vec<Findi
     }
     // A class that inherits may get its releaser from a base class, unless
     // each base is known to give none (`object`, a discord.py `Cog`, whose
-    // `cog_unload` hook does nothing until the class overrides it).
+    // `cog_unload` hook does nothing until the class overrides it, or a
+    // project base whose module found it plain).
     if class.bases.is_some()
-        && !class
-            .base_names
+        && !model
+            .base_keys(class)
             .iter()
-            .all(|b| b == "object" || Vocabulary::has(&vocabulary.plain_bases, b))
+            .all(|b| model.is_plain_base(b))
     {
         return;
     }

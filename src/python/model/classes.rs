@@ -23,6 +23,9 @@ pub(crate) struct Class<'a> {
     /// Defined at module level (not inside a function or another class):
     /// other modules can name it.
     pub top_level: bool,
+    /// Those of `methods` whose body does nothing: a docstring, `pass`,
+    /// `...`, a bare `return` (a hook for subclasses to override).
+    pub empty_methods: Vec<String>,
     /// It has no `__init__` of its own, or its `__init__` calls a base's
     /// (`super().__init__(...)`): it makes what its bases make.
     pub inherits_init: bool,
@@ -114,6 +117,7 @@ fn describe<'a>(ctx: &FileContext<'a>, class: Node<'a>) -> Class<'a> {
     let mut methods = Vec::new();
     let mut async_methods = Vec::new();
     let mut inherits_init = true;
+    let mut empty_methods = Vec::new();
     if let Some(body) = class.child_by_field_name("body") {
         let mut cursor = body.walk();
         for c in body.named_children(&mut cursor) {
@@ -127,6 +131,12 @@ fn describe<'a>(ctx: &FileContext<'a>, class: Node<'a>) -> Class<'a> {
                     methods.push(ctx.text(name).to_string());
                     if def.child(0).is_some_and(|c| c.kind() == "async") {
                         async_methods.push(ctx.text(name).to_string());
+                    }
+                    if def
+                        .child_by_field_name("body")
+                        .is_some_and(|b| does_nothing(ctx, b))
+                    {
+                        empty_methods.push(ctx.text(name).to_string());
                     }
                     if ctx.text(name) == "__init__" {
                         let text = ctx.text(def);
@@ -168,6 +178,7 @@ fn describe<'a>(ctx: &FileContext<'a>, class: Node<'a>) -> Class<'a> {
         async_methods,
         top_level,
         inherits_init,
+        empty_methods,
         bases,
         base_names,
         node: class,
@@ -396,6 +407,48 @@ fn method_spans(ctx: &FileContext, class: Node) -> Vec<(String, usize, usize, Ve
         }
     }
     out
+}
+
+/// A block of only a docstring, `pass`, `...` and bare `return`s.
+fn does_nothing(ctx: &FileContext, block: Node) -> bool {
+    let mut cursor = block.walk();
+    let all = block
+        .named_children(&mut cursor)
+        .all(|stmt| match stmt.kind() {
+            "pass_statement" | "comment" => true,
+            "return_statement" => stmt.named_child(0).is_none_or(|v| ctx.text(v) == "None"),
+            "expression_statement" => stmt
+                .named_child(0)
+                .is_some_and(|e| matches!(e.kind(), "string" | "ellipsis")),
+            _ => false,
+        });
+    all
+}
+
+impl Class<'_> {
+    /// Each base as a qualified key: resolved through the imports, a
+    /// class of this module (`module.Base`), or, for a bare name the
+    /// imports do not bind, one per star-imported module (`from ._utils
+    /// import *`).
+    pub(crate) fn base_keys(&self, ctx: &FileContext) -> Vec<String> {
+        let mut out = Vec::new();
+        for b in &self.base_names {
+            if ctx.local_functions.iter().any(|f| f == b) {
+                out.push(format!("{}.{b}", ctx.module_name));
+            } else if !b.contains('.') && !ctx.module.imports.star_modules().is_empty() {
+                out.extend(
+                    ctx.module
+                        .imports
+                        .star_modules()
+                        .iter()
+                        .map(|m| format!("{m}.{b}")),
+                );
+            } else {
+                out.push(b.clone());
+            }
+        }
+        out
+    }
 }
 
 /// `x` for a `self.x` (or, in a classmethod, `cls.x`) expression.

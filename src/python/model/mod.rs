@@ -97,6 +97,24 @@ impl<'c, 'a> Model<'c, 'a> {
         class.body(self.ctx)
     }
 
+    /// A class's bases as qualified keys (see [`Class::base_keys`]).
+    pub(crate) fn base_keys(&self, class: &Class<'a>) -> Vec<String> {
+        class.base_keys(self.ctx)
+    }
+
+    /// Whether `base` is a base that gives its subclasses no release:
+    /// `object`, a vocabulary `plain-bases` entry, or a project class
+    /// whose module found it so (its `#plain` summary).
+    pub(crate) fn is_plain_base(&self, base: &str) -> bool {
+        base == "object"
+            || Vocabulary::has(&self.vocabulary().plain_bases, base)
+            || self
+                .ctx
+                .summaries
+                .get(&format!("{base}#plain"))
+                .is_some_and(|s| s.plain_class)
+    }
+
     /// The module and each class body: the places whose bindings live as
     /// long as the program or the class.
     pub(crate) fn scopes(&self) -> &[Scope<'a>] {
