@@ -8,7 +8,10 @@ crate::declare_rule! {
     /// resource is overwritten (`conn = None`, a second `connect()` into the
     /// same name, `del conn`), and when a function rebinds a module global
     /// that module-level code opened a resource into (`global SESSION;
-    /// SESSION = requests.Session()`) without releasing the old one. A
+    /// SESSION = requests.Session()`) without releasing the old one, and
+    /// when a function drops entries of a module-level cache of
+    /// connections or clients (`del CLIENTS[host]`, `CLIENTS.clear()`)
+    /// without closing what it removes. A
     /// connection opened and dropped at once (`pymysql.connect(...)` as a
     /// statement, `retry(engine.connect)`) is never released either. A
     /// resource made on one path only counts on
@@ -130,6 +133,41 @@ fn check(cx: &PythonContext) -> Vec<Finding> {
         out.extend(returned_to_fastapi(cx, f, outcome));
     }
     out.extend(rebound_globals(cx));
+    out.extend(evicted_while_open(cx));
+    out
+}
+
+/// `del CLIENT_CACHE[ip]` or `CLIENT_CACHE.clear()` in a function that
+/// closes nothing it takes out: the clients the cache held are dropped
+/// open. Not for clients shared by design whose blocking close the
+/// garbage collector runs (`requests.Session`, `redis.Redis`); for
+/// connections, sessions, SSH clients, and clients only an await closes.
+fn evicted_while_open(cx: &PythonContext) -> Vec<Finding> {
+    let state = cx.model().module_state();
+    if state.script {
+        return Vec::new();
+    }
+    let mut out = Vec::new();
+    for (container, at, function) in &state.evictions {
+        let Some(store) = state.stores.iter().find(|s| {
+            let awaited_only =
+                !s.spec.release.is_empty() && s.spec.release.iter().all(|r| r.is_async);
+            s.container && s.name == *container && (!s.spec.long_lived || awaited_only)
+        }) else {
+            continue;
+        };
+        out.push(UNCLOSED_RESOURCE.finding(
+            *at,
+            format!(
+                "`{function}` drops entries of `{container}` without releasing them: each is an open {} ({})",
+                kind_word(store.spec.kind),
+                store.spec.type_name
+            ),
+            format!(
+                "Release what you remove first: `for c in {container}.values(): c.close()` before `clear()`, or `{container}.pop(key).close()`."
+            ),
+        ));
+    }
     out
 }
 

@@ -59,6 +59,10 @@ pub(crate) struct ModuleState<'a> {
     /// The file runs as a script (`if __name__ == "__main__":`): the
     /// process ends with it.
     pub script: bool,
+    /// A function that drops entries of a module-level container (`del
+    /// CACHE[k]`, `CACHE.clear()`, a bare `CACHE.pop(k)`) and releases
+    /// nothing it draws from it: the container, where, and the function.
+    pub evictions: Vec<(String, Span, String)>,
 }
 
 pub(super) fn collect<'a>(ctx: &FileContext<'a>) -> ModuleState<'a> {
@@ -121,8 +125,145 @@ pub(super) fn collect<'a>(ctx: &FileContext<'a>) -> ModuleState<'a> {
     });
     if !out.stores.is_empty() {
         out.released = released_names(ctx, root);
+        let containers: HashSet<String> = out
+            .stores
+            .iter()
+            .filter(|s| s.container)
+            .map(|s| s.name.clone())
+            .collect();
+        walk_defs(root, None, &mut |def, _| {
+            evictions_of(ctx, def, &containers, &mut out.evictions);
+        });
     }
     out
+}
+
+/// `del CACHE[k]`, `CACHE.clear()`, `CACHE.pop(k)` as a statement in a
+/// function that releases nothing drawn from `CACHE`.
+fn evictions_of(
+    ctx: &FileContext,
+    def: Node,
+    containers: &HashSet<String>,
+    out: &mut Vec<(String, Span, String)>,
+) {
+    let Some(body) = def.child_by_field_name("body") else {
+        return;
+    };
+    let mut found: Vec<(String, Span)> = Vec::new();
+    own_code(body, &mut |n| {
+        let container = match n.kind() {
+            "delete_statement" => n
+                .named_child(0)
+                .filter(|t| t.kind() == "subscript")
+                .and_then(|t| t.child_by_field_name("value")),
+            "expression_statement" => n
+                .named_child(0)
+                .filter(|c| c.kind() == "call")
+                .and_then(|c| c.child_by_field_name("function"))
+                .filter(|f| {
+                    f.child_by_field_name("attribute")
+                        .is_some_and(|m| matches!(ctx.text(m), "clear" | "pop" | "popitem"))
+                })
+                .and_then(|f| f.child_by_field_name("object")),
+            _ => None,
+        };
+        if let Some(c) = container.filter(|c| c.kind() == "identifier") {
+            if containers.contains(ctx.text(c)) {
+                found.push((
+                    ctx.text(c).to_string(),
+                    Span::new(n.start_byte(), n.end_byte()),
+                ));
+            }
+        }
+    });
+    let function = def
+        .child_by_field_name("name")
+        .map(|n| ctx.text(n).to_string())
+        .unwrap_or_default();
+    for (container, at) in found {
+        if !releases_drawn_from(ctx, body, &container) {
+            out.push((container, at, function.clone()));
+        }
+    }
+}
+
+/// Whether a function's own code releases something it draws from the
+/// container `name`: `name[k].close()`, or a release on a name bound from
+/// it (`for c in name.values(): c.close()`, `c = name.pop(k)`).
+fn releases_drawn_from(ctx: &FileContext, body: Node, name: &str) -> bool {
+    let releases = &ctx.resources.vocabulary.release_methods;
+    let mentions = |n: Node| {
+        crate::python::analyse::whole_name_matcher([name]).is_some_and(|m| {
+            crate::python::analyse::whole_names(&m, ctx.text(n))
+                .next()
+                .is_some()
+        })
+    };
+    let mut drawn: HashSet<String> = HashSet::new();
+    own_code(body, &mut |n| {
+        let (target, source) = match n.kind() {
+            "for_statement" => (
+                n.child_by_field_name("left"),
+                n.child_by_field_name("right"),
+            ),
+            "assignment" => (
+                n.child_by_field_name("left"),
+                n.child_by_field_name("right"),
+            ),
+            _ => (None, None),
+        };
+        if let (Some(t), Some(src)) = (target, source) {
+            if mentions(src) {
+                preorder(t, |i| {
+                    if i.kind() == "identifier" {
+                        drawn.insert(ctx.text(i).to_string());
+                    }
+                    true
+                });
+            }
+        }
+    });
+    let mut found = false;
+    own_code(body, &mut |n| {
+        if n.kind() != "call" {
+            return;
+        }
+        let Some(f) = n
+            .child_by_field_name("function")
+            .filter(|f| f.kind() == "attribute")
+        else {
+            return;
+        };
+        let releasing = f
+            .child_by_field_name("attribute")
+            .is_some_and(|m| Vocabulary::has(releases, ctx.text(m)));
+        let on_drawn = f.child_by_field_name("object").is_some_and(|o| {
+            mentions(o) || (o.kind() == "identifier" && drawn.contains(ctx.text(o)))
+        });
+        found |= releasing && on_drawn;
+    });
+    // A helper that says it closes them all (`orm.close_all_sessions()`,
+    // `close_clients(CACHE)`) is taken at its word.
+    own_code(body, &mut |n| {
+        if n.kind() != "call" {
+            return;
+        }
+        let name = n
+            .child_by_field_name("function")
+            .map(|f| match f.child_by_field_name("attribute") {
+                Some(a) => ctx.text(a),
+                None => ctx.text(f),
+            })
+            .unwrap_or("")
+            .to_ascii_lowercase();
+        found |= ctx
+            .resources
+            .vocabulary
+            .releasing_words
+            .iter()
+            .any(|w| name.contains(w.as_str()));
+    });
+    found
 }
 
 /// What module-level code and class bodies open at import time: `x =
