@@ -827,9 +827,132 @@ pub struct ResourceTable {
     pub specs: Vec<ResourceSpec>,
     /// The vocabulary of every built-in file of the language.
     pub vocabulary: Vocabulary,
+    /// `specs` by type name and alias, acquiring call and acquiring
+    /// method: the front ends ask these for nearly every call they see.
+    index: TableIndex,
+}
+
+/// Positions in [`ResourceTable::specs`] (and in a spec's `acquire`), in
+/// table order, so that a lookup finds what a scan in order would.
+#[derive(Debug, Clone, Default)]
+struct TableIndex {
+    by_type: std::collections::HashMap<String, usize>,
+    by_call: std::collections::HashMap<String, Vec<(usize, usize)>>,
+    by_method: std::collections::HashMap<String, Vec<(usize, usize)>>,
+    /// The last names of acquiring calls and methods and of resource
+    /// types, and the names of release methods: byte-level tests that let
+    /// a pass skip code that cannot acquire or release anything.
+    acquiring: Option<aho_corasick::AhoCorasick>,
+    releasing: Option<aho_corasick::AhoCorasick>,
+}
+
+fn last_segment(name: &str) -> &str {
+    name.rsplit(['.', ':']).next().unwrap_or(name)
 }
 
 impl ResourceTable {
+    pub fn new(specs: Vec<ResourceSpec>, vocabulary: Vocabulary) -> ResourceTable {
+        let mut index = TableIndex::default();
+        for (i, spec) in specs.iter().enumerate() {
+            for name in std::iter::once(&spec.type_name).chain(&spec.aliases) {
+                index.by_type.entry(name.clone()).or_insert(i);
+            }
+            for (j, a) in spec.acquire.iter().enumerate() {
+                if let Some(call) = &a.call {
+                    index.by_call.entry(call.clone()).or_default().push((i, j));
+                }
+                if let Some(method) = &a.method {
+                    index
+                        .by_method
+                        .entry(method.clone())
+                        .or_default()
+                        .push((i, j));
+                }
+            }
+        }
+        let mut acquiring: Vec<&str> = Vec::new();
+        let mut releasing: Vec<&str> = vocabulary
+            .release_methods
+            .iter()
+            .map(String::as_str)
+            .collect();
+        for spec in &specs {
+            acquiring.push(last_segment(&spec.type_name));
+            for a in &spec.acquire {
+                acquiring.extend(a.call.as_deref().map(last_segment));
+                acquiring.extend(a.method.as_deref());
+            }
+            for r in &spec.release {
+                releasing.extend(r.method.as_deref());
+                releasing.extend(r.call.as_deref().map(last_segment));
+            }
+        }
+        let matcher = |mut words: Vec<&str>| {
+            words.retain(|w| !w.is_empty());
+            words.sort_unstable();
+            words.dedup();
+            aho_corasick::AhoCorasick::new(words).ok()
+        };
+        index.acquiring = matcher(acquiring);
+        index.releasing = matcher(releasing);
+        ResourceTable {
+            specs,
+            vocabulary,
+            index,
+        }
+    }
+
+    /// Whether `text` may acquire something: it writes the name of an
+    /// acquiring call or method, or of a resource type (as a substring:
+    /// a quick test, never a proof).
+    pub fn may_acquire(&self, text: &str) -> bool {
+        self.index
+            .acquiring
+            .as_ref()
+            .is_some_and(|m| m.is_match(text))
+    }
+
+    /// Whether `text` may release something: it writes the name of a
+    /// release method or call (a substring test, like [`Self::may_acquire`]).
+    pub fn may_release(&self, text: &str) -> bool {
+        self.index
+            .releasing
+            .as_ref()
+            .is_some_and(|m| m.is_match(text))
+    }
+
+    /// The spec whose type (or an alias) is `name`.
+    pub fn spec_of_type(&self, name: &str) -> Option<&ResourceSpec> {
+        self.index.by_type.get(name).map(|&i| &self.specs[i])
+    }
+
+    /// The acquisitions by a call to the qualified name `name`, in table
+    /// order.
+    pub fn acquisitions_by_call<'a>(
+        &'a self,
+        name: &str,
+    ) -> impl Iterator<Item = (&'a ResourceSpec, &'a Acquire)> + 'a {
+        self.index
+            .by_call
+            .get(name)
+            .into_iter()
+            .flatten()
+            .map(|&(i, j)| (&self.specs[i], &self.specs[i].acquire[j]))
+    }
+
+    /// The acquisitions by a method named `method`, in table order.
+    pub fn acquisitions_by_method<'a>(
+        &'a self,
+        method: &str,
+    ) -> impl Iterator<Item = (&'a ResourceSpec, &'a Acquire)> + 'a {
+        self.index
+            .by_method
+            .get(method)
+            .into_iter()
+            .flatten()
+            .map(|&(i, j)| (&self.specs[i], &self.specs[i].acquire[j]))
+    }
+
     /// Whether a method of this name releases something: a word of the
     /// vocabulary's `release-methods`, or a release method of some spec.
     pub fn is_release_method(&self, method: &str) -> bool {
@@ -846,12 +969,7 @@ impl ResourceTable {
         &'a self,
         name: &'a str,
     ) -> impl Iterator<Item = (&'a ResourceSpec, &'a Acquire)> + 'a {
-        self.specs.iter().flat_map(move |s| {
-            s.acquire
-                .iter()
-                .filter(move |a| a.call.as_deref() == Some(name))
-                .map(move |a| (s, a))
-        })
+        self.acquisitions_by_call(name)
     }
 }
 
@@ -906,7 +1024,7 @@ pub fn table_for(language: SpecLanguage, extra: &[ResourceSpec]) -> ResourceTabl
     for file in built_in.iter().filter(|f| f.language == language) {
         vocabulary.absorb(&file.vocabulary);
     }
-    ResourceTable { specs, vocabulary }
+    ResourceTable::new(specs, vocabulary)
 }
 
 #[cfg(test)]

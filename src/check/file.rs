@@ -170,6 +170,11 @@ pub fn python_pass(
     let mut view = SummaryView::new(Summaries::new(), known);
     let mut lowered = None;
     if settings.rules.need_project(RuleLanguage::Python) {
+        // The resource classes are learnt in the first round only: a
+        // class of this file built on another one of its classes is
+        // learnt in the project's next round, when its own summaries come
+        // back as the project's (each round costs a model of the file).
+        let mut owners: Option<Vec<(String, crate::python::context::FnSummary)>> = None;
         for _ in 0..OWN_ROUNDS {
             let file = FileContext::new(&module, &settings.python, &view, name.clone());
             let results: Vec<_> = python::lower_file(&file)
@@ -181,7 +186,12 @@ pub fn python_pass(
                 .collect();
             let mut found = summarise(&results, &settings.python.vocabulary);
             found.extend(global_summaries(&file));
-            found.extend(owner_summaries(&file));
+            found.extend(
+                owners
+                    .get_or_insert_with(|| owner_summaries(&file))
+                    .iter()
+                    .cloned(),
+            );
             // Every reader treats an empty summary as no summary; left
             // in, each would be a name that admits its callers' files.
             found.retain(|(_, s)| !s.is_empty());

@@ -307,9 +307,7 @@ impl<'a> FileContext<'a> {
     /// resource (its summary says so).
     pub fn spec(&self, type_name: &str) -> Option<&'a ResourceSpec> {
         self.resources
-            .specs
-            .iter()
-            .find(|s| s.is_type(type_name))
+            .spec_of_type(type_name)
             .or_else(|| self.summaries.get(type_name)?.owner.as_deref())
             .filter(|s| !s.tests_only || self.test_module)
     }
@@ -595,12 +593,12 @@ impl<'a> FileContext<'a> {
         }
         let callee = value.child_by_field_name("function")?;
         if let Some(q) = self.module.imports.resolve(callee, self.module.text) {
-            for spec in &self.resources.specs {
-                if let Some(a) = spec.acquire.iter().find(|a| {
-                    a.call.as_deref() == Some(q.as_str()) && self.passes(value, a.when.as_deref())
-                }) {
-                    return Some((spec, value, a.awaited));
-                }
+            if let Some((spec, a)) = self
+                .resources
+                .acquisitions_by_call(&q)
+                .find(|(_, a)| self.passes(value, a.when.as_deref()))
+            {
+                return Some((spec, value, a.awaited));
             }
             // A module-level factory of another project module
             // (`from app.db.session import SessionLocal`).
@@ -719,20 +717,14 @@ impl<'a> FileContext<'a> {
         method: &str,
         call: Node<'t>,
     ) -> Option<(&'a ResourceSpec, Node<'t>, bool)> {
-        for spec in &self.resources.specs {
-            let found = spec.acquire.iter().find(|a| {
-                a.method.as_deref() == Some(method)
-                    && a.on.as_deref().is_some_and(|on| {
-                        self.spec(on).is_some_and(|o| o.is_type(receiver_type))
-                            || on == receiver_type
-                    })
-                    && self.passes(call, a.when.as_deref())
-            });
-            if let Some(a) = found {
-                return Some((spec, call, a.awaited));
-            }
-        }
-        None
+        self.resources
+            .acquisitions_by_method(method)
+            .find(|(_, a)| {
+                a.on.as_deref().is_some_and(|on| {
+                    on == receiver_type || self.spec(on).is_some_and(|o| o.is_type(receiver_type))
+                }) && self.passes(call, a.when.as_deref())
+            })
+            .map(|(spec, a)| (spec, call, a.awaited))
     }
 
     /// Whether `call` passes the keyword argument an acquisition's `when`

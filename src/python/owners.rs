@@ -57,12 +57,12 @@ pub fn owner_summaries(ctx: &FileContext) -> Vec<(String, FnSummary)> {
         if Vocabulary::starts(&vocabulary.test_class_prefixes, name) {
             continue;
         }
-        let own = class
-            .methods
-            .iter()
-            .any(|m| is_release_name(vocabulary, m))
-            .then(|| owned_spec(&model, class, &key))
-            .flatten();
+        // Only a class whose code calls some release can release what it
+        // owns: a byte test spares the others their class body.
+        let own = (class.methods.iter().any(|m| is_release_name(vocabulary, m))
+            && ctx.resources.may_release(model.class_text(class)))
+        .then(|| owned_spec(&model, class, &key))
+        .flatten();
         if let Some(spec) = own.or_else(|| inherited_spec(ctx, class, &key)) {
             out.extend(singleton_getters(&model, class, &spec));
             out.push((
@@ -99,7 +99,9 @@ fn wanted_bases<'a>(model: &Model<'_, 'a>, class: &Class<'a>) -> Vec<(String, Fn
         .into_iter()
         .filter(|b| b != "object" && !Vocabulary::has(&vocabulary.plain_bases, b))
         .collect();
-    if unknown.is_empty() {
+    // What a library opens is named in the class (a project helper's
+    // acquisition is not looked for here).
+    if unknown.is_empty() || !model.resources().may_acquire(model.class_text(class)) {
         return Vec::new();
     }
     let keeps = model

@@ -97,6 +97,11 @@ impl<'c, 'a> Model<'c, 'a> {
         class.body(self.ctx)
     }
 
+    /// The source text of a class definition.
+    pub(crate) fn class_text(&self, class: &Class<'a>) -> &'a str {
+        self.ctx.text(class.node)
+    }
+
     /// A class's bases as qualified keys (see [`Class::base_keys`]).
     pub(crate) fn base_keys(&self, class: &Class<'a>) -> Vec<String> {
         class.base_keys(self.ctx)
