@@ -844,6 +844,8 @@ struct TableIndex {
     /// a pass skip code that cannot acquire or release anything.
     acquiring: Option<aho_corasick::AhoCorasick>,
     releasing: Option<aho_corasick::AhoCorasick>,
+    /// The vocabulary's release methods and every spec's.
+    release_methods: std::collections::HashSet<String>,
 }
 
 fn last_segment(name: &str) -> &str {
@@ -887,6 +889,16 @@ impl ResourceTable {
                 releasing.extend(r.call.as_deref().map(last_segment));
             }
         }
+        index.release_methods = vocabulary
+            .release_methods
+            .iter()
+            .cloned()
+            .chain(
+                specs
+                    .iter()
+                    .flat_map(|s| s.release.iter().filter_map(|r| r.method.clone())),
+            )
+            .collect();
         let matcher = |mut words: Vec<&str>| {
             words.retain(|w| !w.is_empty());
             words.sort_unstable();
@@ -956,12 +968,7 @@ impl ResourceTable {
     /// Whether a method of this name releases something: a word of the
     /// vocabulary's `release-methods`, or a release method of some spec.
     pub fn is_release_method(&self, method: &str) -> bool {
-        Vocabulary::has(&self.vocabulary.release_methods, method)
-            || self.specs.iter().any(|s| {
-                s.release
-                    .iter()
-                    .any(|r| r.method.as_deref() == Some(method))
-            })
+        self.index.release_methods.contains(method)
     }
 
     /// The specs that acquire through a call to the qualified name `name`.
