@@ -323,13 +323,7 @@ impl<'a> FileContext<'a> {
             "identifier" if self.text(callee) == "cls" => {
                 Some(format!("{}.{}", self.module_name, class?))
             }
-            "identifier" => {
-                let name = self.text(callee);
-                self.local_functions
-                    .iter()
-                    .any(|f| f == name)
-                    .then(|| format!("{}.{name}", self.module_name))
-            }
+            "identifier" => self.local_name(self.text(callee)),
             "attribute" => {
                 let object = callee.child_by_field_name("object")?;
                 let attr = callee.child_by_field_name("attribute")?;
@@ -791,6 +785,15 @@ impl<'a> FileContext<'a> {
         })
     }
 
+    /// `module.name` for a function or class defined at this module's top
+    /// level.
+    fn local_name(&self, name: &str) -> Option<String> {
+        self.local_functions
+            .iter()
+            .any(|f| f == name)
+            .then(|| format!("{}.{name}", self.module_name))
+    }
+
     /// The resource type an annotation names: `asyncpg.Pool`, an imported
     /// `Pool`, a project resource class, also inside `Optional[...]`,
     /// `Union[..., None]`, `... | None`, `Annotated[..., ...]` and string
@@ -837,13 +840,7 @@ impl<'a> FileContext<'a> {
                     .module
                     .imports
                     .resolve(annotation, self.module.text)
-                    .or_else(|| {
-                        let name = self.text(annotation);
-                        self.local_functions
-                            .iter()
-                            .any(|f| f == name)
-                            .then(|| format!("{}.{name}", self.module_name))
-                    })?;
+                    .or_else(|| self.local_name(self.text(annotation)))?;
                 self.spec(&q).map(|s| s.type_name.clone())
             }
             "string" => {
@@ -885,12 +882,11 @@ impl<'a> FileContext<'a> {
         {
             return None;
         }
-        let q = self.module.imports.resolve_text(name).or_else(|| {
-            self.local_functions
-                .iter()
-                .any(|f| f == name)
-                .then(|| format!("{}.{name}", self.module_name))
-        })?;
+        let q = self
+            .module
+            .imports
+            .resolve_text(name)
+            .or_else(|| self.local_name(name))?;
         self.spec(&q).map(|s| s.type_name.clone())
     }
 
