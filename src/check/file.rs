@@ -166,6 +166,9 @@ pub fn python_pass(
     }
     let name = module_name(&source.path);
     module.imports.anchor(&package_of(&source.path, &name));
+    for (long, short) in python::context::namespace_prefixes(&source.path) {
+        module.imports.rebase(&long, &short);
+    }
     out.module = name.clone();
     let mut view = SummaryView::new(Summaries::new(), known);
     let mut lowered = None;
@@ -197,7 +200,11 @@ pub fn python_pass(
             found.retain(|(_, s)| !s.is_empty());
             let own: Summaries = found.iter().cloned().collect();
             drop(file);
-            let settled = view.own() == &own;
+            // Nothing answered from the file's own summaries yet (its
+            // first round) and none of the project's answers changed by
+            // them: lowering again would find the same.
+            let settled = view.own() == &own
+                || (view.own().is_empty() && !view.own_would_change_answers(&own));
             out.summaries = found;
             view.set_own(own);
             if settled {

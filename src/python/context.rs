@@ -7,6 +7,7 @@ use std::path::Path;
 
 use tree_sitter::Node;
 
+use super::self_attributes::{self_assignments, SelfAssignment, SelfAssignments};
 use super::PyModule;
 use crate::resources::{ResourceSpec, ResourceTable, Vocabulary};
 
@@ -141,6 +142,26 @@ impl<'a> SummaryView<'a> {
         found
     }
 
+    /// Whether taking `own` as the file's own summaries would answer a
+    /// question already asked of the project differently. When it would
+    /// not, and nothing was answered from the file's own summaries yet, a
+    /// file lowered again with `own` would come out the same: the round
+    /// can be saved.
+    pub fn own_would_change_answers(&self, own: &Summaries) -> bool {
+        self.asked
+            .borrow()
+            .iter()
+            .any(|(q, answer)| match q.strip_prefix("*.") {
+                Some(name) => {
+                    answer.is_none()
+                        && own.iter().any(|(k, s)| {
+                            s.dependency_generator && k.rsplit('.').next() == Some(name)
+                        })
+                }
+                None => own.get(q).is_some_and(|s| Some(s) != answer.as_ref()),
+            })
+    }
+
     /// What was asked of the project, and its answers.
     pub fn asked(&self) -> Dependencies {
         self.asked.borrow().clone()
@@ -187,6 +208,53 @@ pub fn module_name(path: &Path) -> String {
     parts.join(".")
 }
 
+/// How the file's top package may also be imported when it lies inside
+/// namespace packages (PEP 420: directories without `__init__.py`, such as
+/// `flow/` around `flow/record/`): `("flow.record", "record")`, and one
+/// level further up. `module_name` stops at the first directory that is
+/// not a package, so the project knows the module as `record.base` while
+/// its code writes `from flow.record.base import …`; imports are rebased
+/// with these pairs. Both spellings name the same file on disk, so a
+/// rebased import never reaches a different module.
+pub fn namespace_prefixes(path: &Path) -> Vec<(String, String)> {
+    let mut dir = path.parent();
+    let mut top = None;
+    while let Some(d) = dir {
+        if d.as_os_str().is_empty() || !d.join("__init__.py").is_file() {
+            break;
+        }
+        top = Some(d);
+        dir = d.parent();
+    }
+    let Some(top) = top
+        .and_then(|t| t.file_name())
+        .map(|n| n.to_string_lossy().to_string())
+    else {
+        return Vec::new();
+    };
+    let is_identifier = |s: &str| {
+        s.chars()
+            .next()
+            .is_some_and(|c| c.is_alphabetic() || c == '_')
+            && s.chars().all(|c| c.is_alphanumeric() || c == '_')
+    };
+    let mut out = Vec::new();
+    let mut long = top.clone();
+    for _ in 0..2 {
+        let Some(name) = dir
+            .and_then(|d| d.file_name())
+            .map(|n| n.to_string_lossy().to_string())
+            .filter(|n| is_identifier(n))
+        else {
+            break;
+        };
+        long = format!("{name}.{long}");
+        out.push((long.clone(), top.clone()));
+        dir = dir.and_then(Path::parent);
+    }
+    out
+}
+
 /// Everything lowering needs about the file as a whole.
 pub struct FileContext<'a> {
     pub module: &'a PyModule<'a>,
@@ -208,6 +276,9 @@ pub struct FileContext<'a> {
     /// A test module (`test_*.py`, `*_test.py`, `conftest.py`, or under a
     /// `tests` package): where test-only acquisitions count.
     pub test_module: bool,
+    /// Every class's `self.x = …` assignments, found once per file
+    /// context when first asked for.
+    self_assignments: std::cell::OnceCell<SelfAssignments<'a>>,
 }
 
 impl<'a> FileContext<'a> {
@@ -227,6 +298,7 @@ impl<'a> FileContext<'a> {
             lifespans: Vec::new(),
             dependencies: Vec::new(),
             test_module: false,
+            self_assignments: Default::default(),
         };
         ctx.test_module = ctx.module_name.split('.').enumerate().any(|(i, part)| {
             let last = i + 1 == ctx.module_name.split('.').count();
@@ -799,6 +871,16 @@ impl<'a> FileContext<'a> {
     /// `Union[..., None]`, `... | None`, `Annotated[..., ...]` and string
     /// annotations (`"asyncpg.Pool"`, `"Pool | None"`). A union of two
     /// resource types names neither.
+    /// The `self.x = …` assignments of the class `class` (by node), in
+    /// document order; found for the whole file on first use.
+    pub fn self_assignments_of(&self, class: Node) -> &[SelfAssignment<'a>] {
+        self.self_assignments
+            .get_or_init(|| self_assignments(self.module.tree.root_node(), self.module.text))
+            .get(&class.id())
+            .map(Vec::as_slice)
+            .unwrap_or(&[])
+    }
+
     pub fn annotated_type(&self, annotation: Node) -> Option<String> {
         let mut cursor = annotation.walk();
         match annotation.kind() {

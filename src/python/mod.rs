@@ -10,6 +10,7 @@ pub(crate) mod model;
 pub(crate) mod names;
 pub(crate) mod owners;
 pub(crate) mod rewrite;
+pub(crate) mod self_attributes;
 
 use tree_sitter::{Node, Parser, Tree};
 
@@ -445,6 +446,12 @@ pub fn is_statement_container(kind: &str) -> bool {
             | "match_statement"
             | "case_clause"
     )
+}
+
+/// Whether a node of this kind may have statements below it: a statement
+/// container, or an error node (where recovery may have put some).
+pub fn may_hold_statements(kind: &str) -> bool {
+    is_statement_container(kind) || kind == "ERROR"
 }
 
 /// Whether a `return name` statement of `block`'s own function (nested

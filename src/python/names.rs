@@ -117,6 +117,19 @@ impl ImportMap {
         }
     }
 
+    /// Rewrites imports of `long` (a namespace package's spelling of the
+    /// file's top package, see `namespace_prefixes`) to `short`, the name
+    /// the project knows the package by.
+    pub fn rebase(&mut self, long: &str, short: &str) {
+        for target in self.bindings.values_mut().chain(self.stars.iter_mut()) {
+            if let Some(rest) = target.strip_prefix(long) {
+                if rest.is_empty() || rest.starts_with('.') {
+                    *target = format!("{short}{rest}");
+                }
+            }
+        }
+    }
+
     /// The qualified name of a dotted expression (`identifier` or an
     /// `attribute` chain), when its root is imported.
     pub fn resolve(&self, node: Node, text: &str) -> Option<String> {

@@ -9,6 +9,7 @@ use super::{contains_own, span, yields_in_loop, GenMode, Lowered, Lowerer};
 use crate::ir::Function;
 use crate::ir::FunctionInfo;
 use crate::python::context::FileContext;
+use crate::python::self_attributes::SelfAssignment;
 use crate::resources::Vocabulary;
 
 fn decorator_names(ctx: &FileContext, decorated: Option<Node>) -> Vec<String> {
@@ -66,7 +67,8 @@ fn returned_local_function(ctx: &FileContext, body: Node) -> Option<String> {
             }
             false
         }
-        _ => true,
+        // Returns and definitions are statements: expressions need no visit.
+        kind => n == body || crate::python::may_hold_statements(kind),
     });
     returned
         .into_iter()
@@ -88,7 +90,7 @@ fn returned_call_of_param(ctx: &FileContext, body: Node, params: &[String]) -> O
             }
             false
         }
-        _ => true,
+        kind => n == body || crate::python::may_hold_statements(kind),
     });
     // The callee of `p(...)` or `await p(...)`, as a parameter index.
     let param_called = |v: Node| -> Option<usize> {
@@ -219,28 +221,17 @@ fn param_names(ctx: &FileContext, params: Option<Node>) -> (Vec<String>, HashMap
 /// [`declared_attributes`]).
 pub(crate) fn class_attributes(ctx: &FileContext, class: Node) -> HashMap<String, String> {
     let mut attrs = HashMap::new();
-    let declared = declared_attributes(ctx, class);
-    crate::python::preorder(class, |n| {
-        if n.kind() == "assignment" {
-            if let (Some(l), Some(r)) = (
-                n.child_by_field_name("left"),
-                n.child_by_field_name("right"),
-            ) {
-                if l.kind() == "attribute" {
-                    let obj = l.child_by_field_name("object");
-                    if obj.is_some_and(|o| ctx.text(o) == "self") {
-                        if let Some(spec) = ctx.type_of_value(r, &HashMap::new(), &HashMap::new()) {
-                            if let Some(a) = l.child_by_field_name("attribute") {
-                                attrs.insert(ctx.text(a).to_string(), spec.type_name.clone());
-                            }
-                        }
-                    }
-                }
-            }
+    let assignments = ctx.self_assignments_of(class);
+    let no_locals = HashMap::new();
+    for a in assignments {
+        let Some(right) = a.assignment.child_by_field_name("right") else {
+            continue;
+        };
+        if let Some(spec) = ctx.type_of_value(right, &no_locals, &no_locals) {
+            attrs.insert(ctx.text(a.attribute).to_string(), spec.type_name.clone());
         }
-        true
-    });
-    for (attribute, type_name) in declared {
+    }
+    for (attribute, type_name) in declared_attributes(ctx, class, assignments) {
         attrs.entry(attribute).or_insert(type_name);
     }
     attrs
@@ -249,66 +240,65 @@ pub(crate) fn class_attributes(ctx: &FileContext, class: Node) -> HashMap<String
 /// Attribute types that annotations give: a class-level declaration
 /// (`pool: asyncpg.Pool`), an annotated assignment (`self.pool: Pool =
 /// ...`), or a typed parameter of the method stored as it is
-/// (`def __init__(self, pool: asyncpg.Pool): self._pool = pool`).
-fn declared_attributes(ctx: &FileContext, class: Node) -> HashMap<String, String> {
-    let mut out = HashMap::new();
-    let Some(body) = class.child_by_field_name("body") else {
-        return out;
-    };
-    let mut cursor = body.walk();
-    for stmt in body.named_children(&mut cursor) {
-        let def = match stmt.kind() {
-            "decorated_definition" => stmt.child_by_field_name("definition"),
-            "expression_statement" => {
-                if let Some(a) = stmt.named_child(0).filter(|a| a.kind() == "assignment") {
-                    if let (Some(l), Some(t)) =
-                        (a.child_by_field_name("left"), a.child_by_field_name("type"))
-                    {
-                        if let Some(type_name) = (l.kind() == "identifier")
-                            .then(|| ctx.annotated_type(t))
-                            .flatten()
-                        {
-                            out.insert(ctx.text(l).to_string(), type_name);
-                        }
-                    }
+/// (`def __init__(self, pool: asyncpg.Pool): self._pool = pool`); where
+/// several say, the last in the class body wins.
+fn declared_attributes(
+    ctx: &FileContext,
+    class: Node,
+    assignments: &[SelfAssignment],
+) -> HashMap<String, String> {
+    // (position, attribute, type), put in document order below.
+    let mut found: Vec<(usize, String, String)> = Vec::new();
+    if let Some(body) = class.child_by_field_name("body") {
+        let mut cursor = body.walk();
+        for stmt in body.named_children(&mut cursor) {
+            let Some(a) = (stmt.kind() == "expression_statement")
+                .then(|| stmt.named_child(0))
+                .flatten()
+                .filter(|a| a.kind() == "assignment")
+            else {
+                continue;
+            };
+            if let (Some(l), Some(t)) =
+                (a.child_by_field_name("left"), a.child_by_field_name("type"))
+            {
+                if let Some(type_name) = (l.kind() == "identifier")
+                    .then(|| ctx.annotated_type(t))
+                    .flatten()
+                {
+                    found.push((a.start_byte(), ctx.text(l).to_string(), type_name));
                 }
-                None
             }
-            _ => Some(stmt),
-        };
-        let Some(def) = def.filter(|d| d.kind() == "function_definition") else {
-            continue;
-        };
-        let (_, params) = param_names(ctx, def.child_by_field_name("parameters"));
-        crate::python::preorder(def, |n| {
-            if n.kind() != "assignment" {
-                return !matches!(n.kind(), "class_definition") || n == def;
-            }
-            let Some(l) = n.child_by_field_name("left") else {
-                return true;
-            };
-            let attribute = (l.kind() == "attribute"
-                && l.child_by_field_name("object")
-                    .is_some_and(|o| ctx.text(o) == "self"))
-            .then(|| l.child_by_field_name("attribute"))
-            .flatten();
-            let Some(attribute) = attribute else {
-                return true;
-            };
-            let annotated = n
-                .child_by_field_name("type")
-                .and_then(|t| ctx.annotated_type(t));
-            let from_param = n
-                .child_by_field_name("right")
-                .filter(|r| r.kind() == "identifier")
-                .and_then(|r| params.get(ctx.text(r)).cloned());
-            if let Some(type_name) = annotated.or(from_param) {
-                out.insert(ctx.text(attribute).to_string(), type_name);
-            }
-            true
-        });
+        }
     }
-    out
+    let mut params_of: HashMap<usize, HashMap<String, String>> = HashMap::new();
+    for a in assignments {
+        let Some(method) = a.method else { continue };
+        let annotated = a
+            .assignment
+            .child_by_field_name("type")
+            .and_then(|t| ctx.annotated_type(t));
+        let from_param = || {
+            let right = a
+                .assignment
+                .child_by_field_name("right")
+                .filter(|r| r.kind() == "identifier")?;
+            params_of
+                .entry(method.id())
+                .or_insert_with(|| param_names(ctx, method.child_by_field_name("parameters")).1)
+                .get(ctx.text(right))
+                .cloned()
+        };
+        if let Some(type_name) = annotated.or_else(from_param) {
+            found.push((
+                a.assignment.start_byte(),
+                ctx.text(a.attribute).to_string(),
+                type_name,
+            ));
+        }
+    }
+    found.sort_by_key(|(at, _, _)| *at);
+    found.into_iter().map(|(_, a, t)| (a, t)).collect()
 }
 
 /// Lowers every function and method of the file.
@@ -392,7 +382,9 @@ fn lower_function(
     let decorators = decorator_names(ctx, decorated);
     let vocabulary = &ctx.resources.vocabulary;
     let fixture = is_fixture(vocabulary, &decorators);
-    let has_yield = contains_own(body, &|n| n.kind() == "yield");
+    // The text check first: most functions never write the word.
+    let has_yield =
+        ctx.text(body).contains("yield") && contains_own(body, &|n| n.kind() == "yield");
     // A lifespan handed to FastAPI/Starlette is resumed normally at
     // shutdown: nothing is thrown in at its yield.
     let lifespan = Vocabulary::has(&vocabulary.lifespan_functions, &name)
@@ -444,6 +436,9 @@ fn lower_function(
     // Every name the function binds is a variable from the start: code
     // lowered before the binding (a `finally` copy, a loop body) must
     // already see it.
+    // Without a walrus, every binding is an assignment statement: the
+    // walk can pass expressions by.
+    let walrus = ctx.text(body).contains(":=");
     crate::python::preorder(body, |n| {
         if n != body
             && matches!(
@@ -467,7 +462,9 @@ fn lower_function(
                 !matches!(id.kind(), "attribute" | "subscript")
             });
         }
-        true
+        walrus
+            || crate::python::may_hold_statements(n.kind())
+            || matches!(n.kind(), "expression_statement" | "assignment")
     });
     lowerer.f.blocks[entry].exc = Some(raise_exit);
     let first = lowerer.new_block();

@@ -118,6 +118,9 @@ fn describe<'a>(ctx: &FileContext<'a>, class: Node<'a>) -> Class<'a> {
     let mut async_methods = Vec::new();
     let mut inherits_init = true;
     let mut empty_methods = Vec::new();
+    // Methods whose whole body calls another method of `self`: (method,
+    // callee).
+    let mut delegating: Vec<(String, String)> = Vec::new();
     if let Some(body) = class.child_by_field_name("body") {
         let mut cursor = body.walk();
         for c in body.named_children(&mut cursor) {
@@ -132,11 +135,16 @@ fn describe<'a>(ctx: &FileContext<'a>, class: Node<'a>) -> Class<'a> {
                     if def.child(0).is_some_and(|c| c.kind() == "async") {
                         async_methods.push(ctx.text(name).to_string());
                     }
-                    if def
-                        .child_by_field_name("body")
-                        .is_some_and(|b| does_nothing(ctx, b))
-                    {
-                        empty_methods.push(ctx.text(name).to_string());
+                    match def.child_by_field_name("body") {
+                        Some(b) if does_nothing(ctx, b) => {
+                            empty_methods.push(ctx.text(name).to_string())
+                        }
+                        Some(b) => {
+                            if let Some(callee) = only_self_call(ctx, b) {
+                                delegating.push((ctx.text(name).to_string(), callee));
+                            }
+                        }
+                        None => {}
                     }
                     if ctx.text(name) == "__init__" {
                         let text = ctx.text(def);
@@ -145,6 +153,15 @@ fn describe<'a>(ctx: &FileContext<'a>, class: Node<'a>) -> Class<'a> {
                 }
             }
         }
+    }
+    // `def __exit__(self, *a): self.close()` over a `close` that does
+    // nothing does nothing either (when a subclass overrides `close`, it
+    // has a release method of its own).
+    while let Some(i) = delegating
+        .iter()
+        .position(|(_, callee)| empty_methods.contains(callee))
+    {
+        empty_methods.push(delegating.swap_remove(i).0);
     }
     let top_level = class.parent().is_some_and(|p| match p.kind() {
         "module" => true,
@@ -423,6 +440,35 @@ fn does_nothing(ctx: &FileContext, block: Node) -> bool {
             _ => false,
         });
     all
+}
+
+/// The method `m` when `block` does nothing but call `self.m()` (or
+/// await or return that call), a docstring aside.
+fn only_self_call(ctx: &FileContext, block: Node) -> Option<String> {
+    let mut cursor = block.walk();
+    let mut calls = block.named_children(&mut cursor).filter(|stmt| {
+        !(stmt.kind() == "comment"
+            || stmt.kind() == "pass_statement"
+            || stmt.kind() == "expression_statement"
+                && stmt.named_child(0).is_some_and(|e| e.kind() == "string"))
+    });
+    let stmt = calls.next()?;
+    if calls.next().is_some() || !matches!(stmt.kind(), "expression_statement" | "return_statement")
+    {
+        return None;
+    }
+    let mut value = stmt.named_child(0)?;
+    if value.kind() == "await" {
+        value = value.named_child(0)?;
+    }
+    let callee = value
+        .child_by_field_name("function")
+        .filter(|_| value.kind() == "call")?;
+    let object = callee
+        .child_by_field_name("object")
+        .filter(|_| callee.kind() == "attribute")?;
+    let method = callee.child_by_field_name("attribute")?;
+    (ctx.text(object) == "self").then(|| ctx.text(method).to_string())
 }
 
 impl Class<'_> {
