@@ -166,7 +166,7 @@ pub fn python_pass(
     }
     let name = module_name(&source.path);
     module.imports.anchor(&package_of(&source.path, &name));
-    for (long, short) in python::context::namespace_prefixes(&source.path) {
+    for (long, short) in python::context::namespace_prefixes(&source.path, &name) {
         module.imports.rebase(&long, &short);
     }
     out.module = name.clone();

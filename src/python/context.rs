@@ -152,12 +152,7 @@ impl<'a> SummaryView<'a> {
             .borrow()
             .iter()
             .any(|(q, answer)| match q.strip_prefix("*.") {
-                Some(name) => {
-                    answer.is_none()
-                        && own.iter().any(|(k, s)| {
-                            s.dependency_generator && k.rsplit('.').next() == Some(name)
-                        })
-                }
+                Some(name) => answer.is_none() && dependency_generator_in(own, name),
                 None => own.get(q).is_some_and(|s| Some(s) != answer.as_ref()),
             })
     }
@@ -216,22 +211,22 @@ pub fn module_name(path: &Path) -> String {
 /// its code writes `from flow.record.base import …`; imports are rebased
 /// with these pairs. Both spellings name the same file on disk, so a
 /// rebased import never reaches a different module.
-pub fn namespace_prefixes(path: &Path) -> Vec<(String, String)> {
-    let mut dir = path.parent();
-    let mut top = None;
-    while let Some(d) = dir {
-        if d.as_os_str().is_empty() || !d.join("__init__.py").is_file() {
-            break;
-        }
-        top = Some(d);
-        dir = d.parent();
-    }
-    let Some(top) = top
-        .and_then(|t| t.file_name())
-        .map(|n| n.to_string_lossy().to_string())
-    else {
+pub fn namespace_prefixes(path: &Path, module: &str) -> Vec<(String, String)> {
+    // The package directories `module_name` found: all its segments but
+    // the file's own stem.
+    let in_init = path.file_stem().is_some_and(|s| s == "__init__");
+    let packages = module.split('.').count() - usize::from(!in_init);
+    let (Some(top), Some(top_dir)) = (
+        module
+            .split('.')
+            .next()
+            .filter(|_| packages > 0 && !module.is_empty()),
+        path.ancestors().nth(packages),
+    ) else {
         return Vec::new();
     };
+    let top = top.to_string();
+    let mut dir = top_dir.parent();
     let is_identifier = |s: &str| {
         s.chars()
             .next()
