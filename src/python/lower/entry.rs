@@ -80,7 +80,12 @@ fn returned_local_function(ctx: &FileContext, body: Node) -> Option<String> {
 /// retry(func, ...): ... result = func(); ... return result`), when every
 /// `return` with a value returns that: a helper that runs a callable it is
 /// given and hands its result back (retries, throttles, timers).
-fn returned_call_of_param(ctx: &FileContext, body: Node, params: &[String]) -> Option<usize> {
+fn returned_call_of_param(
+    ctx: &FileContext,
+    body: Node,
+    params: &[String],
+    class: Option<&str>,
+) -> Option<usize> {
     let mut values = Vec::new();
     crate::python::preorder(body, |n| match n.kind() {
         "function_definition" | "class_definition" | "lambda" if n != body => false,
@@ -102,9 +107,25 @@ fn returned_call_of_param(ctx: &FileContext, body: Node, params: &[String]) -> O
         let callee = v
             .child_by_field_name("function")
             .filter(|_| v.kind() == "call")?;
-        (callee.kind() == "identifier")
-            .then(|| params.iter().position(|p| p == ctx.text(callee)))
-            .flatten()
+        if callee.kind() == "identifier" {
+            if let Some(i) = params.iter().position(|p| p == ctx.text(callee)) {
+                return Some(i);
+            }
+        }
+        // `return throttle(func, rate)` where the project helper
+        // `throttle` itself returns what calling its argument returns.
+        let j = ctx
+            .summaries
+            .get(&ctx.qualify(callee, class)?)?
+            .returns_call_of?;
+        let mut cursor = v.child_by_field_name("arguments")?.walk();
+        let arg = v
+            .child_by_field_name("arguments")?
+            .named_children(&mut cursor)
+            .filter(|a| a.kind() != "comment")
+            .nth(j)
+            .filter(|a| a.kind() == "identifier")?;
+        params.iter().position(|p| p == ctx.text(arg))
     };
     // Counted as callers pass it: a method's `self` or `cls` is not.
     let bound = params.first().is_some_and(|p| p == "self" || p == "cls");
@@ -475,7 +496,7 @@ fn lower_function(
     lowerer.f.edge(lowerer.cur, exit);
     let mut releases_params = lowerer.releases_params;
     releases_params.sort_unstable();
-    let returns_call_of = returned_call_of_param(ctx, body, &params);
+    let returns_call_of = returned_call_of_param(ctx, body, &params, class.as_deref());
     let mut function = lowerer.f;
     function.info = FunctionInfo {
         is_test: is_test_function(&ctx.resources.vocabulary, &name, class.as_deref()),
