@@ -222,6 +222,7 @@ pub fn summarise(
         if summary != FnSummary::default() {
             out.push((info.qualified_name.clone(), summary));
         }
+        out.extend(crate::python::wanted_callees::wanted(l.wants.clone()));
     }
     out
 }

@@ -7,6 +7,7 @@ use std::path::Path;
 
 use tree_sitter::Node;
 
+use super::class_shapes::{class_shapes, ClassShape};
 use super::self_attributes::{self_assignments, SelfAssignment, SelfAssignments};
 use super::PyModule;
 use crate::resources::{ResourceSpec, ResourceTable, Vocabulary};
@@ -274,6 +275,9 @@ pub struct FileContext<'a> {
     /// Every class's `self.x = …` assignments, found once per file
     /// context when first asked for.
     self_assignments: std::cell::OnceCell<SelfAssignments<'a>>,
+    /// Every class's bases and own method names, by class name, found
+    /// once per file context when first asked for.
+    class_shapes: std::cell::OnceCell<HashMap<String, ClassShape<'a>>>,
 }
 
 impl<'a> FileContext<'a> {
@@ -294,6 +298,7 @@ impl<'a> FileContext<'a> {
             dependencies: Vec::new(),
             test_module: false,
             self_assignments: Default::default(),
+            class_shapes: Default::default(),
         };
         ctx.test_module = ctx.module_name.split('.').enumerate().any(|(i, part)| {
             let last = i + 1 == ctx.module_name.split('.').count();
@@ -396,7 +401,14 @@ impl<'a> FileContext<'a> {
                 let attr = callee.child_by_field_name("attribute")?;
                 if object.kind() == "identifier" && matches!(self.text(object), "self" | "cls") {
                     let class = class?;
-                    return Some(format!("{}.{class}.{}", self.module_name, self.text(attr)));
+                    let method = self.text(attr);
+                    let own = format!("{}.{class}.{method}", self.module_name);
+                    if self.summaries.get(&own).is_none() {
+                        if let Some(inherited) = self.inherited_method(class, method) {
+                            return Some(inherited);
+                        }
+                    }
+                    return Some(own);
                 }
                 None
             }
@@ -733,7 +745,7 @@ impl<'a> FileContext<'a> {
     /// What calling positional argument `i` of `call` acquires: a lambda's
     /// body (`lambda: pymysql.connect(...)`), a bound method
     /// (`engine.connect`), a project function.
-    fn callable_acquisition<'t>(
+    pub fn callable_acquisition<'t>(
         &self,
         call: Node<'t>,
         i: usize,
@@ -861,11 +873,6 @@ impl<'a> FileContext<'a> {
             .then(|| format!("{}.{name}", self.module_name))
     }
 
-    /// The resource type an annotation names: `asyncpg.Pool`, an imported
-    /// `Pool`, a project resource class, also inside `Optional[...]`,
-    /// `Union[..., None]`, `... | None`, `Annotated[..., ...]` and string
-    /// annotations (`"asyncpg.Pool"`, `"Pool | None"`). A union of two
-    /// resource types names neither.
     /// The `self.x = …` assignments of the class `class` (by node), in
     /// document order; found for the whole file on first use.
     pub fn self_assignments_of(&self, class: Node) -> &[SelfAssignment<'a>] {
@@ -876,6 +883,107 @@ impl<'a> FileContext<'a> {
             .unwrap_or(&[])
     }
 
+    /// The class named `class` in this file: its bases and own methods.
+    pub fn class_shape(&self, class: &str) -> Option<&ClassShape<'a>> {
+        self.class_shapes
+            .get_or_init(|| class_shapes(self.module.tree.root_node(), self.module.text))
+            .get(class)
+    }
+
+    /// Qualified keys for base names as a class writes them (resolved
+    /// through the imports where they can be): a class of this module
+    /// (`module.Base`), or, for a bare name the imports do not bind, one
+    /// per star-imported module (`from ._utils import *`).
+    pub fn base_keys(&self, base_names: &[String]) -> Vec<String> {
+        let mut out = Vec::new();
+        for b in base_names {
+            if self.local_functions.iter().any(|f| f == b) {
+                out.push(format!("{}.{b}", self.module_name));
+            } else if !b.contains('.') && !self.module.imports.star_modules().is_empty() {
+                out.extend(
+                    self.module
+                        .imports
+                        .star_modules()
+                        .iter()
+                        .map(|m| format!("{m}.{b}")),
+                );
+            } else {
+                out.push(b.clone());
+            }
+        }
+        out
+    }
+
+    /// The keys `self.<method>` may run when the class `class` does not
+    /// define `method` itself: `<base>.<method>` for each of its bases
+    /// (empty when it defines it, or is not a class of this file).
+    pub fn inherited_candidates(&self, class: &str, method: &str) -> Vec<String> {
+        let Some(shape) = self.class_shape(class) else {
+            return Vec::new();
+        };
+        if shape.methods.iter().any(|m| m == method) {
+            return Vec::new();
+        }
+        let names: Vec<String> = shape
+            .bases
+            .iter()
+            .map(|b| {
+                self.module
+                    .imports
+                    .resolve(*b, self.module.text)
+                    .unwrap_or_else(|| self.text(*b).to_string())
+            })
+            .collect();
+        self.base_keys(&names)
+            .into_iter()
+            .map(|b| format!("{b}.{method}"))
+            .collect()
+    }
+
+    /// For a call to a project helper no summary describes, the keys of
+    /// other modules it may be (`app.utils.throttle` for an imported
+    /// `throttle`, `app.base.Base.throttle` for `self.throttle` in a
+    /// subclass of `Base` that does not define it): what to ask the
+    /// project. A helper of this module is answered by its own rounds.
+    pub fn unanswered_callee_keys(&self, callee: Node, class: Option<&str>) -> Vec<String> {
+        let own = format!("{}.", self.module_name);
+        let keys = if let Some(q) = self.module.imports.resolve(callee, self.module.text) {
+            vec![q]
+        } else {
+            match (callee.kind(), class) {
+                ("attribute", Some(class)) => {
+                    let object = callee.child_by_field_name("object");
+                    let attr = callee.child_by_field_name("attribute");
+                    match (object, attr) {
+                        (Some(o), Some(a))
+                            if o.kind() == "identifier"
+                                && matches!(self.text(o), "self" | "cls") =>
+                        {
+                            self.inherited_candidates(class, self.text(a))
+                        }
+                        _ => Vec::new(),
+                    }
+                }
+                _ => Vec::new(),
+            }
+        };
+        keys.into_iter().filter(|k| !k.starts_with(&own)).collect()
+    }
+
+    /// The summarised method of a base class that `self.<method>` runs
+    /// in the class `class`, which does not define it (one level up: a
+    /// base's own bases are its module's to resolve).
+    fn inherited_method(&self, class: &str, method: &str) -> Option<String> {
+        self.inherited_candidates(class, method)
+            .into_iter()
+            .find(|k| self.summaries.get(k).is_some())
+    }
+
+    /// The resource type an annotation names: `asyncpg.Pool`, an imported
+    /// `Pool`, a project resource class, also inside `Optional[...]`,
+    /// `Union[..., None]`, `... | None`, `Annotated[..., ...]` and string
+    /// annotations (`"asyncpg.Pool"`, `"Pool | None"`). A union of two
+    /// resource types names neither.
     pub fn annotated_type(&self, annotation: Node) -> Option<String> {
         let mut cursor = annotation.walk();
         match annotation.kind() {

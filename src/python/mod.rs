@@ -3,6 +3,7 @@
 //! [`model`] that the syntactic rules read instead of the syntax tree.
 
 pub(crate) mod analyse;
+pub(crate) mod class_shapes;
 pub(crate) mod context;
 pub(crate) mod fstrings;
 pub(crate) mod lower;
@@ -11,6 +12,7 @@ pub(crate) mod names;
 pub(crate) mod owners;
 pub(crate) mod rewrite;
 pub(crate) mod self_attributes;
+pub(crate) mod wanted_callees;
 
 use tree_sitter::{Node, Parser, Tree};
 

@@ -80,12 +80,17 @@ fn returned_local_function(ctx: &FileContext, body: Node) -> Option<String> {
 /// retry(func, ...): ... result = func(); ... return result`), when every
 /// `return` with a value returns that: a helper that runs a callable it is
 /// given and hands its result back (retries, throttles, timers).
+///
+/// Also, for a function that returns what it gets from a project helper
+/// no summary describes yet, given one of its parameters (`return
+/// throttle(func, rate)`, the helper in a module the prefilter has not
+/// admitted), that helper's keys: the questions to ask the project.
 fn returned_call_of_param(
     ctx: &FileContext,
     body: Node,
     params: &[String],
     class: Option<&str>,
-) -> Option<usize> {
+) -> (Option<usize>, Vec<String>) {
     let mut values = Vec::new();
     crate::python::preorder(body, |n| match n.kind() {
         "function_definition" | "class_definition" | "lambda" if n != body => false,
@@ -97,8 +102,9 @@ fn returned_call_of_param(
         }
         kind => n == body || crate::python::may_hold_statements(kind),
     });
+    let mut unanswered = Vec::new();
     // The callee of `p(...)` or `await p(...)`, as a parameter index.
-    let param_called = |v: Node| -> Option<usize> {
+    let mut param_called = |v: Node| -> Option<usize> {
         let v = if v.kind() == "await" {
             v.named_child(0)?
         } else {
@@ -112,20 +118,26 @@ fn returned_call_of_param(
                 return Some(i);
             }
         }
-        // `return throttle(func, rate)` where the project helper
-        // `throttle` itself returns what calling its argument returns.
-        let j = ctx
-            .summaries
-            .get(&ctx.qualify(callee, class)?)?
-            .returns_call_of?;
-        let mut cursor = v.child_by_field_name("arguments")?.walk();
-        let arg = v
-            .child_by_field_name("arguments")?
+        let args = v.child_by_field_name("arguments")?;
+        let mut cursor = args.walk();
+        let positional: Vec<Node> = args
             .named_children(&mut cursor)
             .filter(|a| a.kind() != "comment")
-            .nth(j)
-            .filter(|a| a.kind() == "identifier")?;
-        params.iter().position(|p| p == ctx.text(arg))
+            .collect();
+        // `return throttle(func, rate)` where the project helper
+        // `throttle` itself returns what calling its argument returns.
+        let Some(summary) = ctx.summaries.get(&ctx.qualify(callee, class)?) else {
+            let forwards = positional
+                .iter()
+                .any(|a| a.kind() == "identifier" && params.iter().any(|p| p == ctx.text(*a)));
+            if forwards {
+                unanswered.extend(ctx.unanswered_callee_keys(callee, class));
+            }
+            return None;
+        };
+        let j = summary.returns_call_of?;
+        let arg = positional.get(j).filter(|a| a.kind() == "identifier")?;
+        params.iter().position(|p| p == ctx.text(*arg))
     };
     // Counted as callers pass it: a method's `self` or `cls` is not.
     let bound = params.first().is_some_and(|p| p == "self" || p == "cls");
@@ -167,14 +179,23 @@ fn returned_call_of_param(
         match (i, found) {
             (Some(i), None) => found = Some(i),
             (Some(i), Some(f)) if i == f => {}
-            _ => return None,
+            _ => {
+                found = None;
+                break;
+            }
         }
     }
-    match found {
+    let found = match found {
         Some(0) if bound => None,
         Some(i) if bound => Some(i - 1),
         other => other,
+    };
+    if found.is_some() {
+        unanswered.clear();
     }
+    unanswered.sort();
+    unanswered.dedup();
+    (found, unanswered)
 }
 
 /// The `scope=` keyword of a decorator call (`@pytest.fixture(scope="session")`).
@@ -496,7 +517,20 @@ fn lower_function(
     lowerer.f.edge(lowerer.cur, exit);
     let mut releases_params = lowerer.releases_params;
     releases_params.sort_unstable();
-    let returns_call_of = returned_call_of_param(ctx, body, &params, class.as_deref());
+    let (returns_call_of, forwarded_to) =
+        returned_call_of_param(ctx, body, &params, class.as_deref());
+    // Asked only of a function some caller wants answered: a lambda that
+    // acquires is handed to it (see `python::wanted_callees`).
+    let wants = if !forwarded_to.is_empty()
+        && ctx
+            .summaries
+            .get(&format!("{qualified_name}#wanted"))
+            .is_some()
+    {
+        forwarded_to
+    } else {
+        Vec::new()
+    };
     let mut function = lowerer.f;
     function.info = FunctionInfo {
         is_test: is_test_function(&ctx.resources.vocabulary, &name, class.as_deref()),
@@ -517,6 +551,7 @@ fn lower_function(
         tuple_returns: lowerer.tuple_returns,
         releases_params,
         returns_call_of,
+        wants,
         name_span: span(name_node),
     })
 }

@@ -58,6 +58,10 @@ pub struct Lowered {
     /// The positional argument (as callers pass it) whose call's result it
     /// returns.
     pub returns_call_of: Option<usize>,
+    /// Project helpers in other modules to ask for a summary of
+    /// (`<key>#wanted`): this function, wanted itself, returns what one of
+    /// them returns given its callable.
+    pub wants: Vec<String>,
     /// The function's `def` line (name), for messages.
     pub name_span: Span,
 }

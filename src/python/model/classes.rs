@@ -477,23 +477,7 @@ impl Class<'_> {
     /// imports do not bind, one per star-imported module (`from ._utils
     /// import *`).
     pub(crate) fn base_keys(&self, ctx: &FileContext) -> Vec<String> {
-        let mut out = Vec::new();
-        for b in &self.base_names {
-            if ctx.local_functions.iter().any(|f| f == b) {
-                out.push(format!("{}.{b}", ctx.module_name));
-            } else if !b.contains('.') && !ctx.module.imports.star_modules().is_empty() {
-                out.extend(
-                    ctx.module
-                        .imports
-                        .star_modules()
-                        .iter()
-                        .map(|m| format!("{m}.{b}")),
-                );
-            } else {
-                out.push(b.clone());
-            }
-        }
-        out
+        ctx.base_keys(&self.base_names)
     }
 }
 
