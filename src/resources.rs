@@ -197,6 +197,14 @@ pub struct ResourceSpec {
     /// use, or never using it, leaks nothing.
     #[serde(default)]
     pub lazy: bool,
+    /// A registry (`kind = "factory"`) that is also a proxy for the one
+    /// object it makes (`scoped_session`: `registry.query(...)` runs on
+    /// "the current Session, creating it" if none): its other methods use,
+    /// and so open, a resource of this kind that the registry keeps until
+    /// one of its releases. A registry made in a function, used so and
+    /// then dropped leaves that resource open.
+    #[serde(default)]
+    pub proxy_opens: Option<ResourceKind>,
     /// `keyword=suffix` rules: an acquisition call with such a keyword
     /// argument keeps nothing open and is not tracked
     /// (`poolclass=NullPool`).

@@ -287,6 +287,7 @@ fn owned_spec<'a>(model: &Model<'_, 'a>, class: &Class<'a>, key: &str) -> Option
         must_poll: false,
         builder: false,
         lazy: owned.spec.lazy || !eager,
+        proxy_opens: None,
         inert_when: Vec::new(),
         borrows_when: Vec::new(),
         quiet_methods: Vec::new(),

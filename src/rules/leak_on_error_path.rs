@@ -61,7 +61,9 @@ crate::declare_rule! {
 
 use crate::diagnostic::{Applicability, Finding, Fix};
 use crate::ir::LeakPath;
-use crate::rules::context::python::{help_with, kind_word, lost_here, reportable_leaks, var_of};
+use crate::rules::context::python::{
+    help_with, kind_word, lost_here, reportable_leaks, reported_kind, var_of,
+};
 use crate::rules::context::NoRewrite;
 use crate::rules::PythonContext;
 
@@ -82,7 +84,7 @@ fn check(cx: &PythonContext) -> Vec<Finding> {
             let help = help_with(cx, &site.type_name, var, f.info.is_async);
             let message = format!(
                 "{} `{var}` ({}) leaks if an exception is raised before it is released",
-                kind_word(site.kind),
+                kind_word(reported_kind(cx, site)),
                 site.type_name
             );
             let mut finding = LEAK_ON_ERROR_PATH

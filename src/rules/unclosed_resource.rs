@@ -84,7 +84,9 @@ use crate::diagnostic::{Applicability, Finding, Fix};
 use crate::ir::{Function, Generator, Site};
 use crate::ir::{LeakPath, Outcome};
 use crate::resources::{ResourceKind, Vocabulary, WithSemantics};
-use crate::rules::context::python::{help_with, kind_word, lost_here, reportable_leaks, var_of};
+use crate::rules::context::python::{
+    help_with, kind_word, lost_here, reportable_leaks, reported_kind, var_of,
+};
 use crate::rules::context::NoRewrite;
 use crate::rules::PythonContext;
 
@@ -96,7 +98,7 @@ fn check(cx: &PythonContext) -> Vec<Finding> {
                 continue;
             }
             let var = var_of(site);
-            let what = kind_word(site.kind);
+            let what = kind_word(reported_kind(cx, site));
             let help = help_with(cx, &site.type_name, var, f.info.is_async);
             let message = match leak.overwritten_at {
                 _ if site.var_name == "<discarded>" => format!(

@@ -125,6 +125,7 @@ pub fn extern_handles(file: &syn::File, vocab: &Vocabulary) -> Vec<ResourceSpec>
         must_poll: false,
         builder: false,
         lazy: false,
+        proxy_opens: None,
         inert_when: Vec::new(),
         quiet_methods: Vec::new(),
         tests_only: false,

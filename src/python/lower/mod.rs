@@ -1220,7 +1220,9 @@ impl<'c, 'a, 't> Lowerer<'c, 'a, 't> {
         }
         if let Some((spec, call)) = self.acquisition(right) {
             self.call_parts(call);
-            if spec.kind == ResourceKind::Factory {
+            // A proxy registry in a local is tracked: what it opens when
+            // used is dropped with it (see `ResourceSpec::proxy_opens`).
+            if spec.kind == ResourceKind::Factory && spec.proxy_opens.is_none() {
                 self.effect(span(call));
                 self.clear_name(&name, left);
                 self.locals.insert(name, spec.type_name.clone());

@@ -97,13 +97,24 @@ pub(crate) fn reportable_leaks<'r>(
         .filter(|_| !f.info.is_fixture)
         .map(|leak| (leak, &f.sites[leak.site]))
         .filter(|(leak, site)| {
-            let unused_lazy =
-                !leak.engaged && cx.file().spec(&site.type_name).is_some_and(|s| s.lazy);
+            let spec = cx.file().spec(&site.type_name);
+            let unused_lazy = !leak.engaged && spec.is_some_and(|s| s.lazy);
+            // A registry leaks what it opened only once used as a proxy.
+            let proxy = leak.engaged && spec.is_some_and(|s| s.proxy_opens.is_some());
             !unused_lazy
                 && !site.parent.is_some_and(|p| leaking.contains(&p))
-                && site.kind != ResourceKind::Factory
+                && (site.kind != ResourceKind::Factory || proxy)
         })
         .collect()
+}
+
+/// The kind a finding names for a site: for a proxy registry, what it
+/// opened (a `scoped_session` leaks a session).
+pub(crate) fn reported_kind(cx: &PythonContext, site: &Site) -> ResourceKind {
+    cx.file()
+        .spec(&site.type_name)
+        .and_then(|s| s.proxy_opens)
+        .unwrap_or(site.kind)
 }
 
 /// Resources that functions store in module state (globals, module-level
