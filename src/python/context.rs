@@ -397,20 +397,15 @@ impl<'a> FileContext<'a> {
             }
             "identifier" => self.local_name(self.text(callee)),
             "attribute" => {
-                let object = callee.child_by_field_name("object")?;
-                let attr = callee.child_by_field_name("attribute")?;
-                if object.kind() == "identifier" && matches!(self.text(object), "self" | "cls") {
-                    let class = class?;
-                    let method = self.text(attr);
-                    let own = format!("{}.{class}.{method}", self.module_name);
-                    if self.summaries.get(&own).is_none() {
-                        if let Some(inherited) = self.inherited_method(class, method) {
-                            return Some(inherited);
-                        }
+                let method = self.self_method(callee)?;
+                let class = class?;
+                let own = format!("{}.{class}.{method}", self.module_name);
+                if self.summaries.get(&own).is_none() {
+                    if let Some(inherited) = self.inherited_method(class, method) {
+                        return Some(inherited);
                     }
-                    return Some(own);
                 }
-                None
+                Some(own)
             }
             _ => None,
         }
@@ -924,16 +919,7 @@ impl<'a> FileContext<'a> {
         if shape.methods.iter().any(|m| m == method) {
             return Vec::new();
         }
-        let names: Vec<String> = shape
-            .bases
-            .iter()
-            .map(|b| {
-                self.module
-                    .imports
-                    .resolve(*b, self.module.text)
-                    .unwrap_or_else(|| self.text(*b).to_string())
-            })
-            .collect();
+        let names: Vec<String> = shape.bases.iter().map(|b| self.base_name(*b)).collect();
         self.base_keys(&names)
             .into_iter()
             .map(|b| format!("{b}.{method}"))
@@ -950,24 +936,33 @@ impl<'a> FileContext<'a> {
         let keys = if let Some(q) = self.module.imports.resolve(callee, self.module.text) {
             vec![q]
         } else {
-            match (callee.kind(), class) {
-                ("attribute", Some(class)) => {
-                    let object = callee.child_by_field_name("object");
-                    let attr = callee.child_by_field_name("attribute");
-                    match (object, attr) {
-                        (Some(o), Some(a))
-                            if o.kind() == "identifier"
-                                && matches!(self.text(o), "self" | "cls") =>
-                        {
-                            self.inherited_candidates(class, self.text(a))
-                        }
-                        _ => Vec::new(),
-                    }
-                }
+            match (self.self_method(callee), class) {
+                (Some(method), Some(class)) => self.inherited_candidates(class, method),
                 _ => Vec::new(),
             }
         };
         keys.into_iter().filter(|k| !k.starts_with(&own)).collect()
+    }
+
+    /// `m` for a callee `self.m` or `cls.m`.
+    fn self_method(&self, callee: Node) -> Option<&'a str> {
+        if callee.kind() != "attribute" {
+            return None;
+        }
+        let object = callee.child_by_field_name("object")?;
+        (object.kind() == "identifier" && matches!(self.text(object), "self" | "cls"))
+            .then(|| callee.child_by_field_name("attribute"))
+            .flatten()
+            .map(|a| self.text(a))
+    }
+
+    /// A base class expression's name, qualified through the imports
+    /// where they bind it, else as written.
+    pub fn base_name(&self, base: Node) -> String {
+        self.module
+            .imports
+            .resolve(base, self.module.text)
+            .unwrap_or_else(|| self.text(base).to_string())
     }
 
     /// The summarised method of a base class that `self.<method>` runs

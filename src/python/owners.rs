@@ -112,18 +112,7 @@ fn wanted_bases<'a>(model: &Model<'_, 'a>, class: &Class<'a>) -> Vec<(String, Fn
     if !keeps {
         return Vec::new();
     }
-    unknown
-        .into_iter()
-        .map(|b| {
-            (
-                format!("{b}#wanted"),
-                FnSummary {
-                    wanted: true,
-                    ..FnSummary::default()
-                },
-            )
-        })
-        .collect()
+    crate::python::wanted_callees::wanted(unknown)
 }
 
 /// A subclass of a resource-owning class that neither owns nor releases

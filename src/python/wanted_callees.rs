@@ -26,7 +26,8 @@ pub fn wanted_callees(ctx: &FileContext) -> Vec<(String, FnSummary)> {
     wanted(keys)
 }
 
-/// The `#wanted` summaries for these helper keys, once each.
+/// The `#wanted` summaries for these keys (helpers, or project base
+/// classes: `owners::wanted_bases`), once each.
 pub fn wanted(mut keys: Vec<String>) -> Vec<(String, FnSummary)> {
     keys.sort();
     keys.dedup();

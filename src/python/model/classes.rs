@@ -179,12 +179,7 @@ fn describe<'a>(ctx: &FileContext<'a>, class: Node<'a>) -> Class<'a> {
             if b.kind() == "keyword_argument" {
                 continue;
             }
-            base_names.push(
-                ctx.module
-                    .imports
-                    .resolve(b, ctx.module.text)
-                    .unwrap_or_else(|| ctx.text(b).to_string()),
-            );
+            base_names.push(ctx.base_name(b));
         }
     }
     Class {
