@@ -442,6 +442,16 @@ pub struct Vocabulary {
     /// `app.cleanup_ctx.append(ctx)`, Quart's `@app.while_serving`).
     #[serde(default)]
     pub lifespan_hooks: Vec<String>,
+    /// Calls that run a module function as the whole program and return
+    /// when it ends (`asyncio.run(main())`, `trio.run(main)`,
+    /// `loop.run_until_complete(main())`): the end of that function is the
+    /// program's shutdown. Matched at the end of the callee as written.
+    #[serde(default)]
+    pub entry_point_runners: Vec<String>,
+    /// Per-request namespaces, qualified (`flask.g`): what a request puts
+    /// there is released only by a teardown handler.
+    #[serde(default)]
+    pub request_globals: Vec<String>,
     /// Decorators (as resolved or written) that make a function a test
     /// fixture (`pytest.fixture`). Matched exactly.
     #[serde(default)]
@@ -691,6 +701,8 @@ impl Vocabulary {
             startup_hooks,
             shutdown_hooks,
             lifespan_hooks,
+            entry_point_runners,
+            request_globals,
             fixture_decorators,
             test_function_prefixes,
             test_class_prefixes,

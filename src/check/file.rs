@@ -189,6 +189,7 @@ pub fn python_pass(
                 .collect();
             let mut found = summarise(&results, &settings.python.vocabulary);
             found.extend(global_summaries(&file));
+            found.extend(python::model::namespace_summaries(&file));
             found.extend(python::wanted_callees::wanted_callees(&file));
             found.extend(
                 owners

@@ -12,7 +12,13 @@ crate::declare_rule! {
     /// attribute, itself or in a base class: one from another module of
     /// the project counts when that module shows it gives no release (no
     /// release method, or an empty `def close(self): ...` left for
-    /// subclasses), also through a star import. Also a release method
+    /// subclasses), also through a star import. A discord.py bot
+    /// (`commands.Bot`, `discord.Client` and their forks) counts as a
+    /// base with no release: its `close` closes only its own connection
+    /// to Discord, so a client opened in `setup_hook` must be closed by an
+    /// overriding `close`. A release through a property that returns the
+    /// attribute (`self.session.close()` for `return self._session`)
+    /// counts. Also a release method
     /// that drops such an attribute
     /// (`self.engine = None` in `close()`) when nothing in the class
     /// releases it.

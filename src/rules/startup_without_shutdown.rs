@@ -36,6 +36,22 @@ crate::declare_rule! {
     /// opened nothing). A release in another module of the project (the
     /// application's shutdown awaiting `clients.http.close()`) counts.
     ///
+    /// The program's entry point is a lifecycle too: a coroutine run by
+    /// `asyncio.run(main())` (or `uvloop.run`, `anyio.run`, `trio.run`,
+    /// `loop.run_until_complete(main())`) that opens such a client or pool
+    /// and keeps it beyond itself, on an object (`bot.session = ...`) or in
+    /// a global, and has not closed it when it returns: the runner closes
+    /// the event loop then, and the client can no longer be closed. A
+    /// release anywhere in the file on the same attribute (the bot's own
+    /// `close`) counts; a client kept in a local is LK101's.
+    ///
+    /// And a request's: a resource kept on Flask's or Quart's `g` (`g.db =
+    /// sqlite3.connect(...)`, `db = g._database = connect(...)`) that no
+    /// code of the project closes, by the attribute it was stored under
+    /// (`g.pop("db", None)`, `getattr(g, "db", None)` or `g.db`, then
+    /// `.close()`, as the teardown handler of Flask's tutorial does).
+    /// Popping the application context drops `g` and closes nothing.
+    ///
     /// ## Why is this bad?
     /// Each restart, reload (`--reload` in development) or test that builds
     /// the app leaves a pool of connections behind; shutdown does not wait
@@ -72,14 +88,17 @@ crate::declare_rule! {
 }
 
 use crate::diagnostic::{Finding, Span};
-use crate::python::model::{Call, Callee, Function, HookEvent, Model};
-use crate::resources::{ResourceKind, Vocabulary};
+use crate::python::model::{AttributeUse, Call, Callee, Function, HookEvent, Model};
+use crate::resources::{ResourceKind, ResourceSpec, Vocabulary};
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Role {
     Startup,
     Shutdown,
     Lifespan,
+    /// The coroutine `asyncio.run(...)` runs as the program: its end is
+    /// the shutdown.
+    EntryPoint,
 }
 
 /// `@app.on_event("startup")` -> Startup; `@asynccontextmanager` on a
@@ -95,6 +114,8 @@ fn role_of(model: &Model, function: &Function) -> Option<Role> {
             Some(Role::Shutdown)
         } else if Vocabulary::ends_name(&vocabulary.lifespan_hooks, callee) {
             Some(Role::Lifespan)
+        } else if Vocabulary::ends_name(&vocabulary.entry_point_runners, callee) {
+            function.top_level.then_some(Role::EntryPoint)
         } else {
             None
         }
@@ -249,10 +270,12 @@ fn check(model: &Model) -> Vec<Finding> {
         &vocabulary.startup_keywords,
         &vocabulary.startup_hooks,
         &vocabulary.lifespan_hooks,
+        &vocabulary.entry_point_runners,
     ];
     if !hooks.iter().any(|words| model.mentions(words)) {
         let mut out = Vec::new();
         global_findings(model, &mut out);
+        request_findings(model, &mut out);
         return out;
     }
     let registered: Vec<&str> = model
@@ -289,7 +312,7 @@ fn check(model: &Model) -> Vec<Finding> {
             .collect();
         let yield_at = facts.first_yield;
         // (acquisition span, type, every name it is known by)
-        let mut acquired: Vec<(Span, String, Vec<String>)> = Vec::new();
+        let mut acquired: Vec<(Span, &ResourceSpec, Vec<String>)> = Vec::new();
         for assignment in &facts.assignments {
             if yield_at.is_some_and(|y| assignment.start > y) {
                 continue;
@@ -297,7 +320,7 @@ fn check(model: &Model) -> Vec<Finding> {
             let target = squeeze(&assignment.target);
             if let Some((spec, call)) = assignment.acquires {
                 if spec.kind != ResourceKind::Factory {
-                    acquired.push((call, spec.type_name.clone(), vec![target]));
+                    acquired.push((call, spec, vec![target]));
                 }
             } else {
                 // `app.state.client = client`: another name for it.
@@ -308,6 +331,10 @@ fn check(model: &Model) -> Vec<Finding> {
                     }
                 }
             }
+        }
+        if role == Role::EntryPoint {
+            entry_point_findings(model, function, &body_calls, acquired, &mut out);
+            continue;
         }
         let released = match role {
             Role::Lifespan => match yield_at {
@@ -324,7 +351,8 @@ fn check(model: &Model) -> Vec<Finding> {
             },
             _ => shutdown_releases.clone(),
         };
-        for (at, type_name, names) in acquired {
+        for (at, spec, names) in acquired {
+            let type_name = &spec.type_name;
             if names.iter().any(|n| released.contains(n)) {
                 continue;
             }
@@ -349,7 +377,126 @@ fn check(model: &Model) -> Vec<Finding> {
         }
     }
     global_findings(model, &mut out);
+    request_findings(model, &mut out);
     out
+}
+
+/// A resource kept on Flask's or Quart's `g` (`g.db = sqlite3.connect(...)`)
+/// that no code of the file closes: the application context ends with
+/// every request and drops `g`, closing nothing; only a teardown handler
+/// (`@app.teardown_appcontext`) does.
+fn request_findings(model: &Model, out: &mut Vec<Finding>) {
+    let state = model.request_state();
+    for store in &state.stores {
+        if state.releases(&store.attribute)
+            || model.namespace_released(&store.namespace, &store.attribute)
+        {
+            continue;
+        }
+        let spec = store.spec;
+        let close = spec
+            .release
+            .iter()
+            .find(|r| r.on.is_none())
+            .and_then(|r| r.method.clone())
+            .unwrap_or_else(|| "close".to_string());
+        let attribute = &store.attribute;
+        let namespace = store.namespace.rsplit('.').next().unwrap_or("g");
+        out.push(STARTUP_WITHOUT_SHUTDOWN.finding(
+            store.call,
+            format!(
+                "`{}` ({}) is kept on `{}` for the application context, and no teardown handler closes it",
+                store.target, spec.type_name, store.namespace
+            ),
+            format!(
+                "Close it when the context ends: `@app.teardown_appcontext` on a function that does \
+                 `{attribute} = {namespace}.pop(\"{attribute}\", None)` and, if it is not `None`, `{attribute}.{close}()`."
+            ),
+        ));
+    }
+}
+
+/// What the program's entry point (`async def main()` run by
+/// `asyncio.run(main())`) opens and keeps beyond itself, on an object
+/// (`bot.session = ...`) or in a global, and leaves open when it returns:
+/// the runner closes the event loop then, so a client whose close is a
+/// coroutine can never be closed ("Unclosed client session" at exit). A
+/// local is LK101's; a release anywhere in the file on the same name or
+/// attribute (`self.session.close()` in the bot's `close`) or in another
+/// module counts.
+fn entry_point_findings(
+    model: &Model,
+    function: &Function,
+    body_calls: &[&Call],
+    acquired: Vec<(Span, &ResourceSpec, Vec<String>)>,
+    out: &mut Vec<Finding>,
+) {
+    let state = model.module_state();
+    let mut released: Vec<String> = released_targets(model, body_calls, 0);
+    for helper in helpers_called(model, body_calls, 0) {
+        released.extend(released_targets(model, &all_calls(model, helper), 0));
+    }
+    for other in model.functions() {
+        released.extend(released_targets(model, &all_calls(model, other), 0));
+    }
+    let last = |n: &str| n.rsplit('.').next().unwrap_or(n).to_string();
+    let mut released_lasts: Vec<String> = released.iter().map(|r| last(r)).collect();
+    // `await self.session.close()` in a class of the file (the bot's own
+    // `close`).
+    for class in model.classes() {
+        for u in &model.class_body(class).uses {
+            if let AttributeUse::MethodCall { attribute, method } = u {
+                if model.resources().is_release_method(method) {
+                    released_lasts.push(attribute.clone());
+                }
+            }
+        }
+    }
+    for (at, spec, names) in acquired {
+        let async_close = spec.release.iter().any(|r| r.is_async && r.on.is_none());
+        if !matches!(spec.kind, ResourceKind::Client | ResourceKind::Pool) || !async_close {
+            continue;
+        }
+        let global = |n: &String| {
+            state
+                .stores
+                .iter()
+                .any(|s| s.call == at && s.name == *n && s.function == function.name)
+        };
+        let kept: Vec<&String> = names
+            .iter()
+            .filter(|n| n.contains('.') || n.contains('[') || global(n))
+            .collect();
+        let Some(name) = kept.last() else { continue };
+        let closed = names.iter().any(|n| {
+            released.contains(n)
+                || (n.contains('.') && released_lasts.contains(&last(n)))
+                || (global(n)
+                    && (state.released.contains(n.as_str()) || model.released_elsewhere(n)))
+        });
+        if closed || out.iter().any(|f| f.span == at) {
+            continue;
+        }
+        let main = &function.name;
+        let close = spec
+            .release
+            .iter()
+            .find(|r| r.on.is_none())
+            .and_then(|r| r.method.clone())
+            .unwrap_or_else(|| "close".to_string());
+        out.push(STARTUP_WITHOUT_SHUTDOWN.finding(
+            at,
+            format!(
+                "`{name}` ({}) is opened by the entry point `{main}` and still open when it returns",
+                spec.type_name
+            ),
+            format!(
+                "The event loop is closed once `{main}` returns, and the {} can no longer be closed: \
+                 wrap the rest of `{main}` in `try:` ... `finally: await {name}.{close}()`.",
+                crate::rules::context::python::kind_word(spec.kind)
+            ),
+        ));
+    }
 }
 
 /// A client or pool whose close is a coroutine, kept in module state

@@ -31,7 +31,22 @@ crate::declare_rule! {
     /// A class released only by `__del__` is not. A classmethod that
     /// caches an instance on the class (`get_instance()`) acquires only in
     /// test modules, where a reset classmethod (`reset_instance()`) or
-    /// `close()` gives it back.
+    /// `close()` gives it back. A method a class inherits from a project
+    /// base in another module (`self.connect()`) acquires as the base's
+    /// does.
+    ///
+    /// Project helpers count through what they do with a callable: a
+    /// lambda or function that acquires, handed to a helper that calls it
+    /// and returns its result (`with_retry(lambda: psycopg2.connect(dsn))`,
+    /// `throttle(f, rate)` forwarding it on), acquires at the call, in
+    /// whichever module the helper lives.
+    ///
+    /// A registry made per call is a resource too: SQLAlchemy's
+    /// `scoped_session(factory)` in a local, once used as a proxy
+    /// (`session.query(...)`, `session.add(...)` create "the current
+    /// Session" behind it), leaves that Session open unless it is given
+    /// back with `session.remove()` or `session.close()`; a registry at
+    /// module level or on `self` is the application's and is not reported.
     ///
     /// Types come from annotations too, so that methods on a value someone
     /// else gave acquire: a typed parameter (`pool: asyncpg.Pool`), an

@@ -2,7 +2,7 @@
 //! resources it keeps on `self` (LK107's class bodies, LK109).
 
 use std::cell::OnceCell;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use tree_sitter::Node;
 
@@ -10,7 +10,7 @@ use crate::diagnostic::Span;
 use crate::python::context::FileContext;
 use crate::python::lower::class_attributes;
 use crate::python::{is_statement_container, preorder};
-use crate::resources::ResourceSpec;
+use crate::resources::{ResourceSpec, Vocabulary};
 
 /// One class definition.
 pub(crate) struct Class<'a> {
@@ -221,9 +221,19 @@ fn body_of<'a>(ctx: &FileContext<'a>, class: Node<'a>) -> ClassBody<'a> {
             .map(|(name, _, _, _)| name.clone())
     };
     let mut aliases: Vec<(String, String, Option<String>)> = Vec::new();
+    let properties = property_methods(ctx, class);
+    // `@property def session(self): ... return self._session`: a use of
+    // `self.session` is a use of `self._session`.
+    let mut property_returns: HashMap<String, String> = HashMap::new();
     preorder(class, |n| {
         match n.kind() {
             "return_statement" => {
+                if let (Some(attribute), Some(method)) = (
+                    n.named_child(0).and_then(|r| self_attribute(ctx, r)),
+                    method_at(n.start_byte()).filter(|m| properties.contains(m)),
+                ) {
+                    property_returns.insert(method, attribute);
+                }
                 let call = n.named_child(0).filter(|c| c.kind() == "call");
                 let callee = call
                     .and_then(|c| c.child_by_field_name("function"))
@@ -377,6 +387,53 @@ fn body_of<'a>(ctx: &FileContext<'a>, class: Node<'a>) -> ClassBody<'a> {
         }
         true
     });
+    let through_properties: Vec<AttributeUse> =
+        out.uses
+            .iter()
+            .filter_map(|u| match u {
+                AttributeUse::MethodCall { attribute, method } => property_returns
+                    .get(attribute)
+                    .map(|a| AttributeUse::MethodCall {
+                        attribute: a.clone(),
+                        method: method.clone(),
+                    }),
+                AttributeUse::PassedTo { attribute, callee } => property_returns
+                    .get(attribute)
+                    .map(|a| AttributeUse::PassedTo {
+                        attribute: a.clone(),
+                        callee: callee.clone(),
+                    }),
+            })
+            .collect();
+    out.uses.extend(through_properties);
+    out
+}
+
+/// The names of the methods of a class body decorated as properties
+/// (`@property`, the vocabulary's `property-decorators`).
+fn property_methods(ctx: &FileContext, class: Node) -> HashSet<String> {
+    let mut out = HashSet::new();
+    let Some(body) = class.child_by_field_name("body") else {
+        return out;
+    };
+    let words = &ctx.resources.vocabulary.property_decorators;
+    let mut cursor = body.walk();
+    for c in body
+        .named_children(&mut cursor)
+        .filter(|c| c.kind() == "decorated_definition")
+    {
+        let mut dc = c.walk();
+        let is_property = c.named_children(&mut dc).any(|d| {
+            d.kind() == "decorator"
+                && Vocabulary::ends(words, ctx.text(d).trim_start_matches('@').trim())
+        });
+        let name = c
+            .child_by_field_name("definition")
+            .and_then(|d| d.child_by_field_name("name"));
+        if let Some(name) = name.filter(|_| is_property) {
+            out.insert(ctx.text(name).to_string());
+        }
+    }
     out
 }
 

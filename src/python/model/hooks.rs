@@ -1,7 +1,8 @@
 //! Registrations: instances handed to a registry or container (LK107), and
 //! functions registered as application event handlers (LK108). Which
 //! calls register is the vocabulary's (`registering-methods`,
-//! `event-registrars`, `startup-keywords`, `shutdown-keywords`).
+//! `event-registrars`, `startup-keywords`, `shutdown-keywords`,
+//! `entry-point-runners`).
 
 use std::collections::HashMap;
 
@@ -185,6 +186,24 @@ pub(super) fn hook_registrations(ctx: &FileContext) -> Vec<HookRegistration> {
                         out.push(HookRegistration {
                             event: HookEvent::Hook(callee.to_string()),
                             handler,
+                        });
+                    }
+                }
+                // `asyncio.run(main())`, `trio.run(main)`: the program's
+                // entry point.
+                if Vocabulary::ends_name(&vocabulary.entry_point_runners, callee) {
+                    let first = n
+                        .child_by_field_name("arguments")
+                        .and_then(|a| a.named_child(0))
+                        .map(|a| match a.kind() {
+                            "call" => a.child_by_field_name("function").unwrap_or(a),
+                            _ => a,
+                        })
+                        .filter(|f| f.kind() == "identifier");
+                    if let Some(f) = first {
+                        out.push(HookRegistration {
+                            event: HookEvent::Hook(callee.to_string()),
+                            handler: ctx.text(f).to_string(),
                         });
                     }
                 }

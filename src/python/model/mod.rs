@@ -14,6 +14,7 @@ mod classes;
 mod functions;
 mod globals;
 mod hooks;
+mod request_globals;
 mod scopes;
 mod withs;
 
@@ -31,6 +32,7 @@ pub(crate) use classes::{AttributeUse, Class, ClassBody};
 pub(crate) use functions::{Function, FunctionBody};
 pub(crate) use globals::{GlobalStore, ModuleState};
 pub(crate) use hooks::{HookEvent, HookRegistration, Registration, ValueKind};
+pub(crate) use request_globals::{namespace_summaries, RequestState};
 pub(crate) use scopes::{Scope, ScopeKind, Statement};
 pub(crate) use withs::WithItem;
 
@@ -44,6 +46,7 @@ pub struct Model<'c, 'a> {
     functions: OnceCell<Vec<Function<'a>>>,
     hook_registrations: OnceCell<Vec<HookRegistration>>,
     module_state: OnceCell<ModuleState<'a>>,
+    request_state: OnceCell<RequestState<'a>>,
 }
 
 impl<'c, 'a> Model<'c, 'a> {
@@ -57,6 +60,7 @@ impl<'c, 'a> Model<'c, 'a> {
             functions: OnceCell::new(),
             hook_registrations: OnceCell::new(),
             module_state: OnceCell::new(),
+            request_state: OnceCell::new(),
         }
     }
 
@@ -156,6 +160,28 @@ impl<'c, 'a> Model<'c, 'a> {
     /// containers and class attributes, and the names the file releases.
     pub(crate) fn module_state(&self) -> &ModuleState<'a> {
         self.module_state.get_or_init(|| globals::collect(self.ctx))
+    }
+
+    /// What the file keeps on a per-request namespace (Flask's `g`).
+    pub(crate) fn request_state(&self) -> &RequestState<'a> {
+        self.request_state
+            .get_or_init(|| request_globals::collect(self.ctx))
+    }
+
+    /// Whether some module of the project releases what the request
+    /// namespace `namespace` (`flask.g`) holds as `attribute`.
+    pub(crate) fn namespace_released(&self, namespace: &str, attribute: &str) -> bool {
+        [
+            format!("{namespace}.{attribute}#released"),
+            format!("{namespace}#released"),
+        ]
+        .iter()
+        .any(|key| {
+            self.ctx
+                .summaries
+                .get(key)
+                .is_some_and(|s| s.released_elsewhere)
+        })
     }
 
     /// Whether another module of the project releases what this module's
