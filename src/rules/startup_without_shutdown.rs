@@ -394,12 +394,7 @@ fn request_findings(model: &Model, out: &mut Vec<Finding>) {
             continue;
         }
         let spec = store.spec;
-        let close = spec
-            .release
-            .iter()
-            .find(|r| r.on.is_none())
-            .and_then(|r| r.method.clone())
-            .unwrap_or_else(|| "close".to_string());
+        let close = close_method(spec);
         let attribute = &store.attribute;
         let namespace = store.namespace.rsplit('.').next().unwrap_or("g");
         out.push(STARTUP_WITHOUT_SHUTDOWN.finding(
@@ -478,12 +473,7 @@ fn entry_point_findings(
             continue;
         }
         let main = &function.name;
-        let close = spec
-            .release
-            .iter()
-            .find(|r| r.on.is_none())
-            .and_then(|r| r.method.clone())
-            .unwrap_or_else(|| "close".to_string());
+        let close = close_method(spec);
         out.push(STARTUP_WITHOUT_SHUTDOWN.finding(
             at,
             format!(
@@ -527,12 +517,7 @@ fn global_findings(model: &Model, out: &mut Vec<Finding>) {
         } else {
             format!("the module global `{}`", store.name)
         };
-        let close = spec
-            .release
-            .iter()
-            .find(|r| r.on.is_none())
-            .and_then(|r| r.method.clone())
-            .unwrap_or_else(|| "close".to_string());
+        let close = close_method(spec);
         let who = if store.module_level {
             "Importing the module".to_string()
         } else {
@@ -558,6 +543,16 @@ fn global_findings(model: &Model, out: &mut Vec<Finding>) {
             },
         ));
     }
+}
+
+/// The method that releases `spec` itself (not through another object):
+/// `close`, `aclose`, `dispose`...
+fn close_method(spec: &ResourceSpec) -> &str {
+    spec.release
+        .iter()
+        .find(|r| r.on.is_none())
+        .and_then(|r| r.method.as_deref())
+        .unwrap_or("close")
 }
 
 fn run(cx: &crate::rules::PythonContext) -> Vec<Finding> {
